@@ -1,0 +1,1 @@
+"""forum_standin package."""
