@@ -336,17 +336,25 @@ class TieBreaker:
     * with an explicit ``order``: that order (e.g. a BLT ``[tie ...]`` line).
     * with neither: ballot-file (candidate) order.
 
-    ``first_in_order`` is the candidate favoured (elected, or kept when excluding).
+    ``first_in_order`` is the candidate favoured (elected, or kept when excluding). With
+    ``exclude_first`` the first candidate in the order is the one *chosen* whatever the purpose, so
+    it is also the one excluded: the convention of the PR Foundation reference rules ("choose the
+    tied candidate who is earliest in a predetermined random tiebreaking order") and of Droop.
 
     >>> TieBreaker(seed="abc").order(["x", "y", "z"]) == TieBreaker(seed="abc").order(["z", "y", "x"])
     True
     >>> TieBreaker().favoured(["b", "a"], candidates=("a", "b"))
+    'a'
+    >>> TieBreaker().disfavoured(["b", "a"], candidates=("a", "b"))
+    'b'
+    >>> TieBreaker(exclude_first=True).disfavoured(["b", "a"], candidates=("a", "b"))
     'a'
     """
 
     seed: str | None = None
     order_names: tuple[str, ...] | None = None
     look_back: bool = True
+    exclude_first: bool = False
 
     def order(self, candidates: Sequence[str]) -> tuple[str, ...]:
         """The policy's total order over ``candidates``, favoured first."""
@@ -372,7 +380,8 @@ class TieBreaker:
     def disfavoured(self, tied: Iterable[str], *, candidates: Sequence[str]) -> str:
         """The tied candidate this policy disfavours (to be excluded)."""
         tied_set = set(tied)
-        for name in reversed(self.order(tuple(candidates))):
+        order = self.order(tuple(candidates))
+        for name in order if self.exclude_first else reversed(order):
             if name in tied_set:
                 return name
         raise TallyError("tie among candidates that are not in the count")
@@ -393,4 +402,5 @@ class TieBreaker:
             "last_resort": self.how,
             "seed": self.seed,
             "order": list(self.order_names) if self.order_names is not None else None,
+            "exclude_first": self.exclude_first,
         }
