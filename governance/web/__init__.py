@@ -1,1 +1,26 @@
-"""web package."""
+"""HTTP layer: blueprints, error pages, security headers, CSRF and rate limits.
+
+Boundary rule: web -> services (identity, proposals, polls, audit) -> models/db. Views are thin:
+parse the request, call one service with the request's session, commit once, render or redirect.
+Only this package calls ``abort()``, ``flash()`` or ``login_user()``.
+"""
+
+from __future__ import annotations
+
+from flask import Flask
+from flask_wtf.csrf import CSRFProtect
+
+csrf = CSRFProtect()
+
+
+def register_blueprints(app: Flask) -> None:
+    """Attach every blueprint and cross-cutting handler to the app."""
+    from . import auth, errors, filters, main, security
+
+    csrf.init_app(app)
+    security.init_app(app)
+    errors.init_app(app)
+    filters.init_app(app)
+    app.register_blueprint(main.bp)
+    app.register_blueprint(auth.bp)
+    app.add_url_rule("/", endpoint="index", view_func=main.index)

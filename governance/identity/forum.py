@@ -1,0 +1,188 @@
+"""A thin adapter over pydiscourse: timeouts, quoted paths, domain errors, paced bulk calls.
+
+Boundary rule: the only module that talks to the forum's JSON API. It raises domain errors
+(``ForumUnavailable``, ``NotFound``), never requests or pydiscourse exceptions.
+
+pydiscourse retries a 429 answer itself, sleeping ``extras.wait_seconds`` + 1 between tries. A web
+request must not hang that long, so the adapter bounds each of those sleeps by ``max_wait``: a
+longer back-off aborts the call at once with ``ForumUnavailable`` carrying the forum's wait, and
+the caller shows a clear page (web) or waits and retries (``flask forum sync``).
+"""
+
+from __future__ import annotations
+
+import contextvars
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import quote
+
+import pydiscourse.client as _pd_client
+import requests
+from pydiscourse import DiscourseClient
+from pydiscourse.exceptions import DiscourseClientError, DiscourseError, DiscourseRateLimitedError
+
+from ..errors import ForumUnavailable, NotFound
+from .eligibility import Evidence
+
+_max_wait: contextvars.ContextVar[float] = contextvars.ContextVar("forum_max_wait", default=2.0)
+
+
+class _BackOff(Exception):
+    def __init__(self, seconds: float) -> None:
+        super().__init__(seconds)
+        self.seconds = seconds
+
+
+class _BoundedSleep:
+    """Stands in for the ``time`` module inside pydiscourse.client: bounded 429 sleeps."""
+
+    def sleep(self, seconds: float) -> None:
+        if seconds > _max_wait.get():
+            raise _BackOff(seconds)
+        time.sleep(seconds)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(time, name)
+
+
+_install_lock = threading.Lock()
+with _install_lock:
+    if not isinstance(_pd_client.time, _BoundedSleep):
+        _pd_client.time = _BoundedSleep()
+
+
+def _parse_time(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC)
+
+
+class Forum:
+    """The forum's JSON API as this platform uses it."""
+
+    def __init__(self, *, url: str, api_key: str, api_username: str, timeout: float = 5.0,
+                 max_wait: float = 2.0, page_interval: float = 0.0) -> None:
+        self.url = url.rstrip("/")
+        self.client = DiscourseClient(self.url, api_username=api_username, api_key=api_key, timeout=timeout)
+        self.max_wait = max_wait
+        self.page_interval = page_interval
+
+    @classmethod
+    def from_config(cls, config: Any, **overrides: Any) -> Forum:
+        """Build from a Flask config mapping."""
+        kwargs = dict(url=config["DISCOURSE_URL"], api_key=config["DISCOURSE_API_KEY"],
+                      api_username=config["DISCOURSE_API_USERNAME"],
+                      timeout=float(config.get("DISCOURSE_TIMEOUT", 5.0)))
+        kwargs.update(overrides)
+        return cls(**kwargs)
+
+    @contextmanager
+    def _call(self, what: str) -> Iterator[None]:
+        token = _max_wait.set(self.max_wait)
+        try:
+            yield
+        except _BackOff as exc:
+            raise ForumUnavailable(f"The forum asked us to slow down ({what}); try again in "
+                                   f"{int(exc.seconds) + 1} seconds.") from None
+        except DiscourseRateLimitedError:
+            raise ForumUnavailable(f"The forum is rate limiting us ({what}); try again shortly.") from None
+        except DiscourseClientError as exc:
+            status = getattr(exc.response, "status_code", None)
+            if status == 404:
+                raise NotFound(f"The forum has no such {what}.") from None
+            raise ForumUnavailable(f"The forum refused the request for {what} (HTTP {status}).") from None
+        except (DiscourseError, requests.RequestException, ValueError, KeyError) as exc:
+            kind = "timed out" if isinstance(exc, requests.Timeout) else "could not be reached"
+            if isinstance(exc, DiscourseError) and not isinstance(exc, requests.ConnectionError):
+                kind = "gave an unexpected answer"
+            raise ForumUnavailable(f"The forum {kind} ({what}). Nothing was changed; please try again.") from None
+        finally:
+            _max_wait.reset(token)
+
+    # --- users -------------------------------------------------------------------------------
+    def user_detail(self, user_id: int) -> dict[str, Any]:
+        """``/admin/users/{id}.json``: the full admin view of one account."""
+        with self._call("user"):
+            return self.client.user_by_id(int(user_id))
+
+    def user_by_username(self, username: str) -> dict[str, Any]:
+        """``/u/{username}.json`` (the ``user`` object)."""
+        with self._call("user"):
+            return self.client.user(quote(username, safe=""))
+
+    def evidence(self, user_id: int) -> tuple[Evidence, dict[str, Any]]:
+        """Eligibility evidence for one account plus the raw admin record it came from."""
+        raw = self.user_detail(user_id)
+        return evidence_from_admin(raw), raw
+
+    # --- groups ------------------------------------------------------------------------------
+    def group_members(self, name: str, *, limit: int = 50) -> list[dict[str, Any]]:
+        """Every member of a group, paged through ``meta.total`` with pacing between pages."""
+        path = f"/groups/{quote(name, safe='')}/members.json"
+        members: list[dict[str, Any]] = []
+        offset = 0
+        with self._call("group"):
+            while True:
+                page = self.client._get(path, offset=offset, limit=limit)
+                batch = page.get("members", [])
+                members.extend(batch)
+                offset += len(batch)
+                total = int(page.get("meta", {}).get("total", 0))
+                if offset >= total or not batch:
+                    break
+                if self.page_interval:
+                    time.sleep(self.page_interval)
+        return members
+
+    def groups(self) -> list[dict[str, Any]]:
+        """All groups visible to the API user."""
+        with self._call("groups"):
+            data = self.client._get("/groups.json")
+        return data.get("groups", [])
+
+    # --- posting -----------------------------------------------------------------------------
+    def create_topic(self, *, title: str, raw: str, category: str | int | None = None) -> dict[str, Any]:
+        """Open a topic; returns the first post (with ``topic_id``)."""
+        with self._call("topic"):
+            return self.client.create_post(raw, category_id=category, title=title)
+
+    def reply(self, *, topic_id: int, raw: str) -> dict[str, Any]:
+        """Reply in a topic."""
+        with self._call("reply"):
+            return self.client.create_post(raw, topic_id=int(topic_id))
+
+    def private_message(self, *, usernames: list[str], title: str, raw: str) -> dict[str, Any]:
+        """Send a private message."""
+        with self._call("message"):
+            return self.client.create_post(raw, title=title, archetype="private_message",
+                                           target_recipients=",".join(usernames))
+
+    def post(self, post_id: int) -> dict[str, Any]:
+        """One post (``/posts/{id}.json``)."""
+        with self._call("post"):
+            return self.client._get(f"/posts/{int(post_id)}.json")
+
+
+def evidence_from_admin(raw: dict[str, Any]) -> Evidence:
+    """Eligibility evidence from an ``/admin/users/{id}.json`` record."""
+    now = datetime.now(UTC)
+    suspended_till = _parse_time(raw.get("suspended_till"))
+    silenced_till = _parse_time(raw.get("silenced_till"))
+    suspended = bool(raw.get("suspended_at")) and (suspended_till is None or suspended_till > now)
+    silenced = bool(raw.get("silenced")) or (silenced_till is not None and silenced_till > now)
+    groups = frozenset(g["name"] for g in raw.get("groups", []) if isinstance(g, dict) and g.get("name"))
+    return Evidence(
+        forum_user_id=int(raw["id"]),
+        username=str(raw["username"]),
+        created_at=_parse_time(raw.get("created_at")),
+        trust_level=int(raw.get("trust_level") or 0),
+        groups=groups,
+        suspended=suspended,
+        silenced=silenced,
+        staged=bool(raw.get("staged")),
+        active=bool(raw.get("active", True)),
+    )

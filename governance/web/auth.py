@@ -1,0 +1,81 @@
+"""Log in with the forum account (DiscourseConnect) and log out."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import timedelta
+from urllib.parse import urlencode
+
+from flask import Blueprint, current_app, flash, redirect, request, session, url_for
+from flask_login import current_user, login_required, login_user, logout_user
+
+from ..db import get_session
+from ..identity import discourse, service, sessions
+from ..identity.forum import Forum
+from ..identity.redirects import safe_next
+from .ratelimit import limited
+
+bp = Blueprint("auth", __name__, url_prefix="/auth")
+
+BROWSER_KEY = "login_browser"
+
+
+def return_url() -> str:
+    """The fixed DiscourseConnect return URL, from the configured public base URL."""
+    return current_app.config["BASE_URL"].rstrip("/") + url_for("auth.sso")
+
+
+def forum() -> Forum:
+    """The forum API adapter for this app (bounded waits: a web request must not hang)."""
+    return Forum.from_config(current_app.config, max_wait=2.0)
+
+
+@bp.get("/login")
+@limited("login")
+def login():
+    """Start a DiscourseConnect login and send the browser to the forum."""
+    next_path = safe_next(request.args.get("next"))
+    if current_user.is_authenticated:
+        return redirect(next_path)
+    browser = session.get(BROWSER_KEY)
+    if not browser:
+        browser = session[BROWSER_KEY] = secrets.token_urlsafe(24)
+    db = get_session()
+    nonce = service.begin_login(session=db, browser_token=browser, next_path=next_path)
+    db.commit()
+    params = discourse.request_params(current_app.config["DISCOURSE_CONNECT_SECRET"], nonce=nonce,
+                                      return_sso_url=return_url())
+    forum_url = current_app.config["DISCOURSE_URL"].rstrip("/")
+    return redirect(f"{forum_url}/session/sso_provider?{urlencode(params)}")
+
+
+@bp.get("/sso")
+@limited("login")
+def sso():
+    """The DiscourseConnect return URL: verify, consume the nonce, log in."""
+    db = get_session()
+    member, next_path = service.complete_login(
+        session=db, forum=forum(), secret=current_app.config["DISCOURSE_CONNECT_SECRET"],
+        sso=request.args.get("sso"), sig=request.args.get("sig"),
+        browser_token=session.get(BROWSER_KEY), return_url=return_url())
+    lifetime = timedelta(hours=int(current_app.config["SESSION_LIFETIME_HOURS"]))
+    sessions.start(session=db, member=member, lifetime=lifetime)
+    db.commit()
+    session.clear()  # a fresh session after login: nothing from before carries over
+    session.permanent = True
+    login_user(member)
+    flash(f"Welcome, {member.name or member.username}.", "success")
+    return redirect(safe_next(next_path))
+
+
+@bp.post("/logout")
+@login_required
+def logout():
+    """End the session server-side, so the old cookie no longer works."""
+    db = get_session()
+    sessions.revoke(session=db, token=current_user.get_id())
+    db.commit()
+    logout_user()
+    session.clear()
+    flash("You have logged out.", "info")
+    return redirect(url_for("index"))

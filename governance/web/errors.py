@@ -1,0 +1,91 @@
+"""One place that maps errors to HTTP answers: an HTML page, or JSON when the client asks for it."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, jsonify, render_template, request
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+from ..errors import GovernanceError, InvalidInput, NotEligible, RateLimited
+
+log = logging.getLogger(__name__)
+
+TITLES = {
+    400: "Bad request",
+    403: "Not allowed",
+    404: "Not found",
+    405: "Method not allowed",
+    409: "Conflict",
+    413: "Request too large",
+    429: "Too many requests",
+    500: "Something went wrong",
+    503: "Service unavailable",
+}
+
+
+def wants_json() -> bool:
+    """True when the client prefers JSON to HTML (API clients, fetch calls)."""
+    best = request.accept_mimetypes.best_match(["text/html", "application/json"])
+    return best == "application/json" and request.accept_mimetypes[best] > request.accept_mimetypes["text/html"]
+
+
+def error_response(status: int, message: str, *, reasons: list[str] | None = None, headers=None):
+    """Render the error page (or JSON) for ``status``."""
+    title = TITLES.get(status, "Error")
+    if wants_json():
+        body = {"error": {"status": status, "title": title, "message": message}}
+        if reasons:
+            body["error"]["reasons"] = reasons
+        response = jsonify(body)
+    else:
+        response = render_template("errors/error.html", status=status, title=title, message=message,
+                                   reasons=reasons or [])
+    return response, status, headers or {}
+
+
+def handle_http(exc: HTTPException):
+    """Werkzeug's HTTP errors (404, 405, 413, ...) as our pages."""
+    status = exc.code or 500
+    message = exc.description or TITLES.get(status, "")
+    if status == 413:
+        message = "The request body is larger than this site accepts."
+    # Keep protocol headers such as Allow (405) or Retry-After, drop the default content type.
+    headers = {k: v for k, v in exc.get_headers() if k.lower() != "content-type"}
+    return error_response(status, message, headers=headers)
+
+
+def handle_csrf(exc: CSRFError):
+    """A missing or stale CSRF token: nothing was changed."""
+    return error_response(400, f"The form could not be accepted ({exc.description}). Nothing was changed; "
+                          "reload the page and try again.")
+
+
+def handle_domain(exc: GovernanceError):
+    """Domain errors raised by services."""
+    reasons: list[str] = []
+    if isinstance(exc, NotEligible):
+        reasons = exc.reasons
+    elif isinstance(exc, InvalidInput):
+        reasons = [msg for _field, msg in exc.reasons]
+    headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, RateLimited) else {}
+    return error_response(exc.status, exc.message, reasons=reasons, headers=headers)
+
+
+def handle_500(exc: InternalServerError):
+    """An unexpected failure: roll back, log, and show a page without internals."""
+    from ..db import close_session
+
+    close_session(exc)
+    log.error("unhandled error on %s %s", request.method, request.path, exc_info=exc.original_exception)
+    return error_response(500, "An unexpected error occurred. Nothing you submitted was half-saved; "
+                          "please try again.")
+
+
+def init_app(app: Flask) -> None:
+    """Register every handler."""
+    app.register_error_handler(CSRFError, handle_csrf)
+    app.register_error_handler(GovernanceError, handle_domain)
+    app.register_error_handler(InternalServerError, handle_500)
+    app.register_error_handler(HTTPException, handle_http)

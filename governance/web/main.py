@@ -1,0 +1,26 @@
+"""Home page and the health check."""
+
+from __future__ import annotations
+
+from flask import Blueprint, jsonify, render_template
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+
+from ..db import get_session
+
+bp = Blueprint("main", __name__)
+
+
+def index():
+    """The home page: what is open, what is coming, how to take part."""
+    return render_template("index.html")
+
+
+@bp.get("/healthz")
+def healthz():
+    """Liveness and database check for load balancers (JSON, 200 or 503)."""
+    try:
+        get_session().execute(text("SELECT 1"))
+    except SQLAlchemyError:
+        return jsonify(status="error", database="unreachable"), 503
+    return jsonify(status="ok", database="ok")

@@ -1,0 +1,205 @@
+"""Shared fixtures: a fresh database per test (SQLite, and PostgreSQL when the test command
+started one), the app, a client, and helpers to log in and to read CSRF tokens.
+
+The schema is built once per session by running the real migrations into a template database;
+each test then gets its own copy (a file copy on SQLite, ``CREATE DATABASE ... TEMPLATE`` on
+PostgreSQL), so tests never see each other's rows.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import threading
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import text
+from werkzeug.serving import make_server
+
+from governance.db import make_engine, upgrade
+from governance.factory import create_app
+
+PG_URL = os.environ.get("GOVERNANCE_TEST_POSTGRES_URL", "")
+BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
+
+if os.environ.get("CI") and not PG_URL:
+    raise RuntimeError("CI must run the suite against PostgreSQL too: use the README's test command")
+
+
+def pytest_report_header(config):
+    return f"database backends: {', '.join(BACKENDS)}"
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory) -> str:
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    engine = make_engine(f"sqlite:///{path}")
+    upgrade(engine)
+    with engine.connect() as conn:
+        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    engine.dispose()
+    return str(path)
+
+
+def _pg_admin():
+    return make_engine(PG_URL, isolation_level="AUTOCOMMIT")
+
+
+def _pg_url(name: str) -> str:
+    base, _, _ = PG_URL.rpartition("/")
+    return f"{base}/{name}"
+
+
+@pytest.fixture(scope="session")
+def pg_template() -> Iterator[str]:
+    name = f"gov_template_{os.getpid()}"
+    admin = _pg_admin()
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    engine = make_engine(_pg_url(name))
+    upgrade(engine)
+    engine.dispose()
+    yield name
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request, tmp_path) -> Iterator[str]:
+    """A fresh, migrated database for one test."""
+    if request.param == "sqlite":
+        template = request.getfixturevalue("sqlite_template")
+        path = tmp_path / "governance.db"
+        shutil.copyfile(template, path)
+        yield f"sqlite:///{path}"
+        return
+    template = request.getfixturevalue("pg_template")
+    name = f"gov_t_{uuid.uuid4().hex[:12]}"
+    admin = _pg_admin()
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
+    try:
+        yield _pg_url(name)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def make_test_app(database_url: str, **overrides):
+    config = {
+        "TESTING": True,
+        "ENV": "production",
+        "SECRET_KEY": "test-secret-key-" + "x" * 32,
+        "DATABASE_URL": database_url,
+        "BASE_URL": "http://localhost",
+        "SERVER_NAME": None,
+        "DISCOURSE_URL": "http://127.0.0.1:9",  # nothing listens: tests that need a forum say so
+        "DISCOURSE_CONNECT_SECRET": "test-connect-secret",
+        "DISCOURSE_API_KEY": "test-api-key",
+        "RATELIMIT_LOGIN": "1000/minute",
+        "RATELIMIT_VOTE": "1000/minute",
+    }
+    config.update(overrides)
+    return create_app(config)
+
+
+@pytest.fixture
+def app_config() -> dict:
+    """Per-test configuration overrides (a test or fixture may fill it before ``app`` is built)."""
+    return {}
+
+
+@pytest.fixture
+def app(database_url, app_config):
+    app = make_test_app(database_url, **app_config)
+    yield app
+    app.extensions["governance.engine"].dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def session(app):
+    """The request-scoped session inside an app context (for arranging data directly)."""
+    from governance.db import get_session
+
+    with app.app_context():
+        yield get_session()
+
+
+CSRF_RE = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
+
+
+def csrf_token(client, path: str = "/") -> str:
+    """Read a CSRF token for this client's session from a page."""
+    html = client.get(path).get_data(as_text=True)
+    match = CSRF_RE.search(html)
+    assert match, f"no CSRF token on {path}"
+    return match.group(1)
+
+
+def make_member(session, *, username: str = "alice", forum_user_id: int | None = None,
+                created_days_ago: int = 400, groups=(), trust_level: int = 2, **fields):
+    """Insert a member as if they had logged in before."""
+    from governance.models import Member
+
+    member = Member(
+        forum_user_id=forum_user_id or abs(hash(username)) % 100000 + 10,
+        username=username,
+        name=username.title(),
+        forum_created_at=datetime.now(UTC) - timedelta(days=created_days_ago),
+        trust_level=trust_level,
+        groups=list(groups),
+        **fields,
+    )
+    session.add(member)
+    session.commit()
+    return member
+
+
+def login(app, client, member) -> str:
+    """Open a server-side login session for ``member`` and put it in the client's cookie."""
+    from governance.db import get_session
+    from governance.identity import sessions
+
+    with app.app_context():
+        db = get_session()
+        token = sessions.start(session=db, member=db.merge(member), lifetime=timedelta(hours=1))
+        db.commit()
+    with client.session_transaction() as s:
+        s["_user_id"] = token
+        s["_fresh"] = True
+    return token
+
+
+class LiveServer:
+    """The app served over real HTTP on a free loopback port, in a thread."""
+
+    def __init__(self, app):
+        self.server = make_server("127.0.0.1", 0, app, threaded=True)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(5)
