@@ -1,0 +1,93 @@
+"""Factory for the stand-in Discourse forum.
+
+Boundary rule: this package is independent of the platform. It imports Flask and itself,
+never `governance.factory`, `governance.web`, `governance.models` or `governance.db`, so the
+platform talks to it only over HTTP, exactly as it talks to a real forum.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+
+from flask import Flask, request
+from werkzeug.exceptions import HTTPException
+
+from .api import JSON_TYPE, NOT_FOUND, error_response
+from .store import ForumData
+
+
+@dataclass
+class ForumState:
+    """What the views need: the data, the DiscourseConnect secrets, the API key."""
+
+    data: ForumData
+    sso_secrets: dict[str, str]
+    api_key: str
+    api_username: str
+    title: str
+
+
+def create_forum_app(
+    *,
+    data: ForumData,
+    sso_secrets: dict[str, str],
+    api_key: str,
+    api_username: str = "system",
+    rate_limit: int | None = None,
+    secret_key: str | None = None,
+    title: str = "Community forum (stand-in)",
+) -> Flask:
+    """Build the stand-in forum around `data`.
+
+    `sso_secrets` maps a domain (or a `*` pattern) to its DiscourseConnect secret, as the
+    site setting `discourse_connect_provider_secrets` does. `api_key` is an all-users key:
+    any active member's name is accepted as Api-Username; `api_username` (which must exist)
+    is the one to announce. `rate_limit` caps requests per API key per minute.
+    """
+    if not sso_secrets:
+        raise ValueError("at least one DiscourseConnect secret is needed")
+    if not api_key:
+        raise ValueError("an API key is needed")
+    if data.find_user(api_username) is None:
+        raise ValueError(f"API user {api_username!r} is not a forum member")
+    app = Flask(__name__)
+    app.config.update(
+        SECRET_KEY=secret_key or secrets.token_hex(32),
+        # Browsers share cookies between ports of one host, so the forum must not use the
+        # platform's cookie name ("session") when both run on 127.0.0.1.
+        SESSION_COOKIE_NAME="_forum_session",
+        SESSION_COOKIE_SAMESITE="Lax",
+        MAX_CONTENT_LENGTH=1024 * 1024,
+    )
+    app.extensions["forum_standin"] = ForumState(
+        data=data, sso_secrets=dict(sso_secrets), api_key=api_key, api_username=api_username, title=title
+    )
+    if rate_limit is not None:
+        data.set_rate_limit(rate_limit)
+
+    from . import api, connect
+
+    app.register_blueprint(api.bp)
+    app.register_blueprint(connect.bp)
+    app.register_error_handler(HTTPException, _http_error)
+    return app
+
+
+def _wants_json() -> bool:
+    return (
+        request.path.endswith(".json")
+        or "Api-Key" in request.headers
+        or JSON_TYPE.split(";")[0] in (request.headers.get("Accept", ""))
+    )
+
+
+def _http_error(error: HTTPException):
+    """Answer API callers in Discourse's JSON error shape, browsers in plain text."""
+    if not _wants_json():
+        return error.get_response()
+    if error.code == 404:
+        return error_response(NOT_FOUND, "not_found", 404)
+    if error.code == 403:
+        return error_response(error.description, "invalid_access", 403)
+    return error_response(error.description or error.name, "invalid_parameters", error.code or 500)

@@ -1,0 +1,590 @@
+"""In-memory state of the stand-in forum, and the controls tests use on it.
+
+Boundary rule: plain Python only. Nothing here imports Flask or any other part of the
+project, so tests may build and inspect a `ForumData` without starting a server.
+
+Every read or write of the state happens under `ForumData.lock`, because the server answers
+requests on several threads while a test changes the data from its own thread.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import threading
+import time
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+# Discourse's fixed ids for its automatic groups (`Group::AUTO_GROUPS`).
+AUTO_GROUP_IDS = {
+    "everyone": 0,
+    "admins": 1,
+    "moderators": 2,
+    "staff": 3,
+    "trust_level_0": 10,
+    "trust_level_1": 11,
+    "trust_level_2": 12,
+    "trust_level_3": 13,
+    "trust_level_4": 14,
+}
+# Discourse numbers groups that people create from 41 upwards.
+FIRST_CUSTOM_GROUP_ID = 41
+
+# Discourse's default length limits (site settings of the same names).
+MIN_TOPIC_TITLE_LENGTH = 15
+MIN_POST_LENGTH = 20
+MIN_FIRST_POST_LENGTH = 20
+MIN_PERSONAL_MESSAGE_TITLE_LENGTH = 2
+MIN_PERSONAL_MESSAGE_POST_LENGTH = 10
+
+
+class ForumError(Exception):
+    """A request the forum refuses; `kind` picks the Discourse error shape and status."""
+
+    def __init__(self, message: str, *, kind: str = "invalid_parameters", status: int = 422):
+        super().__init__(message)
+        self.message = message
+        self.kind = kind
+        self.status = status
+
+
+def utcnow() -> datetime:
+    """Return the current time, timezone-aware in UTC."""
+    return datetime.now(UTC)
+
+
+@dataclass
+class User:
+    """One forum account, with the fields Discourse's serializers draw on."""
+
+    id: int
+    username: str
+    name: str | None
+    email: str
+    created_at: datetime
+    trust_level: int = 1
+    admin: bool = False
+    moderator: bool = False
+    active: bool = True
+    staged: bool = False
+    title: str | None = None
+    timezone: str = "UTC"
+    last_seen_at: datetime | None = None
+    last_posted_at: datetime | None = None
+    suspended_at: datetime | None = None
+    suspended_till: datetime | None = None
+    suspend_reason: str | None = None
+    silenced_till: datetime | None = None
+    silence_reason: str | None = None
+    avatar_url: str | None = None
+    days_visited: int = 0
+    posts_read_count: int = 0
+    time_read: int = 0
+
+    @property
+    def suspended(self) -> bool:
+        """Whether a suspension is in force now."""
+        return self.suspended_till is not None and self.suspended_till > utcnow()
+
+    @property
+    def silenced(self) -> bool:
+        """Whether a silence is in force now."""
+        return self.silenced_till is not None and self.silenced_till > utcnow()
+
+    @property
+    def staff(self) -> bool:
+        """Admins and moderators are staff."""
+        return self.admin or self.moderator
+
+    @property
+    def human(self) -> bool:
+        """Discourse's bots (system, discobot) have ids below 1."""
+        return self.id > 0
+
+
+@dataclass
+class Membership:
+    """A user's place in a custom group."""
+
+    user_id: int
+    added_at: datetime
+    owner: bool = False
+
+
+@dataclass
+class Group:
+    """A custom group; automatic groups are computed from users instead."""
+
+    id: int
+    name: str
+    full_name: str | None = None
+    bio: str | None = None
+    title: str | None = None
+    visibility_level: int = 0
+    members: dict[int, Membership] = field(default_factory=dict)
+
+
+@dataclass
+class Category:
+    """A forum category."""
+
+    id: int
+    name: str
+    slug: str
+    color: str = "0088CC"
+    text_color: str = "FFFFFF"
+    description: str | None = None
+    position: int = 0
+    read_restricted: bool = False
+
+
+@dataclass
+class Post:
+    """One post; `raw` is the Markdown source, `cooked` its HTML."""
+
+    id: int
+    topic_id: int
+    user_id: int
+    post_number: int
+    raw: str
+    cooked: str
+    created_at: datetime
+    reply_to_post_number: int | None = None
+    via_api: bool = False
+
+
+@dataclass
+class Topic:
+    """A topic or, when `archetype` is "private_message", a personal message."""
+
+    id: int
+    title: str
+    slug: str
+    user_id: int
+    created_at: datetime
+    category_id: int | None
+    archetype: str = "regular"
+    pinned: bool = False
+    allowed_user_ids: list[int] = field(default_factory=list)
+    post_ids: list[int] = field(default_factory=list)
+    via_api: bool = False
+
+    @property
+    def private(self) -> bool:
+        """Whether this is a personal message rather than a public topic."""
+        return self.archetype == "private_message"
+
+
+def slugify(title: str) -> str:
+    """Make a Discourse-like slug from a title ("topic" when nothing is left)."""
+    slug = re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")
+    return slug[:80] or "topic"
+
+
+def cook(raw: str) -> str:
+    """Render raw post text to simple HTML: escaped paragraphs, nothing more."""
+    paragraphs = [p.strip() for p in re.split(r"\n\s*\n", raw) if p.strip()]
+    return "\n".join(f"<p>{html.escape(p).replace(chr(10), '<br>')}</p>" for p in paragraphs)
+
+
+class ForumData:
+    """All forum state, plus the switches tests use to shape the forum's behaviour.
+
+    Control methods (safe to call from any thread while the server runs):
+    `add_user`, `create_group`, `add_to_group`, `remove_from_group`, `suspend`, `unsuspend`,
+    `silence`, `set_trust_level`, `create_topic`, `create_post`, `messages_sent`,
+    `topics_created`, `posts_created`, `force_rate_limit`, `set_rate_limit`, `set_delay`,
+    `api_requests`.
+    """
+
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+        self.users: dict[int, User] = {}
+        self.groups: dict[int, Group] = {}
+        self.categories: dict[int, Category] = {}
+        self.topics: dict[int, Topic] = {}
+        self.posts: dict[int, Post] = {}
+        self.welcome_topic_id: int | None = None
+        self._next_user_id = 1
+        self._next_group_id = FIRST_CUSTOM_GROUP_ID
+        self._next_topic_id = 1
+        self._next_post_id = 1
+        # Switches for tests.
+        self.delay_seconds = 0.0
+        self.rate_limit_per_minute: int | None = None
+        self._forced_429s = 0
+        self._forced_wait_seconds = 1
+        self._hits: dict[str, deque[float]] = {}
+        self._requests: list[tuple[str, str, str]] = []
+
+    # === users ===
+
+    def add_user(
+        self,
+        username: str,
+        *,
+        name: str | None = None,
+        email: str | None = None,
+        created_at: datetime | None = None,
+        trust_level: int = 1,
+        admin: bool = False,
+        moderator: bool = False,
+        active: bool = True,
+        staged: bool = False,
+        user_id: int | None = None,
+        groups: Iterable[str] = (),
+        **extra,
+    ) -> User:
+        """Create an account (now, unless `created_at` says otherwise) and return it."""
+        if not 0 <= trust_level <= 4:
+            raise ValueError(f"trust level must be 0..4, not {trust_level!r}")
+        with self.lock:
+            if self.find_user(username) is not None:
+                raise ValueError(f"username {username!r} is taken")
+            if user_id is None:
+                user_id = self._next_user_id
+            if user_id in self.users:
+                raise ValueError(f"user id {user_id} is taken")
+            self._next_user_id = max(self._next_user_id, user_id + 1)
+            user = User(
+                id=user_id,
+                username=username,
+                name=name,
+                email=email or f"{username.lower()}@example.org",
+                created_at=created_at or utcnow(),
+                trust_level=trust_level,
+                admin=admin,
+                moderator=moderator,
+                active=active,
+                staged=staged,
+                **extra,
+            )
+            self.users[user_id] = user
+            for group_name in groups:
+                self.add_to_group(group_name, username)
+            return user
+
+    def find_user(self, username: str) -> User | None:
+        """Return the user with this username (case-insensitive, as Discourse), or None."""
+        wanted = username.lower()
+        with self.lock:
+            for user in self.users.values():
+                if user.username.lower() == wanted:
+                    return user
+        return None
+
+    def user(self, username: str) -> User:
+        """Return the user with this username; KeyError if there is none."""
+        user = self.find_user(username)
+        if user is None:
+            raise KeyError(username)
+        return user
+
+    def suspend(
+        self, username: str, *, until: datetime | None = None, reason: str = "Suspended by staff"
+    ) -> User:
+        """Suspend an account (for 100 years unless `until` is given), as `PUT /admin/users/{id}/suspend`."""
+        with self.lock:
+            user = self.user(username)
+            user.suspended_at = utcnow()
+            user.suspended_till = until or user.suspended_at + timedelta(days=365 * 100)
+            user.suspend_reason = reason
+            return user
+
+    def unsuspend(self, username: str) -> User:
+        """Lift a suspension."""
+        with self.lock:
+            user = self.user(username)
+            user.suspended_at = user.suspended_till = user.suspend_reason = None
+            return user
+
+    def silence(
+        self, username: str, *, until: datetime | None = None, reason: str = "Silenced by staff"
+    ) -> User:
+        """Silence an account (for 100 years unless `until` is given)."""
+        with self.lock:
+            user = self.user(username)
+            user.silenced_till = until or utcnow() + timedelta(days=365 * 100)
+            user.silence_reason = reason
+            return user
+
+    def set_trust_level(self, username: str, level: int) -> User:
+        """Change a user's trust level, which also moves them between trust_level_N groups."""
+        if not 0 <= level <= 4:
+            raise ValueError(f"trust level must be 0..4, not {level!r}")
+        with self.lock:
+            user = self.user(username)
+            user.trust_level = level
+            return user
+
+    # === groups ===
+
+    def create_group(
+        self, name: str, *, full_name: str | None = None, bio: str | None = None, group_id: int | None = None
+    ) -> Group:
+        """Create an empty custom group and return it."""
+        with self.lock:
+            if name in AUTO_GROUP_IDS or self.find_group(name) is not None:
+                raise ValueError(f"group {name!r} exists")
+            if group_id is None:
+                group_id = self._next_group_id
+            self._next_group_id = max(self._next_group_id, group_id + 1)
+            group = Group(id=group_id, name=name, full_name=full_name, bio=bio)
+            self.groups[group_id] = group
+            return group
+
+    def find_group(self, name: str) -> Group | None:
+        """Return the custom group with this name (case-insensitive), or None."""
+        wanted = name.lower()
+        with self.lock:
+            for group in self.groups.values():
+                if group.name.lower() == wanted:
+                    return group
+        return None
+
+    def add_to_group(
+        self, group_name: str, username: str, *, owner: bool = False, added_at: datetime | None = None
+    ) -> Membership:
+        """Put a user in a custom group (or make an existing member an owner)."""
+        with self.lock:
+            group = self.find_group(group_name)
+            if group is None:
+                raise KeyError(group_name)
+            user = self.user(username)
+            membership = group.members.get(user.id)
+            if membership is None:
+                membership = Membership(user_id=user.id, added_at=added_at or utcnow(), owner=owner)
+                group.members[user.id] = membership
+            elif owner:
+                membership.owner = True
+            return membership
+
+    def remove_from_group(self, group_name: str, username: str) -> bool:
+        """Take a user out of a custom group; return whether they were in it."""
+        with self.lock:
+            group = self.find_group(group_name)
+            if group is None:
+                raise KeyError(group_name)
+            return group.members.pop(self.user(username).id, None) is not None
+
+    def auto_group_names(self, user: User) -> list[str]:
+        """The automatic groups Discourse puts this user in, in id order."""
+        names = []
+        if user.admin:
+            names.append("admins")
+        if user.moderator:
+            names.append("moderators")
+        if user.staff:
+            names.append("staff")
+        names.extend(f"trust_level_{level}" for level in range(user.trust_level + 1))
+        return names
+
+    def auto_group_user_ids(self, name: str) -> list[int]:
+        """Ids of the users in an automatic group."""
+        with self.lock:
+            users = list(self.users.values())
+        return [u.id for u in users if name in self.auto_group_names(u)]
+
+    def group_names_of(self, user: User) -> list[str]:
+        """All group names a user belongs to, automatic ones first, each part in id order."""
+        with self.lock:
+            custom = [
+                g.name for g in sorted(self.groups.values(), key=lambda g: g.id) if user.id in g.members
+            ]
+        return self.auto_group_names(user) + custom
+
+    # === categories, topics and posts ===
+
+    def add_category(self, name: str, *, slug: str | None = None, **extra) -> Category:
+        """Create a category (ids count from 1, as Discourse's Uncategorized is 1)."""
+        with self.lock:
+            category_id = max(self.categories, default=0) + 1
+            category = Category(
+                id=category_id, name=name, slug=slug or slugify(name), position=category_id, **extra
+            )
+            self.categories[category_id] = category
+            return category
+
+    def create_topic(
+        self,
+        *,
+        author: User,
+        title: str,
+        raw: str,
+        category_id: int | None = None,
+        archetype: str = "regular",
+        recipients: Iterable[User] = (),
+        created_at: datetime | None = None,
+        via_api: bool = False,
+    ) -> Post:
+        """Start a topic or personal message; return its first post."""
+        with self.lock:
+            private = archetype == "private_message"
+            min_title = MIN_PERSONAL_MESSAGE_TITLE_LENGTH if private else MIN_TOPIC_TITLE_LENGTH
+            min_raw = MIN_PERSONAL_MESSAGE_POST_LENGTH if private else MIN_FIRST_POST_LENGTH
+            errors = []
+            if len(title.strip()) < min_title:
+                errors.append(f"Title must be at least {min_title} characters")
+            if len(raw.strip()) < min_raw:
+                errors.append(f"Body must be at least {min_raw} characters")
+            if errors:
+                raise ForumError("\n".join(errors))
+            if private:
+                category_id = None
+            elif category_id is None:
+                category_id = 1
+            elif category_id not in self.categories:
+                raise ForumError("Category can't be blank")
+            created_at = created_at or utcnow()
+            topic = Topic(
+                id=self._next_topic_id,
+                title=title.strip(),
+                slug=slugify(title),
+                user_id=author.id,
+                created_at=created_at,
+                category_id=category_id,
+                archetype=archetype,
+                allowed_user_ids=[author.id, *(u.id for u in recipients if u.id != author.id)]
+                if private
+                else [],
+                via_api=via_api,
+            )
+            self._next_topic_id += 1
+            self.topics[topic.id] = topic
+            return self._append_post(topic, author, raw, created_at, None, via_api)
+
+    def create_post(
+        self,
+        *,
+        author: User,
+        topic_id: int,
+        raw: str,
+        reply_to_post_number: int | None = None,
+        created_at: datetime | None = None,
+        via_api: bool = False,
+    ) -> Post:
+        """Reply in an existing topic; return the new post."""
+        with self.lock:
+            topic = self.topics.get(topic_id)
+            if topic is None:
+                raise ForumError(
+                    "The requested URL or resource could not be found.", kind="not_found", status=404
+                )
+            minimum = MIN_PERSONAL_MESSAGE_POST_LENGTH if topic.private else MIN_POST_LENGTH
+            if len(raw.strip()) < minimum:
+                raise ForumError(f"Body must be at least {minimum} characters")
+            return self._append_post(
+                topic, author, raw, created_at or utcnow(), reply_to_post_number, via_api
+            )
+
+    def _append_post(self, topic, author, raw, created_at, reply_to, via_api) -> Post:
+        post = Post(
+            id=self._next_post_id,
+            topic_id=topic.id,
+            user_id=author.id,
+            post_number=len(topic.post_ids) + 1,
+            raw=raw,
+            cooked=cook(raw),
+            created_at=created_at,
+            reply_to_post_number=reply_to,
+            via_api=via_api,
+        )
+        self._next_post_id += 1
+        self.posts[post.id] = post
+        topic.post_ids.append(post.id)
+        author.last_posted_at = max(author.last_posted_at or created_at, created_at)
+        return post
+
+    def messages_sent(self) -> list[dict]:
+        """Personal messages sent through the API: title, raw, sender and recipients, oldest first."""
+        with self.lock:
+            return [
+                self._summary(topic)
+                | {"recipients": [self.users[i].username for i in topic.allowed_user_ids[1:]]}
+                for topic in self.topics.values()
+                if topic.via_api and topic.private
+            ]
+
+    def topics_created(self) -> list[dict]:
+        """Public topics created through the API, oldest first."""
+        with self.lock:
+            return [
+                self._summary(topic) | {"category_id": topic.category_id}
+                for topic in self.topics.values()
+                if topic.via_api and not topic.private
+            ]
+
+    def posts_created(self) -> list[dict]:
+        """Every post created through the API (first posts and replies), oldest first."""
+        with self.lock:
+            return [
+                {
+                    "id": post.id,
+                    "topic_id": post.topic_id,
+                    "post_number": post.post_number,
+                    "username": self.users[post.user_id].username,
+                    "raw": post.raw,
+                    "reply_to_post_number": post.reply_to_post_number,
+                }
+                for post in self.posts.values()
+                if post.via_api
+            ]
+
+    def _summary(self, topic: Topic) -> dict:
+        first = self.posts[topic.post_ids[0]]
+        return {
+            "topic_id": topic.id,
+            "title": topic.title,
+            "raw": first.raw,
+            "username": self.users[topic.user_id].username,
+            "created_at": topic.created_at,
+        }
+
+    # === test switches: rate limits, slowness, request log ===
+
+    def force_rate_limit(self, count: int = 1, *, wait_seconds: int = 1) -> None:
+        """Answer the next `count` API requests with 429, asking clients to wait `wait_seconds`."""
+        with self.lock:
+            self._forced_429s = count
+            self._forced_wait_seconds = wait_seconds
+
+    def set_rate_limit(self, per_minute: int | None) -> None:
+        """Limit each API key to `per_minute` requests in any 60 seconds (None: no limit)."""
+        with self.lock:
+            self.rate_limit_per_minute = per_minute
+            self._hits.clear()
+
+    def set_delay(self, seconds: float) -> None:
+        """Make every API request and DiscourseConnect answer wait this long first (0: no delay)."""
+        with self.lock:
+            self.delay_seconds = seconds
+
+    def check_rate_limit(self, api_key: str) -> int | None:
+        """Count one API request; return seconds to wait if it must be refused, else None."""
+        with self.lock:
+            if self._forced_429s > 0:
+                self._forced_429s -= 1
+                return self._forced_wait_seconds
+            if self.rate_limit_per_minute is None:
+                return None
+            now = time.monotonic()
+            hits = self._hits.setdefault(api_key, deque())
+            while hits and hits[0] <= now - 60:
+                hits.popleft()
+            if len(hits) >= self.rate_limit_per_minute:
+                return max(1, int(hits[0] + 60 - now + 0.999))
+            hits.append(now)
+            return None
+
+    def log_request(self, method: str, path: str, api_username: str) -> None:
+        """Record one API request (for tests that count calls)."""
+        with self.lock:
+            self._requests.append((method, path, api_username))
+
+    def api_requests(self) -> list[tuple[str, str, str]]:
+        """The API requests answered so far, as (method, path, Api-Username) in order."""
+        with self.lock:
+            return list(self._requests)
