@@ -18,6 +18,7 @@ it to the event log, and the services that write the log compute them with the f
 from __future__ import annotations
 
 import csv
+import functools
 import importlib
 import io
 import json
@@ -195,28 +196,45 @@ class Codec:
     keeps_blank: bool = True
 
 
-_CODEC_PLACES = {
-    "ballots.blt": ("blt", ("governance.tally.blt", "governance.tally.formats")),
-    "ballots.abif": ("abif", ("governance.tally.abif", "governance.tally.formats")),
-    "ballots.toi": ("toi", ("governance.tally.toi", "governance.tally.preflib", "governance.tally.formats")),
-}
+# (file name, module, reader, writer, keyword arguments both take), first match wins: the
+# names the tally engine uses, then the older read_/write_ names.
+_CODEC_PLACES = (
+    ("ballots.blt", "governance.tally.blt", "read_blt", "write_blt", {}),
+    ("ballots.abif", "governance.tally.formats", "parse_abif", "write_abif", {}),
+    ("ballots.abif", "governance.tally.formats", "read_abif", "write_abif", {}),
+    ("ballots.toi", "governance.tally.formats", "parse_preflib", "write_preflib", {"kind": "toi"}),
+    ("ballots.toi", "governance.tally.formats", "read_toi", "write_toi", {}),
+)
 
 
 def default_codecs() -> dict[str, Codec]:
     """The ballot-format codecs of ``governance.tally`` that this installation has, by file name."""
-    codecs = {}
-    for filename, (suffix, modules) in _CODEC_PLACES.items():
-        for module_name in modules:
-            try:
-                module = importlib.import_module(module_name)
-            except ImportError:
-                continue
-            write = getattr(module, f"write_{suffix}", None)
-            read = getattr(module, f"read_{suffix}", None)
-            if write is not None and read is not None:
-                codecs[filename] = Codec(write=write, read=read)
-                break
+    codecs: dict[str, Codec] = {}
+    for filename, module_name, reader, writer, options in _CODEC_PLACES:
+        if filename in codecs:
+            continue
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError:
+            continue
+        read, write = getattr(module, reader, None), getattr(module, writer, None)
+        if read is not None and write is not None:
+            codecs[filename] = Codec(
+                write=functools.partial(write, **options), read=functools.partial(read, **options)
+            )
     return codecs
+
+
+#: Method name -> (module, function), used when ``governance.tally.methods.count`` is absent.
+_METHODS = {
+    "irv": ("governance.tally.irv", "irv"),
+    "schulze": ("governance.tally.condorcet", "schulze"),
+    "ranked-pairs": ("governance.tally.condorcet", "ranked_pairs"),
+    "debian": ("governance.tally.condorcet", "debian"),
+    "meek": ("governance.tally.stv", "meek"),
+    "wigm": ("governance.tally.stv", "wigm"),
+    "scottish": ("governance.tally.stv", "scottish"),
+}
 
 
 def default_tallier(election: Mapping[str, Any], ballots: Sequence[Mapping[str, Any]]) -> Any:
@@ -227,22 +245,28 @@ def default_tallier(election: Mapping[str, Any], ballots: Sequence[Mapping[str, 
     """
     from governance.tally.core import TieBreaker
 
-    try:
-        from governance.tally.methods import count
-    except ImportError:
-        raise AuditError("this installation has no governance.tally.methods.count to re-count with") from None
     profile = _profile(election, ballots)
     tb_options = dict(election.get("tie_breaker") or {})
     if "order_names" in tb_options and tb_options["order_names"] is not None:
         tb_options["order_names"] = tuple(tb_options["order_names"])
     tb_options.setdefault("seed", election.get("tie_break_seed"))
-    return count(
-        profile,
-        election["method"],
-        seats=election["seats"],
-        tie_breaker=TieBreaker(**tb_options),
-        **dict(election.get("options") or {}),
-    )
+    tie_breaker = TieBreaker(**tb_options)
+    options = dict(election.get("options") or {})
+    method = election["method"]
+    try:
+        from governance.tally.methods import count
+    except ImportError:
+        count = None
+    if count is not None:
+        return count(profile, method, seats=election["seats"], tie_breaker=tie_breaker, **options)
+    if method not in _METHODS:
+        raise AuditError(f"this installation of governance.tally cannot count method {method!r}")
+    module_name, function = _METHODS[method]
+    try:
+        counter = getattr(importlib.import_module(module_name), function)
+    except (ImportError, AttributeError):
+        raise AuditError(f"this installation of governance.tally cannot count method {method!r}") from None
+    return counter(profile, tie_breaker=tie_breaker, **options)
 
 
 def _profile(election: Mapping[str, Any], ballots: Sequence[Mapping[str, Any]]) -> Any:
@@ -351,8 +375,8 @@ def build_bundle(
         files[filename] = codecs[filename].write(profile).encode("utf-8")
     files["electorate.json"] = _pretty_json(electorate_data)
     files["results.json"] = canonical_json(published)
-    files["results.txt"] = _results_text(election, published).encode("utf-8")
-    files["results.csv"] = _results_csv(published).encode("utf-8")
+    files["results.txt"] = _results_text(election, results, published).encode("utf-8")
+    files["results.csv"] = _results_csv(results, published).encode("utf-8")
     files["log.jsonl"] = b"".join(canonical_json(e.to_dict()) + b"\n" for e in entries)
     files["proofs.json"] = _pretty_json(
         {
@@ -437,8 +461,11 @@ def _check_ballot_names(ballots: Sequence[Mapping[str, Any]], candidates: Sequen
                 seen.add(name)
 
 
-def _results_text(election: Mapping[str, Any], results: Mapping[str, Any]) -> str:
+def _results_text(election: Mapping[str, Any], result: Any, results: Mapping[str, Any]) -> str:
     """A plain-text report of the count, for people; results.json is the authoritative form."""
+    report = _tally_report()
+    if report is not None and not isinstance(result, Mapping):
+        return report.to_text(result, title=str(election.get("title") or ""))
     lines = []
     title = election.get("title")
     if title:
@@ -472,8 +499,11 @@ def _results_text(election: Mapping[str, Any], results: Mapping[str, Any]) -> st
     return "\n".join(lines) + "\n"
 
 
-def _results_csv(results: Mapping[str, Any]) -> str:
-    """One row per round and candidate: round, candidate, votes, status (elected/excluded/blank)."""
+def _results_csv(result: Any, results: Mapping[str, Any]) -> str:
+    """The count as CSV: the tally engine's table, or one row per round and candidate."""
+    report = _tally_report()
+    if report is not None and not isinstance(result, Mapping):
+        return report.to_csv(result)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["round", "candidate", "votes", "status"])
@@ -483,6 +513,13 @@ def _results_csv(results: Mapping[str, Any]) -> str:
             status = "excluded" if name in rnd.get("excluded", []) else status
             writer.writerow([rnd.get("round"), name, votes, status])
     return out.getvalue()
+
+
+def _tally_report() -> Any:
+    try:
+        return importlib.import_module("governance.tally.report")
+    except ImportError:
+        return None
 
 
 def _compare_results(published: Mapping[str, Any], recount: Mapping[str, Any]) -> str | None:
