@@ -119,11 +119,11 @@ def read_ballots(path: str | Path, *, format: str | None = None) -> Profile:
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
         raise TallyError(f"{path}: line {line}: not UTF-8 text") from None
-    try:
-        if kind == "blt":
-            from .blt import read_blt
+    if kind == "blt":
+        from .blt import read_blt
 
-            return read_blt(text)
+        return read_blt(text, name=str(path))  # its errors read "<file>:<line>: ..."
+    try:
         if kind == "preflib":
             return parse_preflib(text, kind=path.suffix.lower().lstrip(".") if format is None else None)
         if kind == "abif":

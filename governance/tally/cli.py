@@ -1,0 +1,136 @@
+"""``governance-tally``: count a ballot file from the command line.
+
+Boundary rule: pure library code; imports nothing from the project outside ``governance.tally``.
+
+Exit status: 0 when the count ran (a tie that no tie-breaker resolved is reported in the output,
+not as an error), 2 for bad input or parameters (the message names the file and line), 1 for an
+unexpected failure. No traceback is ever shown.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from fractions import Fraction
+from pathlib import Path
+
+from .core import TallyError, TieBreaker
+from .formats import FORMATS, read_ballots
+from .methods import METHODS, MULTI_SEAT, count
+from .report import to_csv, to_json, to_text
+
+__all__ = ["build_parser", "main"]
+
+
+def _fraction(text: str) -> Fraction:
+    """Parse ``3``, ``3:1``, ``2/3`` or ``0.5`` exactly."""
+    try:
+        if ":" in text:
+            a, b = text.split(":", 1)
+            return Fraction(int(a), int(b))
+        return Fraction(text)
+    except (ValueError, ZeroDivisionError):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number, ratio (3:1) or fraction (2/3)") from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (its ``--help`` is the command's manual)."""
+    parser = argparse.ArgumentParser(
+        prog="governance-tally",
+        description="Count ranked ballots exactly and print a report of every round, tie and decision.",
+        epilog=(
+            "Ballot files are read by extension: "
+            + ", ".join(sorted(FORMATS))
+            + ". Without --seed, ties for exclusion are broken by looking back at earlier rounds and then by "
+            "candidate order, and a tie for the win is reported unresolved. With --seed, the last resort is "
+            "the order of SHA-256('<seed>:<name>'), which anyone can recompute."
+        ),
+    )
+    parser.add_argument(
+        "ballots", metavar="BALLOTS", help="ballot file (.blt, .soi, .toi, .soc, .toc, .abif, .csv)"
+    )
+    parser.add_argument("--method", "-m", required=True, choices=sorted(METHODS), help="counting method")
+    parser.add_argument(
+        "--seats",
+        type=int,
+        default=None,
+        help="seats to fill (multi-seat methods; default: from the file, else 1)",
+    )
+    parser.add_argument(
+        "--format", "-f", choices=("text", "json", "csv"), default="text", help="report format"
+    )
+    parser.add_argument(
+        "--seed", default=None, help="publish-before-voting seed for the last-resort tie-break order"
+    )
+    parser.add_argument("--precision", type=int, default=None, help="decimal places (meek, wigm only)")
+    parser.add_argument(
+        "--equal-rank",
+        choices=("exhaust", "split"),
+        default=None,
+        help="irv: a ballot whose top continuing choices are equal is exhausted (default) or split equally",
+    )
+    parser.add_argument(
+        "--default-option", default=None, help="debian: name of the default option (e.g. 'None Of The Above')"
+    )
+    parser.add_argument(
+        "--quorum", type=_fraction, default=None, help="debian: quorum R (A.6.2); yesno: ballots needed"
+    )
+    parser.add_argument(
+        "--majority",
+        type=_fraction,
+        default=None,
+        help="debian: majority ratio for every option, e.g. 3:1 (A.6.3)",
+    )
+    parser.add_argument(
+        "--threshold", type=_fraction, default=None, help="yesno: share of yes+no needed, e.g. 2/3"
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command; returns the exit status (0 counted, 2 bad input, 1 unexpected failure)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        options: dict = {}
+        if args.precision is not None:
+            options["precision"] = args.precision
+        if args.equal_rank is not None:
+            options["equal_rank"] = args.equal_rank
+        if args.default_option is not None:
+            options["default"] = args.default_option
+        if args.quorum is not None:
+            options["quorum"] = args.quorum
+        if args.majority is not None:
+            options["majority"] = args.majority
+        if args.threshold is not None:
+            options["threshold"] = args.threshold
+        profile = read_ballots(args.ballots)
+        tie_breaker = TieBreaker(seed=args.seed) if args.seed is not None else None
+        if tie_breaker is None and args.method in MULTI_SEAT and Path(args.ballots).suffix.lower() == ".blt":
+            # A BLT file may carry its own tie order ([tie ...]); STV counts use it as Droop does.
+            from .blt import read_blt_meta
+
+            tie_breaker = read_blt_meta(Path(args.ballots).read_text(encoding="utf-8-sig")).tie_breaker()
+        result = count(profile, args.method, seats=args.seats, tie_breaker=tie_breaker, **options)
+    except TallyError as exc:
+        print(f"governance-tally: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"governance-tally: {args.ballots}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:  # never a traceback for people running a count
+        print(f"governance-tally: internal error ({type(exc).__name__}): {exc}", file=sys.stderr)
+        return 1
+    if args.format == "json":
+        sys.stdout.write(to_json(result))
+    elif args.format == "csv":
+        sys.stdout.write(to_csv(result))
+    else:
+        print(to_text(result, title=profile.title))
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
