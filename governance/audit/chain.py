@@ -208,10 +208,12 @@ def verify_chain(entries: Sequence[Entry], *, prev: Entry | None = None) -> None
     """
     expected_seq = FIRST_SEQ if prev is None else prev.seq + 1
     expected_prev = GENESIS_HASH if prev is None else prev.hash
-    for entry in entries:
+    for position, entry in enumerate(entries):
         if entry.seq < expected_seq:
             raise ChainError(entry.seq, f"out of order: expected entry {expected_seq} here")
         if entry.seq > expected_seq:
+            if any(later.seq == expected_seq for later in entries[position + 1 :]):
+                raise ChainError(entry.seq, f"out of order: entry {expected_seq} comes after it")
             raise ChainError(entry.seq, f"gap: entry {expected_seq} is missing before it")
         _check_entry(entry, expected_prev)
         expected_seq += 1

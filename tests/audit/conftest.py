@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from audit_support import Poll, make_poll
+
+from tests.audit.audit_support import Poll, make_poll
 
 
 @pytest.fixture(scope="session")
