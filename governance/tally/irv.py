@@ -76,6 +76,7 @@ def irv(profile: Profile, *, tie_breaker: TieBreaker | None = None, equal_rank: 
     exclusion_order: list[str] = []
     elected: tuple[str, ...] = ()
     tied: tuple[str, ...] = ()
+    dead: set[int] = set()
     number = 0
     while True:
         number += 1
@@ -83,7 +84,7 @@ def irv(profile: Profile, *, tie_breaker: TieBreaker | None = None, equal_rank: 
             all_votes = state.tally()
             votes: dict[int, Number] = {c: all_votes[c] for c in continuing}
         else:
-            votes = _tally(profile, set(continuing), equal_rank)
+            votes = _tally(profile, set(continuing), equal_rank, dead)
         history.append(votes)
         active = sum(votes.values())
         exhausted = total - blank - active
@@ -143,9 +144,12 @@ def _blank(arrays: tuple) -> int:
     return int(counts[codes[:, 0] < 0].sum())
 
 
-def _tally(profile: Profile, continuing: set[int], equal_rank: str) -> dict[int, Number]:
+def _tally(profile: Profile, continuing: set[int], equal_rank: str, dead: set[int]) -> dict[int, Number]:
+    """Votes per continuing candidate; ballots exhausted by an overvote are added to ``dead``."""
     votes: dict[int, Number] = dict.fromkeys(sorted(continuing), 0)
-    for ballot in profile.ballots:
+    for k, ballot in enumerate(profile.ballots):
+        if k in dead:
+            continue
         for group in ballot.ranking:
             live = [c for c in group if c in continuing]
             if not live:
@@ -156,7 +160,11 @@ def _tally(profile: Profile, continuing: set[int], equal_rank: str) -> dict[int,
                 share = Fraction(ballot.weight, len(live))
                 for c in live:
                     votes[c] += share
-            break  # "exhaust": an overvote among continuing candidates ends the ballot here
+            else:
+                # An overvote among continuing candidates exhausts the ballot for good: it does
+                # not come back when all but one of them are later excluded.
+                dead.add(k)
+            break
     return votes
 
 
