@@ -469,6 +469,17 @@ def post(post_id: int):
         return json_response(ser.post(data, p, g.api_user))
 
 
+def _find_category(data: ForumData, value) -> int | None:
+    # TopicCreator#find_category: digits are an id, anything else a category name
+    # (case-insensitive); a category that is not found leaves the topic Uncategorized.
+    if value in (None, ""):
+        return None
+    text = str(value).strip()
+    if text.isdigit():
+        return int(text) if int(text) in data.categories else None
+    return next((c.id for c in data.categories.values() if c.name.lower() == text.lower()), None)
+
+
 @bp.post("/posts.json")
 @bp.post("/posts")
 def create_post():
@@ -519,7 +530,7 @@ def create_post():
                     author=author,
                     title=str(params.get("title") or ""),
                     raw=raw,
-                    category_id=_int_param(params, "category"),
+                    category_id=_find_category(data, params.get("category")),
                     via_api=True,
                 )
         except ForumError as error:

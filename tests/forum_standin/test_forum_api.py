@@ -408,3 +408,16 @@ def test_delay_lets_clients_time_out(forum):
     with pytest.raises(requests.exceptions.Timeout):
         slow.user("ysolde_k")
     forum.data.set_delay(0)
+
+
+@pytest.mark.parametrize(
+    ("category", "expected"),
+    [(3, 3), ("3", 3), ("governance", 3), ("Announcements", 2), ("no such category", 1), (999, 1), (None, 1)],
+)
+def test_topic_category_by_id_or_name(client, forum, category, expected):
+    post = client.create_post(
+        "A body long enough for the forum to accept it.",
+        category_id=category,
+        title="Where does this topic land?",
+    )
+    assert forum.data.topics[post["topic_id"]].category_id == expected
