@@ -164,7 +164,7 @@ def _check_rows(a: Any, n: int) -> None:
         fail(((s[:, 1:] == s[:, :-1]) & (s[:, 1:] >= 0)).any(axis=1), "a candidate is ranked more than once")
 
 
-def arrays_of(profile: Profile, *, min_rows: int = MIN_ROWS) -> tuple[Any, Any] | None:
+def arrays_of(profile: Profile, *, min_rows: int | None = None) -> tuple[Any, Any] | None:
     """The profile as ``(codes, counts)`` arrays, or None when the pure path should run.
 
     None when numpy is missing, the profile is small, any ballot ranks candidates equally, or the
@@ -177,7 +177,7 @@ def arrays_of(profile: Profile, *, min_rows: int = MIN_ROWS) -> tuple[Any, Any] 
             return None
         return profile.codes, profile.counts
     ballots = profile.ballots
-    if len(ballots) < min_rows or profile.total_weight >= EXACT_LIMIT:
+    if len(ballots) < (MIN_ROWS if min_rows is None else min_rows) or profile.total_weight >= EXACT_LIMIT:
         return None
     width = 1
     for b in ballots:
