@@ -254,11 +254,13 @@ def default_tallier(election: Mapping[str, Any], ballots: Sequence[Mapping[str, 
     options = dict(election.get("options") or {})
     method = election["method"]
     try:
-        from governance.tally.methods import count
+        from governance.tally import methods
     except ImportError:
-        count = None
-    if count is not None:
-        return count(profile, method, seats=election["seats"], tie_breaker=tie_breaker, **options)
+        methods = None
+    if methods is not None:
+        if method not in getattr(methods, "METHODS", {method: None}):
+            raise AuditError(f"this installation of governance.tally cannot count method {method!r}")
+        return methods.count(profile, method, seats=election["seats"], tie_breaker=tie_breaker, **options)
     if method not in _METHODS:
         raise AuditError(f"this installation of governance.tally cannot count method {method!r}")
     module_name, function = _METHODS[method]

@@ -150,6 +150,7 @@ def make_poll(
     tallier: Any = toy_irv,
     results: Any = None,
     method: str = "toy-irv",
+    seats: int = 1,
     participants: list[str] | None = None,
 ) -> Poll:
     """Open, run, close and tally a small poll, logging each step, and sign the final head.
@@ -181,7 +182,7 @@ def make_poll(
         "body": "stewards",
         "kind": "election",
         "method": method,
-        "seats": 1,
+        "seats": seats,
         "thresholds": {"quorum_percent": 20},
         "eligibility": {"min_trust_level": 2, "groups": ["members"]},
         "candidates": CANDIDATES,
