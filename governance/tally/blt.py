@@ -34,6 +34,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from fractions import Fraction
+from typing import NamedTuple
 
 from .core import Ballot, Profile, Ranking, TallyError, TieBreaker
 
@@ -86,33 +87,36 @@ _TOKEN = re.compile(
 )
 
 
-@dataclass(frozen=True)
-class _Tok:
+class _Tok(NamedTuple):
     kind: str  # "quoted", "option", "word"
     text: str
     line: int
 
 
+_BLOCK_COMMENT = re.compile(r"/\*.*?\*/", re.DOTALL)
+
+
 def _tokens(text: str, name: str) -> list[_Tok]:
+    # Block comments go first (keeping their newlines, so line numbers stay right); then each
+    # line is split on whitespace, and only lines with quotes, options or comments use the regex.
+    text = _BLOCK_COMMENT.sub(lambda m: "\n" * m.group().count("\n"), text)
     out: list[_Tok] = []
-    line = 1
-    pos = 0
-    while pos < len(text):
-        m = _TOKEN.match(text, pos)
-        if m is None:  # pragma: no cover - the word pattern matches any other character
-            raise TallyError(f"{name}:{line}: unreadable text")
-        kind = m.lastgroup
-        chunk = m.group()
-        if kind == "badquote":
-            raise TallyError(f"{name}:{line}: quoted text is not closed on its line")
-        if kind == "badoption":
-            raise TallyError(f"{name}:{line}: option '[' is not closed by ']'")
-        if kind in ("quoted", "option", "word"):
-            if kind == "word" and chunk.startswith("/*"):
-                raise TallyError(f"{name}:{line}: comment '/*' is not closed")
-            out.append(_Tok(kind, chunk, line))
-        line += chunk.count("\n")
-        pos = m.end()
+    for line, content in enumerate(text.split("\n"), start=1):
+        if "/*" in content:
+            raise TallyError(f"{name}:{line}: comment '/*' is not closed")
+        if '"' not in content and "[" not in content:
+            if "#" in content:
+                content = content.split("#", 1)[0]
+            out.extend([_Tok("word", w, line) for w in content.split()])
+            continue
+        for m in _TOKEN.finditer(content):
+            kind = m.lastgroup
+            if kind == "badquote":
+                raise TallyError(f"{name}:{line}: quoted text is not closed on its line")
+            if kind == "badoption":
+                raise TallyError(f"{name}:{line}: option '[' is not closed by ']' on its line")
+            if kind in ("quoted", "option", "word"):
+                out.append(_Tok(kind, m.group(), line))
     return out
 
 
@@ -124,6 +128,8 @@ def _int(tok: _Tok, name: str, what: str) -> int:
 
 def _weight(tok: _Tok, name: str) -> int:
     text = tok.text
+    if text.isdigit() and text.isascii() and int(text) > 0:
+        return int(text)
     if not re.fullmatch(r"[+-]?(\d+(\.\d*)?|\.\d+)", text):
         raise TallyError(f"{name}:{tok.line}: expected a ballot weight, found {text!r}")
     value = Fraction(text)
@@ -244,7 +250,7 @@ def read_blt_meta(text: str, *, name: str = "<blt>") -> BltMeta:
     def candidate(tok: _Tok) -> int:
         if tok.text in nick_index:
             return nick_index[tok.text]
-        if not re.fullmatch(r"\d+", tok.text):
+        if not (tok.text.isdigit() and tok.text.isascii()):
             raise TallyError(f"{name}:{tok.line}: expected a candidate number, found {tok.text!r}")
         k = int(tok.text)
         if not 1 <= k <= ncand:
@@ -256,6 +262,7 @@ def read_blt_meta(text: str, *, name: str = "<blt>") -> BltMeta:
     undeclared = [candidate(t) for t in undeclared_tokens]
 
     # Ballots, one per line, each ending with 0; a lone 0 ends them.
+    index_cache = {str(k + 1): k for k in range(ncand) if str(k + 1) not in nick_index}
     counts: dict[Ranking, int] = {}
     blank = 0
     while True:
@@ -283,7 +290,7 @@ def read_blt_meta(text: str, *, name: str = "<blt>") -> BltMeta:
             for part in tok.text.split("="):
                 if not part:
                     raise TallyError(f"{name}:{line}: misplaced '=' in {tok.text!r}")
-                k = candidate(_Tok("word", part, line))
+                k = candidate(_Tok("word", part, line)) if part not in index_cache else index_cache[part]
                 if k in seen:
                     raise TallyError(f"{name}:{line}: candidate {part} is ranked more than once")
                 seen.add(k)

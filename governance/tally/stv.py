@@ -33,10 +33,15 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
+from itertools import chain
 from typing import Any
 
+from ._fast import HAVE_NUMPY, MIN_ROWS, ArrayProfile, arrays_of
 from ._fixed import Fixed
 from .core import Profile, Result, Round, TallyError, TieBreak, TieBreaker
+
+if HAVE_NUMPY:
+    import numpy as np
 
 __all__ = ["meek", "scottish", "wigm"]
 
@@ -59,7 +64,7 @@ class _Count:
         self.defeated: list[int] = []
         self.rounds: list[Round] = []
         self.tie_breaks: list[TieBreak] = []
-        self.valid = sum(b.weight for b in self.profile.ballots if b.ranking)
+        self.valid = 0  # set by the ballot structure (blank ballots are not valid)
         hopeful = [i for i in range(n) if self.status[i] == _HOPEFUL]
         if len(hopeful) < 1:
             raise TallyError("no candidate stands: every candidate is withdrawn")
@@ -149,6 +154,7 @@ class _MeekBallots:
         for ballot in count.profile.ballots:
             if not ballot.ranking:
                 continue
+            count.valid += ballot.weight
             if all(len(g) == 1 for g in ballot.ranking):
                 flat = tuple(g[0] for g in ballot.ranking)
                 self._walk((), flat, 0, ballot.weight)
@@ -249,6 +255,118 @@ class _MeekBallots:
             dist(ranking, 0, one, mult)
 
 
+class _MeekArrays(_MeekBallots):
+    """The same reduction over a ballot array (numpy), for profiles with many distinct ballots.
+
+    Each row keeps its position, its leaf and its path as an int64 key (the path's candidates as
+    digits in base seats + 1, each digit one more than the candidate's place in the order of
+    election). Only integer operations are used, and sums go through int64 ``np.add.at``, so the
+    counts are exactly those of the pure-Python structure.
+    """
+
+    def __init__(self, count: _Count, codes: Any, counts: Any) -> None:
+        self.count = count
+        self.equal = []
+        self.by_leaf = defaultdict(list)
+        self.agg = defaultdict(dict)
+        self._tree = None
+        valid = codes[:, 0] >= 0
+        self.codes = codes[valid].astype(np.int64)
+        self.counts = counts[valid].astype(np.int64)
+        count.valid = int(self.counts.sum())
+        rows = len(self.codes)
+        self.width = self.codes.shape[1]
+        self.base = count.profile.seats + 1
+        n = len(count.names)
+        self.status = np.array(count.status, dtype=np.int64)
+        self.place = np.zeros(n, dtype=np.int64)
+        self.pos = np.full(rows, -1, dtype=np.int64)
+        self.leaf = np.full(rows, -2, dtype=np.int64)
+        self.key = np.zeros(rows, dtype=np.int64)
+        self._advance(np.arange(rows, dtype=np.int64))
+
+    @staticmethod
+    def usable(profile: Profile) -> tuple[Any, Any] | None:
+        """The profile's arrays when the array path applies (numpy, many rows, strict rankings)."""
+        if not HAVE_NUMPY or (profile.seats + 1) ** profile.seats * (len(profile.candidates) + 1) >= 2**62:
+            return None
+        if isinstance(profile, ArrayProfile):
+            return arrays_of(profile)
+        ballots = profile.ballots
+        if len(ballots) < MIN_ROWS:
+            return None
+        # Flatten in C (chain, fromiter): much faster than building padded rows in Python.
+        rankings = [b.ranking for b in ballots]
+        lengths = np.fromiter(map(len, rankings), dtype=np.int64, count=len(rankings))
+        flat = np.fromiter(chain.from_iterable(chain.from_iterable(rankings)), dtype=np.int64)
+        if flat.size != int(lengths.sum()):
+            return None  # equal rankings: the pure path handles them
+        width = max(1, int(lengths.max()))
+        codes = np.full((len(rankings), width), -1, dtype=np.int64)
+        row = np.repeat(np.arange(len(rankings)), lengths)
+        starts = np.cumsum(lengths) - lengths
+        codes[row, np.arange(flat.size) - np.repeat(starts, lengths)] = flat
+        counts = np.fromiter((b.weight for b in ballots), dtype=np.int64, count=len(ballots))
+        return codes, counts
+
+    def _advance(self, rows: Any) -> None:
+        codes, status, width = self.codes, self.status, self.width
+        active = rows
+        while active.size:
+            p = self.pos[active] + 1
+            self.pos[active] = p
+            cand = np.full(active.size, -1, dtype=np.int64)
+            inside = p < width
+            cand[inside] = codes[active[inside], p[inside]]
+            ended = cand < 0
+            self.leaf[active[ended]] = -1
+            active, cand = active[~ended], cand[~ended]
+            st = status[cand]
+            hopeful = st == _HOPEFUL
+            self.leaf[active[hopeful]] = cand[hopeful]
+            elected = st == _ELECTED
+            on = active[elected]
+            self.key[on] = self.key[on] * self.base + self.place[cand[elected]] + 1
+            active = active[~hopeful]
+        if rows.size == 0:
+            return
+        span = self.base ** self.count.profile.seats
+        code = (self.leaf[rows] + 1) * span + self.key[rows]
+        uniq, inverse = np.unique(code, return_inverse=True)
+        sums = np.zeros(len(uniq), dtype=np.int64)
+        np.add.at(sums, inverse.reshape(-1), self.counts[rows])
+        elected = self.count.elected
+        for u, w in zip(uniq.tolist(), sums.tolist(), strict=True):
+            leaf, key = divmod(u, span)
+            digits = []
+            while key:
+                key, d = divmod(key, self.base)
+                digits.append(elected[d - 1])
+            agg = self.agg[leaf - 1]
+            path = tuple(reversed(digits))
+            agg[path] = agg.get(path, 0) + w
+
+    def changed(self, c: int) -> None:
+        """Candidate ``c`` was elected or defeated: move on the rows that stopped at it."""
+        st = self.count.status[c]
+        self.status[c] = st
+        if st == _ELECTED:
+            self.place[c] = self.count.elected.index(c)
+        self.agg.pop(c, None)
+        rows = np.flatnonzero(self.leaf == c)
+        if st == _ELECTED:
+            self.key[rows] = self.key[rows] * self.base + self.place[c] + 1
+        self._advance(rows)
+        self._tree = None
+
+
+def _meek_ballots(count: _Count) -> _MeekBallots:
+    arrays = _MeekArrays.usable(count.profile)
+    if arrays is not None:
+        return _MeekArrays(count, *arrays)
+    return _MeekBallots(count)
+
+
 def meek(
     profile: Profile,
     *,
@@ -302,7 +420,7 @@ def meek(
     seats = profile.seats
     status = count.status
     kf = [one if s == _HOPEFUL else 0 for s in status]
-    ballots = _MeekBallots(count)
+    ballots = _meek_ballots(count)
     total = count.valid * one
 
     def live() -> list[int]:
@@ -489,6 +607,7 @@ def _gregory(
     parameters: dict[str, Any],
 ) -> Result:
     count = _Count(profile, fixed, tie_breaker)
+    count.valid = sum(b.weight for b in profile.ballots if b.ranking)
     names = count.names
     status = count.status
     piles = _Piles(count, method)
