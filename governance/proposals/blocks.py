@@ -136,6 +136,7 @@ def _make_parser() -> MarkdownIt:
 
 _MD = _make_parser()
 _WS_RE = re.compile(r"\s+")
+_WORD_RE = re.compile(r"\w+|[^\w\s]")  # words and single punctuation marks, for similarity
 _ITEM_MARKER_RE = re.compile(r"^\s*(?:[-+*]|\d{1,9}[.)])[ \t]?")
 _QUOTE_RE = re.compile(r"^ {0,3}> ?")
 _DEFINITION_START_RE = re.compile(r"^ {0,3}\[")
@@ -452,7 +453,10 @@ def _similarity(old: Block, new: Block) -> float:
     """Word-level similarity of two blocks' texts, from 0 to 1."""
     if old.text == new.text:
         return 1.0
-    ratio = difflib.SequenceMatcher(None, old.text.split(), new.text.split(), autojunk=False).ratio()
+    words = difflib.SequenceMatcher(
+        None, _WORD_RE.findall(old.text), _WORD_RE.findall(new.text), autojunk=False
+    )
+    ratio = words.ratio()
     if old.text and new.text.startswith(old.text):
         ratio = max(ratio, SIMILARITY_THRESHOLD)  # a long extension is still the same block
     return ratio

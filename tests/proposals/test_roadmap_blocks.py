@@ -74,7 +74,10 @@ def test_blocks_of_base():
 
 
 def test_every_non_blank_line_belongs_to_one_block():
-    source = BASE + "\n> quote\n> more\n\n---\n\n<div>\nraw\n</div>\n\n[ref]: https://example.org\n\nx[^n]\n\n[^n]: note\n    more\n"
+    source = (
+        BASE
+        + "\n> quote\n> more\n\n---\n\n<div>\nraw\n</div>\n\n[ref]: https://example.org\n\nx[^n]\n\n[^n]: note\n    more\n"
+    )
     lines = source.split("\n")
     owners = [0] * len(lines)
     for block in parse_blocks(source):
@@ -147,28 +150,79 @@ CASES = [
     ("line endings only", BASE.replace("\n", "\r\n"), "unchanged", 0, [], [], 0),
     ("bullet character", BASE.replace("- alpha\n- beta", "* alpha\n* beta"), "unchanged", 0, [], [], 0),
     ("reorder", BASE.replace("- alpha\n- beta", "- beta\n- alpha"), "revision", 0, [], ["reordered"], 0),
-    ("new heading in the middle", BASE.replace("Hard fork.", "## Phase 1.5\n\nHard fork."), "revision",
-     0, [], ["regrouped"] * 5, 1),
+    (
+        "new heading in the middle",
+        BASE.replace("Hard fork.", "## Phase 1.5\n\nHard fork."),
+        "revision",
+        0,
+        [],
+        ["regrouped"] * 5,
+        1,
+    ),
     ("list item appended", BASE.replace("- beta\n", "- beta\n- gamma\n"), "detail", 0, [], [], 1),
     ("ordered item appended", BASE.replace("2. two\n", "2. two\n3. three\n"), "detail", 0, [], [], 1),
-    ("ordered item inserted", BASE.replace("1. one\n", "1. one\n2. half\n"), "revision",
-     0, ["renumbered"], [], 1),
+    (
+        "ordered item inserted",
+        BASE.replace("1. one\n", "1. one\n2. half\n"),
+        "revision",
+        0,
+        ["renumbered"],
+        [],
+        1,
+    ),
     ("paragraph inserted", BASE.replace("Hard fork.", "Hard fork.\n\nWith care."), "detail", 0, [], [], 1),
     ("section appended", BASE + "\n## Phase 3\n\nPolish.\n", "detail", 0, [], [], 2),
-    ("subsection at end of a section", BASE.replace("\n## Phase 2", "\n### Phase 1b\n\nMore.\n\n## Phase 2"),
-     "detail", 0, [], [], 2),
+    (
+        "subsection at end of a section",
+        BASE.replace("\n## Phase 2", "\n### Phase 1b\n\nMore.\n\n## Phase 2"),
+        "detail",
+        0,
+        [],
+        [],
+        2,
+    ),
     ("word changed", BASE.replace("Hard fork.", "Soft fork."), "revision", 0, ["reworded"], [], 0),
-    ("paragraph extended", BASE.replace("Hard fork.", "Hard fork. Soon."), "revision", 0, ["extended"], [], 0),
+    (
+        "paragraph extended",
+        BASE.replace("Hard fork.", "Hard fork. Soon."),
+        "revision",
+        0,
+        ["extended"],
+        [],
+        0,
+    ),
     ("block deleted", BASE.replace("Ship the fork.\n\n", ""), "revision", 1, [], [], 0),
     ("heading deleted", BASE.replace("## Phase 2\n\n", ""), "revision", 1, [], ["regrouped"] * 5, 0),
     ("code changed", BASE.replace("x = 1", "x = 2"), "revision", 0, ["reworded"], [], 0),
     ("code language changed", BASE.replace("```py", "```python"), "revision", 0, ["restyled"], [], 0),
-    ("table row added", BASE.replace("| 1 | 2 |\n", "| 1 | 2 |\n| 3 | 4 |\n"), "revision", 0, ["extended"], [], 0),
-    ("heading level changed", BASE.replace("## Phase 2", "### Phase 2"), "revision",
-     0, ["restyled"], ["regrouped"] * 5, 0),
+    (
+        "table row added",
+        BASE.replace("| 1 | 2 |\n", "| 1 | 2 |\n| 3 | 4 |\n"),
+        "revision",
+        0,
+        ["extended"],
+        [],
+        0,
+    ),
+    (
+        "heading level changed",
+        BASE.replace("## Phase 2", "### Phase 2"),
+        "revision",
+        0,
+        ["restyled"],
+        ["regrouped"] * 5,
+        0,
+    ),
     ("heading reworded", BASE.replace("## Phase 2", "## Phase Two"), "revision", 0, ["reworded"], [], 0),
-    ("unrelated replacement", BASE.replace("Hard fork.", "Completely different words here."), "revision",
-     1, [], [], 1),
+    (
+        "unrelated replacement",
+        BASE.replace("Hard fork.", "Completely different words here."),
+        "revision",
+        1,
+        [],
+        [],
+        1,
+    ),
 ]
 
 
