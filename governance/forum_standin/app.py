@@ -90,4 +90,7 @@ def _http_error(error: HTTPException):
         return error_response(NOT_FOUND, "not_found", 404)
     if error.code == 403:
         return error_response(error.description, "invalid_access", 403)
-    return error_response(error.description or error.name, "invalid_parameters", error.code or 500)
+    code = error.code or 500
+    return error_response(
+        error.description or error.name, "invalid_parameters" if code < 500 else "unknown", code
+    )

@@ -318,7 +318,11 @@ def login():
                     "admin": user.admin,
                     "moderator": user.moderator,
                     "silenced": user.silenced,
-                    "groups": [n for n in names if not n.startswith("trust_level_") and n not in ("staff",)],
+                    "groups": [
+                        n
+                        for n in names
+                        if not n.startswith("trust_level_") and n not in ("admins", "moderators", "staff")
+                    ],
                     "age": _age(user.created_at),
                     "created": user.created_at.date().isoformat(),
                     "refused": can_log_in(user),
@@ -341,10 +345,11 @@ def login_submit():
     if not hmac.compare_digest(token.encode(), session.get("csrf_token", "").encode()):
         abort(400, description="The form has expired (CSRF check failed); go back and reload the page.")
     data = _data()
-    user = data.find_user(request.form.get("username", ""))
+    with data.lock:
+        user = data.find_user(request.form.get("username", ""))
+        reason = None if user is None else can_log_in(user)
     if user is None:
         abort(400, description="No such member.")
-    reason = can_log_in(user)
     if reason is not None:
         abort(403, description=f"{user.username} cannot log in: {reason}.")
     pending = session.pop("sso_query", None)

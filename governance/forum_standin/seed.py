@@ -287,6 +287,7 @@ def hash_of(text: str) -> int:
 
 def _seed_topics(data: ForumData) -> None:
     def user(name):
+        """Shorthand for looking a seeded member up."""
         return data.user(name)
 
     welcome = data.create_topic(

@@ -15,9 +15,11 @@ class FakeServer:
         self.closed = False
 
     def serve_forever(self):
+        """Behave as if Ctrl-C arrived at once."""
         raise KeyboardInterrupt
 
     def server_close(self):
+        """Remember that the socket was closed."""
         self.closed = True
 
 
@@ -27,6 +29,7 @@ def served(monkeypatch):
     made = []
 
     def fake_make_server(host, port, app, **kwargs):
+        """Build a FakeServer instead of listening."""
         made.append(FakeServer(host, port, app, **kwargs))
         return made[-1]
 
