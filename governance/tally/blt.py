@@ -272,6 +272,8 @@ def read_blt_meta(text: str, *, name: str = "<blt>") -> BltMeta:
         if tok.text.startswith("(") and tok.text.endswith(")"):  # OpenSTV ballot id
             tok = need("a ballot weight")
         if tok.text == "0":
+            if i < len(toks) and toks[i].line == tok.line and toks[i].kind == "word":
+                raise TallyError(f"{name}:{tok.line}: ballot weight must be positive (a lone 0 ends the ballots)")
             break
         line = tok.line
         weight = _weight(tok, name)
