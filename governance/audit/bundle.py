@@ -104,9 +104,13 @@ Tallier = Callable[[Mapping[str, Any], Sequence[Mapping[str, Any]]], Any]
 
 
 def normalize_ballots(ballots: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """Return ballots as ``{"tracker", "ranking"}`` dicts, sorted by tracker, groups as lists.
+    """Return ballots as ``{"tracker", "ranking"}`` dicts, sorted by tracker, groups as sorted lists.
 
     A ranking item may be a name or a list of equally ranked names; empty groups are dropped.
+
+    >>> normalize_ballots([{"tracker": "bb" * 8, "ranking": ["x", ["z", "y"], []]}, {"tracker": "aa" * 8}])
+    [{'tracker': 'aaaaaaaaaaaaaaaa', 'ranking': []}, {'tracker': 'bbbbbbbbbbbbbbbb', 'ranking': [['x'], ['y', 'z']]}]
+
     Only the shape is checked here (trackers are lowercase hex, names are strings, no tracker
     twice); ``build_bundle`` also checks the names against the candidates.
     """
@@ -121,7 +125,8 @@ def normalize_ballots(ballots: Iterable[Mapping[str, Any]]) -> list[dict[str, An
             if not all(isinstance(name, str) for name in group):
                 raise AuditError(f"ballot {tracker}: ranking entries must be candidate names")
             if group:
-                ranking.append(group)
+                # Equal rankings have no order; sorting them makes the ballot's bytes unique.
+                ranking.append(sorted(group))
         out.append({"tracker": tracker, "ranking": ranking})
     out.sort(key=lambda b: b["tracker"])
     for a, b in zip(out, out[1:], strict=False):

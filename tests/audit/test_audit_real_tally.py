@@ -158,3 +158,17 @@ def test_pref_voting_schulze_on_ballots_toi_agrees():
     assert profile.num_voters == len(make_ballots())
     profile.use_extended_strict_preference()  # unranked candidates rank below ranked ones
     assert beat_path(profile) == json.loads(files["results.json"])["elected"] == ["Cyd"]
+
+
+def test_equal_rankings_and_blank_ballots_survive_every_format():
+    ballots = make_ballots(20)
+    ballots[0] = {"tracker": ballots[0]["tracker"], "ranking": [["Dee", "Ada"], ["Cyd"]]}
+    ballots[1] = {"tracker": ballots[1]["tracker"], "ranking": []}
+    ballots[2] = {"tracker": ballots[2]["tracker"], "ranking": [["Brook"], ["Cyd", "Ada", "Dee"]]}
+    poll = make_poll(ballots=ballots, tallier=default_tallier, method="schulze")
+    poll.codecs = default_codecs()
+    data = poll.build()
+    lines = read_zip(data)["ballots.jsonl"].decode()
+    assert '"ranking":[["Ada","Dee"],["Cyd"]]' in lines and '"ranking":[]' in lines
+    report = verify_bundle(data, public_key=poll.public_pem)
+    assert report.ok, report.first_problem
