@@ -93,18 +93,23 @@ class _Tok(NamedTuple):
     line: int
 
 
-_BLOCK_COMMENT = re.compile(r"/\*.*?\*/", re.DOTALL)
+_BLOCK_COMMENT = re.compile(r'"[^"\n]*"|/\*.*?\*/', re.DOTALL)  # quoted text is matched to be kept
+
+
+def _blank_comment(m: re.Match[str]) -> str:
+    text = m.group()
+    return text if text.startswith('"') else "\n" * text.count("\n")
 
 
 def _tokens(text: str, name: str) -> list[_Tok]:
     # Block comments go first (keeping their newlines, so line numbers stay right); then each
     # line is split on whitespace, and only lines with quotes, options or comments use the regex.
-    text = _BLOCK_COMMENT.sub(lambda m: "\n" * m.group().count("\n"), text)
+    text = _BLOCK_COMMENT.sub(_blank_comment, text)
     out: list[_Tok] = []
     for line, content in enumerate(text.split("\n"), start=1):
-        if "/*" in content:
-            raise TallyError(f"{name}:{line}: comment '/*' is not closed")
         if '"' not in content and "[" not in content:
+            if "/*" in content.split("#", 1)[0]:
+                raise TallyError(f"{name}:{line}: comment '/*' is not closed")
             if "#" in content:
                 content = content.split("#", 1)[0]
             out.extend([_Tok("word", w, line) for w in content.split()])
@@ -115,6 +120,8 @@ def _tokens(text: str, name: str) -> list[_Tok]:
                 raise TallyError(f"{name}:{line}: quoted text is not closed on its line")
             if kind == "badoption":
                 raise TallyError(f"{name}:{line}: option '[' is not closed by ']' on its line")
+            if kind == "word" and m.group().startswith("/*"):
+                raise TallyError(f"{name}:{line}: comment '/*' is not closed")
             if kind in ("quoted", "option", "word"):
                 out.append(_Tok(kind, m.group(), line))
     return out

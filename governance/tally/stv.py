@@ -502,7 +502,10 @@ def meek(
         for i in elected_now + excluded:
             ballots.changed(i)
 
-    _finish(count, votes, round_no, shown=live())
+    # The last step reports the last iteration's votes, as the reference rule does; a candidate
+    # defeated in the last round is listed too, since its ballots were not redistributed.
+    last_excluded = excluded if round_no else []
+    _finish(count, votes, round_no, shown=sorted(live() + last_excluded))
     return count.result(
         "meek",
         {"precision": precision, "omega": fixed.exact(omega_v), "quota": "votes/(seats+1) truncated + 10^-precision"},
