@@ -63,7 +63,7 @@ def numbers_as_written(source: str) -> bool:
     )
 
 
-FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FAST = settings(max_examples=60, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @FAST
