@@ -45,7 +45,7 @@ class ArrayProfile(Profile):
     >>> import numpy as np
     >>> p = ArrayProfile.from_array(["a", "b", "c"], np.array([[0, 1, -1], [0, 1, -1], [2, -1, -1]]))
     >>> p.total_weight, len(p.codes)
-    (3, 2)
+    (3, 3)
     >>> sorted((b.ranking, b.weight) for b in p.ballots)
     [(((0,), (1,)), 2), (((2,),), 1)]
     """
@@ -78,10 +78,11 @@ class ArrayProfile(Profile):
         # Only reached when normal lookup fails: i.e. ``ballots`` before its first use.
         if name != "ballots":
             raise AttributeError(name)
-        ballots = tuple(
-            Ballot(tuple((int(c),) for c in row if c >= 0), int(w))
-            for row, w in zip(self.codes.tolist(), self.counts.tolist(), strict=True)
-        )
+        merged: dict[Ranking, int] = {}
+        for row, w in zip(self.codes.tolist(), self.counts.tolist(), strict=True):
+            ranking = tuple((c,) for c in row if c >= 0)
+            merged[ranking] = merged.get(ranking, 0) + w
+        ballots = tuple(Ballot(r, w) for r, w in merged.items())
         object.__setattr__(self, "ballots", ballots)
         return ballots
 
@@ -106,12 +107,15 @@ class ArrayProfile(Profile):
         seats: int = 1,
         withdrawn: Iterable[int] = (),
         title: str = "",
+        aggregate: bool = False,
     ) -> ArrayProfile:
-        """Validate and aggregate an integer array of strict rankings (one row per ballot).
+        """Validate an integer array of strict rankings (one row per ballot).
 
         Rows hold candidate indices best first, padded at the end with -1. A value out of range,
         a candidate ranked twice, a gap before a later preference, or a weight below 1 raises
-        TallyError naming the ballot (1-based row number).
+        TallyError naming the ballot (1-based row number). With ``aggregate=True`` identical rows
+        are merged first (worth it when many voters cast the same ranking); the counts never need
+        it, and ``ballots`` is aggregated whenever it is built.
         """
         if not HAVE_NUMPY:  # pragma: no cover
             raise TallyError("ArrayProfile needs numpy")
@@ -125,8 +129,19 @@ class ArrayProfile(Profile):
             codes = np.full((1 if total else 0, 1), -1, dtype=np.int16)
             counts = np.array([total] if total else [], dtype=np.int64)
             return cls(candidates, codes, counts, seats=seats, withdrawn=withdrawn, title=title)
-        a = a.astype(np.int16 if n < 32000 else np.int32, copy=False)
+        a = a.astype(np.int8 if n < 127 else np.int16 if n < 32000 else np.int32, copy=False)
         _check_rows(a, n)
+        if not aggregate:
+            if weights is None:
+                counts = np.ones(a.shape[0], dtype=np.int64)
+            else:
+                counts = np.asarray(weights, dtype=np.int64)
+                if counts.shape != (a.shape[0],):
+                    raise TallyError("there must be one weight per ballot")
+                bad = np.flatnonzero(counts < 1)
+                if bad.size:
+                    raise TallyError(f"ballot {int(bad[0]) + 1}: weight must be a whole number of at least 1")
+            return cls(candidates, a, counts, seats=seats, withdrawn=withdrawn, title=title)
         base = n + 1
         width = a.shape[1]
         if base**width < 2**63:
@@ -157,11 +172,31 @@ def _check_rows(a: Any, n: int) -> None:
         if rows.size:
             raise TallyError(f"ballot {int(rows[0]) + 1}: {what}")
 
-    fail(((a < -1) | (a >= n)).any(axis=1), "candidate index out of range")
+    # Whole-array tests first (fast); rows are located only when something is wrong.
+    if a.size and (int(a.min()) < -1 or int(a.max()) >= n):
+        fail(((a < -1) | (a >= n)).any(axis=1), "candidate index out of range")
     if a.shape[1] > 1:
-        fail(((a[:, 1:] >= 0) & (a[:, :-1] < 0)).any(axis=1), "a preference follows an empty rank")
-        s = np.sort(a, axis=1)
-        fail(((s[:, 1:] == s[:, :-1]) & (s[:, 1:] >= 0)).any(axis=1), "a candidate is ranked more than once")
+        gaps = (a[:, 1:] >= 0) & (a[:, :-1] < 0)
+        if gaps.any():
+            fail(gaps.any(axis=1), "a preference follows an empty rank")
+        if n <= 62:
+            # Distinct candidates have distinct bits: the sum of the bits equals their OR.
+            kind = np.int32 if n <= 30 else np.int64
+            table = np.zeros(n + 1, dtype=kind)  # table[-1] == table[n] == 0 for padding
+            table[:n] = np.left_shift(kind(1), np.arange(n, dtype=kind))
+            total = np.zeros(a.shape[0], dtype=kind)
+            union = np.zeros(a.shape[0], dtype=kind)
+            for k in range(a.shape[1]):
+                bit = table[a[:, k]]
+                total += bit
+                union |= bit
+            fail(total != union, "a candidate is ranked more than once")
+        else:
+            s = np.sort(a, axis=1)
+            fail(
+                ((s[:, 1:] == s[:, :-1]) & (s[:, 1:] >= 0)).any(axis=1),
+                "a candidate is ranked more than once",
+            )
 
 
 def arrays_of(profile: Profile, *, min_rows: int | None = None) -> tuple[Any, Any] | None:
@@ -206,66 +241,97 @@ def first_choice_counts(codes: Any, counts: Any, n: int) -> list[int]:
 def pairwise_counts(codes: Any, counts: Any, n: int) -> list[list[int]]:
     """``d[i][j]``: weight of ballots ranking i above j, where ranked beats unranked.
 
-    For strict rankings, ``d[i][j] = W_i - R[j][i]`` with ``W_i`` the weight of ballots that rank
-    i, and ``R[j][i]`` the weight ranking both with j above i; R is summed one position pair at a
-    time, so memory stays at one column.
+    Builds each ballot's position of every candidate (unranked = past the end) and compares two
+    candidates' position columns at a time; with unit weights the comparison is simply counted,
+    otherwise it is a dot product with the int64 weights. Both are exact integers.
     """
-    width = codes.shape[1]
-    cols = [codes[:, k].astype(np.int64) for k in range(width)]
-    ranked = np.zeros(n, dtype=np.float64)
-    both = np.zeros(n * n, dtype=np.float64)
-    for k2 in range(width):
-        valid = cols[k2] >= 0
+    m, width = codes.shape
+    pos = np.full((n, m), width, dtype=np.int8 if width < 127 else np.int16)
+    rows = np.arange(m)
+    for k in range(width):
+        col = codes[:, k]
+        valid = col >= 0
         if not valid.any():
             break
-        w = counts[valid]
-        b = cols[k2][valid]
-        ranked += np.bincount(b, weights=w, minlength=n)
-        for k1 in range(k2):
-            both += np.bincount(cols[k1][valid] * n + b, weights=w, minlength=n * n)
-    w_i = _exact(ranked)
-    r = _exact(both)
-    return [[0 if i == j else w_i[i] - r[j * n + i] for j in range(n)] for i in range(n)]
+        pos[col[valid].astype(np.intp), rows[valid]] = k
+    unit = bool((counts == 1).all())
+    d = [[0] * n for _ in range(n)]
+    less = np.empty(m, dtype=bool)  # reused: no allocation per pair
+    for i in range(n):
+        pi = pos[i]
+        for j in range(n):
+            if j == i:
+                continue
+            np.less(pi, pos[j], out=less)
+            if unit:
+                d[i][j] = int(np.count_nonzero(less))
+            else:
+                d[i][j] = int(np.dot(less.view(np.uint8).astype(np.int64), counts))
+    return d
 
 
 class IrvState:
     """Incremental first-choice tally for IRV over a ballot array.
 
     Each row keeps a pointer to its highest-ranked continuing candidate; excluding a candidate
-    only moves the rows that pointed at it.
+    only moves the rows that pointed at it, and only their weight moves in the tally.
     """
 
     def __init__(self, codes: Any, counts: Any, n: int, continuing: Iterable[int]) -> None:
         self.codes = codes
-        self.counts = counts.astype(np.float64)
+        self.flat = np.ascontiguousarray(codes).reshape(-1)
+        self.counts = counts
         self.n = n
         self.cont = np.zeros(n + 1, dtype=bool)  # index n (== -1) is "no candidate"
         self.cont[list(continuing)] = True
         self.ptr = np.zeros(len(codes), dtype=np.int64)
-        self.top = np.full(len(codes), -1, dtype=np.int64)
-        self._advance(np.arange(len(codes)), start_here=True)
+        if self.cont[:n].all():
+            self.top = codes[:, 0].astype(np.int16) if len(codes) else np.zeros(0, dtype=np.int16)
+        else:
+            self.top = np.full(len(codes), -1, dtype=np.int16)
+            self._advance(np.arange(len(codes)), start_here=True)
+        self.weights = None if bool((counts == 1).all()) else counts  # None: count rows
+        self.votes = self._sum(self.top, self.weights)
+
+    def _sum(self, top: Any, weights: Any) -> list[int]:
+        ok = top >= 0
+        if weights is None:
+            return np.bincount(top[ok], minlength=self.n).tolist()
+        return _exact(np.bincount(top[ok], weights=weights[ok], minlength=self.n))
 
     def _advance(self, rows: Any, *, start_here: bool = False) -> None:
-        if rows.size == 0:
-            return
-        sub = self.codes[rows]
-        pos = np.arange(sub.shape[1])[None, :]
-        start = self.ptr[rows][:, None] + (0 if start_here else 1)
-        mask = self.cont[sub] & (pos >= start)
-        has = mask.any(axis=1)
-        first = mask.argmax(axis=1)
-        self.ptr[rows] = first
-        self.top[rows] = np.where(has, sub[np.arange(len(rows)), first], -1)
+        """Move each of ``rows`` to its next continuing candidate (or -1: exhausted).
+
+        Goes one rank at a time over the rows still looking, so the work is proportional to the
+        ballots that actually move.
+        """
+        width = self.codes.shape[1]
+        flat = self.flat
+        where = self.ptr[rows] + (0 if start_here else 1)
+        while rows.size:
+            inside = where < width
+            if not inside.all():
+                self.top[rows[~inside]] = -1
+                rows, where = rows[inside], where[inside]
+            cand = flat[rows * width + where]
+            done = self.cont[cand] | (cand < 0)
+            finished = rows[done]
+            self.ptr[finished] = where[done]
+            self.top[finished] = np.where(cand[done] >= 0, cand[done], -1)
+            rows, where = rows[~done], where[~done] + 1
 
     def tally(self) -> list[int]:
         """Current votes per candidate index."""
-        ok = self.top >= 0
-        return _exact(np.bincount(self.top[ok], weights=self.counts[ok], minlength=self.n))
+        return list(self.votes)
 
     def exclude(self, candidate: int) -> None:
         """Remove one candidate and move its ballots on."""
         self.cont[candidate] = False
-        self._advance(np.flatnonzero(self.top == candidate))
+        rows = np.flatnonzero(self.top == candidate)
+        self._advance(rows)
+        moved = self._sum(self.top[rows], None if self.weights is None else self.weights[rows])
+        self.votes = [v + w for v, w in zip(self.votes, moved, strict=True)]
+        self.votes[candidate] = 0
 
 
 def ranking_of(codes_row: Sequence[int]) -> Ranking:

@@ -80,6 +80,10 @@ def _named_matrix(
 
 def _first_preferences(profile: Profile, cands: Iterable[int]) -> dict[int, int | Fraction]:
     keep = set(cands)
+    arrays = _fast.arrays_of(profile)
+    if arrays is not None and keep == set(range(len(profile.candidates))):
+        counts = _fast.first_choice_counts(arrays[0], arrays[1], len(profile.candidates))
+        return {c: counts[c] for c in sorted(keep)}
     votes: dict[int, int | Fraction] = dict.fromkeys(sorted(keep), 0)
     for ballot in profile.ballots:
         for group in ballot.ranking:
