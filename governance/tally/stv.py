@@ -608,6 +608,7 @@ def _gregory(
     reweigh,
     look_back: bool,
     parameters: dict[str, Any],
+    sure_losers: bool = False,
 ) -> Result:
     count = _Count(profile, fixed, tie_breaker)
     count.valid = sum(b.weight for b in profile.ballots if b.ranking)
@@ -620,7 +621,8 @@ def _gregory(
     total = count.valid * fixed.one
 
     def shown() -> list[int]:
-        return [i for i in range(len(names)) if status[i] in (_HOPEFUL, _ELECTED, _PENDING)]
+        # Also a defeated candidate still holding papers (sure losers defeated as the count ends).
+        return [i for i in range(len(names)) if status[i] in (_HOPEFUL, _ELECTED, _PENDING) or votes[i]]
 
     def record(number: int, note: str, elected: list[int], excluded: list[int], surplus: int | None,
                extra: dict[str, Any]) -> None:
@@ -694,6 +696,34 @@ def _gregory(
         extra = {"transfer": {"from": names[c], "kind": kind, "value": count.exact(value), "to": to}}
         return note, excluded, (value if kind == "surplus" else None), extra
 
+    def find_sure_losers() -> list[int]:
+        """PRF WIGM B.2: the largest low group whose votes plus all surpluses stay below the next."""
+        surplus = sum(votes[c] - quota for c in pending)
+        ordered = sorted(count.hopeful(), key=lambda c: votes[c])
+        groups: list[list[int]] = []
+        group: list[int] = []
+        base = 0
+        for c in ordered:  # candidates within the surplus of a group's first are not separated
+            if base + surplus >= votes[c]:
+                group.append(c)
+            else:
+                if group:
+                    groups.append(group)
+                group, base = [c], votes[c]
+        if group:
+            groups.append(group)
+        most = len(ordered) - count.seats_left()
+        total = taken = 0
+        last = None
+        for g in range(len(groups) - 1):
+            taken += len(groups[g])
+            if taken > most:
+                break
+            total += sum(votes[c] for c in groups[g])
+            if total + surplus < votes[groups[g + 1][0]]:
+                last = g
+        return sorted(c for g in groups[: last + 1] for c in g) if last is not None else []
+
     round_no = 0
     if method == "wigm":
         # PRF WIGM: each round first elects (B.1), then transfers one surplus or defeats one (B.3/B.4).
@@ -701,6 +731,24 @@ def _gregory(
         while not complete():
             round_no += 1
             newly = elect_reaching_quota()
+            losers = find_sure_losers() if sure_losers else []
+            if losers:
+                for c in losers:
+                    status[c] = _DEFEATED
+                    count.defeated.append(c)
+                note = "defeated sure losers " + ", ".join(names[c] for c in losers)
+                if complete():
+                    record(round_no, note, newly, losers, None, {})
+                    break
+                moved: dict[int, int] = {}
+                for c in losers:
+                    for k, v in piles.transfer(c, None).items():
+                        moved[k] = moved.get(k, 0) + v
+                    votes[c] = 0
+                to = {("nontransferable" if k < 0 else names[k]): count.exact(v) for k, v in moved.items()}
+                record(round_no, note + " and transferred their papers", newly, losers, None,
+                       {"transfer": {"from": [names[c] for c in losers], "kind": "exclusion", "to": to}})
+                continue
             note, excluded, transferred, extra = step(round_no)
             record(round_no, note, newly, excluded, transferred, extra)
     else:
@@ -721,7 +769,13 @@ def _gregory(
     return count.result(method, parameters, {})
 
 
-def wigm(profile: Profile, *, tie_breaker: TieBreaker | None = None, precision: int = 4) -> Result:
+def wigm(
+    profile: Profile,
+    *,
+    tie_breaker: TieBreaker | None = None,
+    precision: int = 4,
+    defeat_sure_losers: bool = False,
+) -> Result:
     """Count by the PR Foundation's Weighted Inclusive Gregory Method reference rule (single defeats).
 
     Quota = valid ballots / (seats + 1), truncated, plus one unit in the last place; a candidate at
@@ -735,6 +789,9 @@ def wigm(profile: Profile, *, tie_breaker: TieBreaker | None = None, precision: 
         tie_breaker: default ``TieBreaker()``; ``BltMeta.tie_breaker()`` for the reference rule's
             "earliest in a predetermined order" convention.
         precision: decimal places (4 in the reference rule).
+        defeat_sure_losers: the reference rule's optional step B.2 ("wigm-prf-batch"): before
+            transferring, defeat at once the largest group of lowest candidates whose votes plus
+            all surpluses are below the next candidate's vote, leaving enough for the seats.
 
     >>> from governance.tally.core import Profile
     >>> p = Profile.build(["A", "B", "C"], [["A", "B"]] * 4 + [["C"]] * 2 + [["B"]], seats=2)
@@ -753,8 +810,9 @@ def wigm(profile: Profile, *, tie_breaker: TieBreaker | None = None, precision: 
 
     return _gregory(
         profile, method="wigm", fixed=fixed, tie_breaker=tie_breaker or TieBreaker(), quota=quota,
-        reweigh=reweigh, look_back=False,
-        parameters={"precision": precision, "quota": "valid/(seats+1) truncated + 10^-precision"},
+        reweigh=reweigh, look_back=False, sure_losers=defeat_sure_losers,
+        parameters={"precision": precision, "quota": "valid/(seats+1) truncated + 10^-precision",
+                    "defeat_sure_losers": defeat_sure_losers},
     )
 
 

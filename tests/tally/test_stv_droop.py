@@ -20,6 +20,7 @@ normalised.
 from __future__ import annotations
 
 import csv
+import functools
 import re
 from fractions import Fraction
 from pathlib import Path
@@ -34,6 +35,7 @@ DATA = Path(__file__).resolve().parent.parent / "data" / "tally" / "droop"
 RULES = {
     "meek-prf-o6-fixed-p9-d9": stv.meek,
     "wigm-prf-fixed-p4-d4": stv.wigm,
+    "wigm-prf-batch-fixed-p4-d4": functools.partial(stv.wigm, defeat_sure_losers=True),
     "scotland-fixed-p5-d5": stv.scottish,
 }
 
@@ -69,7 +71,12 @@ def _parse_report(text: str):
             if m:
                 kind, names = m.groups()
                 events = elect if kind.startswith("Elect") else defeat
-                key = "remaining" if "remaining" in kind else (round_no if kind.startswith("Elect") else len(defeat))
+                if "remaining" in kind:
+                    key: object = "remaining"
+                elif kind.startswith("Elect") or "sure loser" in kind:
+                    key = (kind[:5], round_no)  # simultaneous: same round
+                else:
+                    key = len(defeat)
                 if events and events[-1][0] == key:
                     events[-1][1].append(_norm(names))
                 else:
@@ -102,7 +109,9 @@ def test_droop_reference_report(row, rule, blt):
     got_defeat = [{_norm(n) for n in r.excluded} for r in result.rounds if r.excluded]
     assert got_defeat == [set(names) for _, names in defeat]
     assert [_norm(n) for n in result.details["defeated"]] == [
-        n for group in got_defeat for n in sorted(group, key=[_norm(x) for x in result.details["defeated"]].index)
+        n
+        for group in got_defeat
+        for n in sorted(group, key=[_norm(x) for x in result.details["defeated"]].index)
     ]
 
     first_votes = {_norm(k): Fraction(v) for k, v in result.rounds[0].votes.items()}
