@@ -62,7 +62,9 @@ def main() -> None:
 
     if args.pure:
         rankings = [tuple((int(c),) for c in row if c >= 0) for row in rows.tolist()]
-        plain = timed("Profile.from_indices on tuple rankings", lambda: Profile.from_indices(names, rankings, seats=3))
+        plain = timed(
+            "Profile.from_indices on tuple rankings", lambda: Profile.from_indices(names, rankings, seats=3)
+        )
         r2 = timed("meek on that Profile", lambda: stv.meek(plain))
         assert r2.elected == result.elected
 

@@ -248,7 +248,9 @@ def read_blt_meta(text: str, *, name: str = "<blt>") -> BltMeta:
     if nick_tokens is not None:
         if len(nick_tokens) != ncand:
             line = nick_tokens[0].line if nick_tokens else first.line
-            raise TallyError(f"{name}:{line}: [nick ...] must give {ncand} nicknames, found {len(nick_tokens)}")
+            raise TallyError(
+                f"{name}:{line}: [nick ...] must give {ncand} nicknames, found {len(nick_tokens)}"
+            )
         for k, t in enumerate(nick_tokens):
             if t.text in nick_index:
                 raise TallyError(f"{name}:{t.line}: nickname {t.text!r} is used twice")
@@ -280,7 +282,9 @@ def read_blt_meta(text: str, *, name: str = "<blt>") -> BltMeta:
             tok = need("a ballot weight")
         if tok.text == "0":
             if i < len(toks) and toks[i].line == tok.line and toks[i].kind == "word":
-                raise TallyError(f"{name}:{tok.line}: ballot weight must be positive (a lone 0 ends the ballots)")
+                raise TallyError(
+                    f"{name}:{tok.line}: ballot weight must be positive (a lone 0 ends the ballots)"
+                )
             break
         line = tok.line
         weight = _weight(tok, name)
@@ -314,7 +318,9 @@ def read_blt_meta(text: str, *, name: str = "<blt>") -> BltMeta:
     for k in range(ncand):
         tok = need(f"the name of candidate {k + 1}")
         if tok.kind != "quoted":
-            raise TallyError(f"{name}:{tok.line}: expected the quoted name of candidate {k + 1}, found {tok.text!r}")
+            raise TallyError(
+                f"{name}:{tok.line}: expected the quoted name of candidate {k + 1}, found {tok.text!r}"
+            )
         names.append(tok.text[1:-1])
     if len(set(names)) != len(names):
         dup = next(n for n in names if names.count(n) > 1)
@@ -381,7 +387,9 @@ def write_blt(profile: Profile) -> str:
     """
     for text in (*profile.candidates, profile.title):
         if '"' in text or "\n" in text:
-            raise TallyError(f"cannot write {text!r} in BLT: names and title may not contain quotes or newlines")
+            raise TallyError(
+                f"cannot write {text!r} in BLT: names and title may not contain quotes or newlines"
+            )
     lines = [f"{len(profile.candidates)} {profile.seats}"]
     if profile.withdrawn:
         lines.append(" ".join(f"-{k + 1}" for k in sorted(profile.withdrawn)))

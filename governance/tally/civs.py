@@ -272,14 +272,25 @@ def civs_pr(
     index = {c: j for j, c in enumerate(cands)}
     ratings, weights = _ratings(profile, index, n)
     V = sum(weights)
-    params = {"seats": k, "code_version": code_version, "L0": _L0[code_version], "search_cap": SEARCH_CAP,
-              "criterion": "best candidate"}
+    params = {
+        "seats": k,
+        "code_version": code_version,
+        "L0": _L0[code_version],
+        "search_cap": SEARCH_CAP,
+        "criterion": "best candidate",
+    }
     if tie_breaker is not None:
         params["tie_breaker"] = tie_breaker.describe()
     if k >= n:
-        return Result(method="civs-pr", seats=k, elected=tuple(names), parameters=params,
-                      details={"note": "no more candidates than seats: all elected"},
-                      candidates=profile.candidates, ballots=V)
+        return Result(
+            method="civs-pr",
+            seats=k,
+            elected=tuple(names),
+            parameters=params,
+            details={"note": "no more candidates than seats: all elected"},
+            candidates=profile.candidates,
+            ballots=V,
+        )
     poll = _Poll(n, k, V, tuple(ratings), tuple(weights), n if code_version == "2024" else V)
     P = _pairwise(poll)
     tiers = _individual_order(poll, P)
@@ -309,8 +320,16 @@ def civs_pr(
         order = {name: r for r, name in enumerate(tie_breaker.order(names))}
         best = min(winners, key=lambda x: sorted(order[names[c]] for c in pool[x]))
         elected = tuple(named(pool[best]))
-        tie_breaks.append(TieBreak(len(path), "winner", tuple(" ".join(named(pool[x])) for x in winners),
-                                   " ".join(elected), tie_breaker.how, "several unbeaten committees"))
+        tie_breaks.append(
+            TieBreak(
+                len(path),
+                "winner",
+                tuple(" ".join(named(pool[x])) for x in winners),
+                " ".join(elected),
+                tie_breaker.how,
+                "several unbeaten committees",
+            )
+        )
     else:
         common = set.intersection(*(set(pool[x]) for x in winners))
         union = set.union(*(set(pool[x]) for x in winners))
@@ -337,19 +356,30 @@ def civs_pr(
         "pool": [named(c) for c in pool],
         "pairwise": [
             {"x": named(pool[x]), "y": named(pool[y]), "x_over_y": cmp.compare(pool[x], pool[y])}
-            for x in range(len(pool)) for y in range(x + 1, len(pool))
+            for x in range(len(pool))
+            for y in range(x + 1, len(pool))
         ],
         "unbeaten": [named(pool[x]) for x in winners],
         "ballots_counted": V,
         "pairwise_candidates": {names[x]: {names[y]: P[x][y] for y in range(n) if y != x} for x in range(n)},
     }
     if failed:
-        details["warning"] = "search for the best set failed (500-visit cap); results are likely to be incorrect"
+        details["warning"] = (
+            "search for the best set failed (500-visit cap); results are likely to be incorrect"
+        )
     if audit and len(winners) == 1:
         details["audit"] = _audit(poll, pool[winners[0]], cmp, names)
     return Result(
-        method="civs-pr", seats=k, elected=elected, rounds=tuple(rounds), tie_breaks=tuple(tie_breaks),
-        parameters=params, tied=tied, details=details, candidates=profile.candidates, ballots=V,
+        method="civs-pr",
+        seats=k,
+        elected=elected,
+        rounds=tuple(rounds),
+        tie_breaks=tuple(tie_breaks),
+        parameters=params,
+        tied=tied,
+        details=details,
+        candidates=profile.candidates,
+        ballots=V,
     )
 
 

@@ -330,7 +330,7 @@ class _MeekArrays(_MeekBallots):
             active = active[~hopeful]
         if rows.size == 0:
             return
-        span = self.base ** self.count.profile.seats
+        span = self.base**self.count.profile.seats
         code = (self.leaf[rows] + 1) * span + self.key[rows]
         uniq, inverse = np.unique(code, return_inverse=True)
         sums = np.zeros(len(uniq), dtype=np.int64)
@@ -429,9 +429,14 @@ def meek(
     votes = ballots.distribute(kf)
     quota = total // (seats + 1) + 1
     count.rounds.append(
-        Round(0, count.votes_map(votes, live()), quota=count.exact(quota),
-              exhausted=count.exact(total - sum(votes)), note="first preferences",
-              extra={"loss_by_fraction": 0})
+        Round(
+            0,
+            count.votes_map(votes, live()),
+            quota=count.exact(quota),
+            exhausted=count.exact(total - sum(votes)),
+            note="first preferences",
+            extra={"loss_by_fraction": 0},
+        )
     )
     round_no = 0
     while len(count.hopeful()) > count.seats_left() > 0:
@@ -508,7 +513,11 @@ def meek(
     _finish(count, votes, round_no, shown=sorted(live() + last_excluded))
     return count.result(
         "meek",
-        {"precision": precision, "omega": fixed.exact(omega_v), "quota": "votes/(seats+1) truncated + 10^-precision"},
+        {
+            "precision": precision,
+            "omega": fixed.exact(omega_v),
+            "quota": "votes/(seats+1) truncated + 10^-precision",
+        },
         {},
     )
 
@@ -624,22 +633,40 @@ def _gregory(
         # Also a defeated candidate still holding papers (sure losers defeated as the count ends).
         return [i for i in range(len(names)) if status[i] in (_HOPEFUL, _ELECTED, _PENDING) or votes[i]]
 
-    def record(number: int, note: str, elected: list[int], excluded: list[int], surplus: int | None,
-               extra: dict[str, Any]) -> None:
+    def record(
+        number: int,
+        note: str,
+        elected: list[int],
+        excluded: list[int],
+        surplus: int | None,
+        extra: dict[str, Any],
+    ) -> None:
         held = sum(votes[i] for i in range(len(names)))
-        extra = {**extra, "pending": [names[i] for i in pending],
-                 "loss_by_fraction": count.exact(total - held - piles.exhausted)}
+        extra = {
+            **extra,
+            "pending": [names[i] for i in pending],
+            "loss_by_fraction": count.exact(total - held - piles.exhausted),
+        }
         count.rounds.append(
-            Round(number, count.votes_map(votes, shown()), elected=tuple(names[i] for i in elected),
-                  excluded=tuple(names[i] for i in excluded), quota=count.exact(quota),
-                  exhausted=count.exact(piles.exhausted),
-                  surplus=None if surplus is None else count.exact(surplus), note=note, extra=extra)
+            Round(
+                number,
+                count.votes_map(votes, shown()),
+                elected=tuple(names[i] for i in elected),
+                excluded=tuple(names[i] for i in excluded),
+                quota=count.exact(quota),
+                exhausted=count.exact(piles.exhausted),
+                surplus=None if surplus is None else count.exact(surplus),
+                note=note,
+                extra=extra,
+            )
         )
         history.append(list(votes))
 
     def elect_reaching_quota() -> list[int]:
         winners = [i for i in range(len(names)) if status[i] == _HOPEFUL and votes[i] >= quota]
-        ordered = sorted(winners, key=lambda i: (-votes[i], -i))  # Droop lists equal votes in reverse file order
+        ordered = sorted(
+            winners, key=lambda i: (-votes[i], -i)
+        )  # Droop lists equal votes in reverse file order
         for i in ordered:
             status[i] = _PENDING
             pending.append(i)
@@ -661,8 +688,14 @@ def _gregory(
                 candidates = [i for i in tied if past[i] == extreme]
                 if len(candidates) == 1:
                     count.tie_breaks.append(
-                        TieBreak(round_no, purpose, tuple(names[i] for i in tied), names[candidates[0]],
-                                 "earlier round", f"votes at the end of stage {stage}")
+                        TieBreak(
+                            round_no,
+                            purpose,
+                            tuple(names[i] for i in tied),
+                            names[candidates[0]],
+                            "earlier round",
+                            f"votes at the end of stage {stage}",
+                        )
                     )
                     return candidates[0]
             return count.choose(candidates, purpose, round_no, "equal at every stage: by lot")
@@ -746,8 +779,14 @@ def _gregory(
                         moved[k] = moved.get(k, 0) + v
                     votes[c] = 0
                 to = {("nontransferable" if k < 0 else names[k]): count.exact(v) for k, v in moved.items()}
-                record(round_no, note + " and transferred their papers", newly, losers, None,
-                       {"transfer": {"from": [names[c] for c in losers], "kind": "exclusion", "to": to}})
+                record(
+                    round_no,
+                    note + " and transferred their papers",
+                    newly,
+                    losers,
+                    None,
+                    {"transfer": {"from": [names[c] for c in losers], "kind": "exclusion", "to": to}},
+                )
                 continue
             note, excluded, transferred, extra = step(round_no)
             record(round_no, note, newly, excluded, transferred, extra)
@@ -809,10 +848,19 @@ def wigm(
         return fixed.div_down(fixed.mul_down(w, surplus), vote)
 
     return _gregory(
-        profile, method="wigm", fixed=fixed, tie_breaker=tie_breaker or TieBreaker(), quota=quota,
-        reweigh=reweigh, look_back=False, sure_losers=defeat_sure_losers,
-        parameters={"precision": precision, "quota": "valid/(seats+1) truncated + 10^-precision",
-                    "defeat_sure_losers": defeat_sure_losers},
+        profile,
+        method="wigm",
+        fixed=fixed,
+        tie_breaker=tie_breaker or TieBreaker(),
+        quota=quota,
+        reweigh=reweigh,
+        look_back=False,
+        sure_losers=defeat_sure_losers,
+        parameters={
+            "precision": precision,
+            "quota": "valid/(seats+1) truncated + 10^-precision",
+            "defeat_sure_losers": defeat_sure_losers,
+        },
     )
 
 
@@ -842,7 +890,12 @@ def scottish(profile: Profile, *, tie_breaker: TieBreaker | None = None) -> Resu
         return w * surplus // vote
 
     return _gregory(
-        profile, method="scottish", fixed=fixed, tie_breaker=tie_breaker or TieBreaker(), quota=quota,
-        reweigh=reweigh, look_back=True,
+        profile,
+        method="scottish",
+        fixed=fixed,
+        tie_breaker=tie_breaker or TieBreaker(),
+        quota=quota,
+        reweigh=reweigh,
+        look_back=True,
         parameters={"precision": 5, "quota": "floor(valid/(seats+1)) + 1 (SSI 2007/42 rule 46)"},
     )

@@ -65,7 +65,11 @@ def test_comments_options_and_ids():
     assert meta.options == {"rule": "meek"}
     assert meta.title == "Title # not a comment"
     assert meta.profile.withdrawn == frozenset({1})
-    assert {b.ranking: b.weight for b in meta.profile.ballots} == {((0,), (2,)): 2, ((2,), (0,)): 1, ((1,),): 2}
+    assert {b.ranking: b.weight for b in meta.profile.ballots} == {
+        ((0,), (2,)): 2,
+        ((2,), (0,)): 1,
+        ((1,),): 2,
+    }
 
 
 @pytest.mark.parametrize(
@@ -111,9 +115,16 @@ def test_write_refuses_quotes():
 
 
 _names = st.lists(
-    st.text(alphabet=st.characters(blacklist_characters='"\n\r', blacklist_categories=("Cs",)), min_size=1, max_size=8)
-    .map(str.strip).filter(bool),
-    min_size=1, max_size=6, unique=True,
+    st.text(
+        alphabet=st.characters(blacklist_characters='"\n\r', blacklist_categories=("Cs",)),
+        min_size=1,
+        max_size=8,
+    )
+    .map(str.strip)
+    .filter(bool),
+    min_size=1,
+    max_size=6,
+    unique=True,
 )
 
 
@@ -134,8 +145,9 @@ def _profiles(draw):
     weights = draw(st.lists(st.integers(1, 5), min_size=len(ballots), max_size=len(ballots)))
     withdrawn = draw(st.sets(st.sampled_from(names), max_size=n - 1)) if n > 1 else set()
     title = draw(st.text(alphabet="abc XYZ#/*[]", max_size=10))
-    return Profile.build(names, ballots, weights=weights, seats=draw(st.integers(1, 3)), withdrawn=withdrawn,
-                         title=title)
+    return Profile.build(
+        names, ballots, weights=weights, seats=draw(st.integers(1, 3)), withdrawn=withdrawn, title=title
+    )
 
 
 @settings(max_examples=60, deadline=None)

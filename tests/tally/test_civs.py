@@ -15,8 +15,11 @@ NIXOS_2024 = Path(__file__).resolve().parent.parent / "data" / "tally" / "nixos-
 
 def _t2() -> Profile:
     ballots = (
-        [["a"]] * 2 + [["a", "d"]] * 2 + [["a", "d", "c", "b"], ["b"], ["b", "a", "d"], ["b", "d"], ["c"]]
-        + [["c", "b", "d"]] * 3 + [["d"], ["d", "a"]]
+        [["a"]] * 2
+        + [["a", "d"]] * 2
+        + [["a", "d", "c", "b"], ["b"], ["b", "a", "d"], ["b", "d"], ["c"]]
+        + [["c", "b", "d"]] * 3
+        + [["d"], ["d", "a"]]
     )
     return Profile.build(list("abcd"), ballots, seats=2)
 
@@ -28,7 +31,12 @@ def test_t1_documentation_example():
         r = civs_pr(p, code_version=version)
         assert r.elected == ("a", "b", "c", "x", "y")
         assert r.details["individual_order"] == list("abcdexyzuv")
-        assert [" ".join(c) for c in r.details["search_path"]] == ["a b c d e", "a b c e x", "a b c d x", "a b c x y"]
+        assert [" ".join(c) for c in r.details["search_path"]] == [
+            "a b c d e",
+            "a b c e x",
+            "a b c d x",
+            "a b c x y",
+        ]
         assert sorted(" ".join(c) for c in r.details["contenders"]) == ["a b d e x", "a c d e x", "b c d e x"]
 
 
@@ -47,8 +55,14 @@ def test_t2_initial_bound_matters():
 
 @pytest.mark.parametrize(
     ("x", "y", "expected"),
-    [("ab", "ad", (6, 0, 6, 5)), ("ac", "ad", (0, 0, 4, 7)), ("ac", "ab", (0, 0, 5, 3)),
-     ("cd", "ad", (0, 6, 4, 7)), ("cd", "ab", (0, 0, 6, 8)), ("cd", "ac", (0, 6, 6, 6))],
+    [
+        ("ab", "ad", (6, 0, 6, 5)),
+        ("ac", "ad", (0, 0, 4, 7)),
+        ("ac", "ab", (0, 0, 5, 3)),
+        ("cd", "ad", (0, 6, 4, 7)),
+        ("cd", "ab", (0, 0, 6, 8)),
+        ("cd", "ac", (0, 6, 6, 6)),
+    ],
 )
 def test_t2_committee_comparisons(x, y, expected):
     """The (s_X, s_Y, w_X, w_Y) table the specification gives for T2 under code v2024."""
@@ -65,8 +79,18 @@ def test_t2_committee_comparisons(x, y, expected):
 
 
 def test_t3_individual_order_tie_break():
-    ballots = [["c", "b"], ["c", "b", "a"], ["c", "b", "a", "d", "e"], ["c", "b", "d"], ["c", "b", "d", "a"],
-               ["c", "e", "a", "b", "d"]] + [["e", "c", "a"]] * 3 + [["e", "c", "b", "a", "d"]]
+    ballots = (
+        [
+            ["c", "b"],
+            ["c", "b", "a"],
+            ["c", "b", "a", "d", "e"],
+            ["c", "b", "d"],
+            ["c", "b", "d", "a"],
+            ["c", "e", "a", "b", "d"],
+        ]
+        + [["e", "c", "a"]] * 3
+        + [["e", "c", "b", "a", "d"]]
+    )
     for seats, winners in ((2, ("c", "e")), (3, ("c", "e", "b"))):
         for version in ("2024", "2025"):
             r = civs_pr(Profile.build(list("abcde"), ballots, seats=seats), code_version=version)
@@ -88,7 +112,15 @@ def test_nixos_2024_real_count():
     result = civs_pr(csv_profile)
     assert set(result.elected) == published
     assert set(result.elected[:4]) == {"Ericson2314", "Gabriella439", "jtojnar", "roberth"}
-    assert result.elected == ("Ericson2314", "roberth", "Gabriella439", "jtojnar", "tomberek", "winterqt", "fpletz")
+    assert result.elected == (
+        "Ericson2314",
+        "roberth",
+        "Gabriella439",
+        "jtojnar",
+        "tomberek",
+        "winterqt",
+        "fpletz",
+    )
     assert not result.details["search_failed"]
     # The OpaVote export of the same ballots (candidates in another order) gives the same committee.
     blt_profile = read_blt((NIXOS_2024 / "opavote_ballots.7seats.blt").read_text(encoding="utf-8"))
