@@ -151,6 +151,7 @@ class _MeekBallots:
         self.by_leaf: dict[int, list[tuple[tuple[int, ...], tuple[int, ...], int, int]]] = defaultdict(list)
         self.agg: dict[int, dict[tuple[int, ...], int]] = defaultdict(dict)
         self.equal: list[tuple[tuple[tuple[int, ...], ...], int]] = []
+        self.split_loss = 0
         for ballot in count.profile.ballots:
             if not ballot.ranking:
                 continue
@@ -227,6 +228,7 @@ class _MeekBallots:
             w_out[k] = w_in - keep
         for k, leaf, weight in leaves:
             votes[leaf] += w_out[k] * weight
+        self.split_loss = 0
         if self.equal:
             self._distribute_equal(kf, votes)
         return votes
@@ -244,6 +246,7 @@ class _MeekBallots:
             else:
                 return
             share = weight // len(live)
+            self.split_loss += (weight - share * len(live)) * mult  # truncation when splitting
             for c in live:
                 keep = -(-share * kf[c] // one)
                 votes[c] += keep * mult
@@ -267,6 +270,7 @@ class _MeekArrays(_MeekBallots):
     def __init__(self, count: _Count, codes: Any, counts: Any) -> None:
         self.count = count
         self.equal = []
+        self.split_loss = 0
         self.by_leaf = defaultdict(list)
         self.agg = defaultdict(dict)
         self._tree = None
@@ -433,9 +437,9 @@ def meek(
             0,
             count.votes_map(votes, live()),
             quota=count.exact(quota),
-            exhausted=count.exact(total - sum(votes)),
+            exhausted=count.exact(total - sum(votes) - ballots.split_loss),
             note="first preferences",
-            extra={"loss_by_fraction": 0},
+            extra={"loss_by_fraction": count.exact(ballots.split_loss)},
         )
     )
     round_no = 0
@@ -493,14 +497,14 @@ def meek(
                 elected=tuple(names[i] for i in elected_now),
                 excluded=tuple(names[i] for i in excluded),
                 quota=count.exact(quota),
-                exhausted=count.exact(total - sum(votes)),
+                exhausted=count.exact(total - sum(votes) - ballots.split_loss),
                 surplus=count.exact(surplus),
                 note=note,
                 extra={
                     "keep_factors": {names[i]: count.exact(kf[i]) for i in count.elected},
                     "iterations": iterations,
                     "stop": stop,
-                    "loss_by_fraction": 0,
+                    "loss_by_fraction": count.exact(ballots.split_loss),
                 },
             )
         )

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from governance.tally import stv
 from governance.tally.blt import read_blt
-from governance.tally.core import Profile, TallyError, TieBreaker
+from governance.tally.core import Ballot, Profile, TallyError, TieBreaker
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "tally"
 RULES = [stv.meek, stv.wigm, stv.scottish]
@@ -137,6 +137,26 @@ def test_votes_exhausted_and_loss_are_conserved_every_round(profile):
         _conserved(result)
         assert len(result.elected) == profile.seats
         assert len(set(result.elected) | set(result.details["defeated"])) == len(profile.candidates)
+
+
+@st.composite
+def _elections_with_equal_rankings(draw):
+    profile = draw(_elections())
+    ballots = []
+    for ballot in profile.ballots:
+        groups = list(ballot.ranking)
+        if len(groups) > 1 and draw(st.booleans()):
+            groups[0:2] = [tuple(sorted(groups[0] + groups[1]))]  # rank the first two equal
+        ballots.append(Ballot(tuple(groups), ballot.weight))
+    return Profile(profile.candidates, tuple(ballots), seats=profile.seats)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_elections_with_equal_rankings())
+def test_meek_with_equal_rankings_conserves_votes(profile):
+    result = stv.meek(profile)
+    _conserved(result)
+    assert len(result.elected) == profile.seats
 
 
 @pytest.mark.skipif(irv is None, reason="governance.tally.irv is not available yet")
