@@ -121,7 +121,7 @@ def test_unreadable_file_exits_2(capsys, write, monkeypatch):
     def refuse(*args, **kwargs):
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr("builtins.open", refuse)
+    monkeypatch.setattr(cli, "open", refuse, raising=False)  # shadows the builtin in cli only
     code, _, err = run(capsys, "classify", path, path)
     assert code == 2 and "cannot be read (Permission denied)" in err
 
