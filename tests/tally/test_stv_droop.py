@@ -7,8 +7,8 @@ becomes one case. For each we check, against the report text itself:
   same moment (same iteration, same stage, or "elect remaining") one per line; we list such a group
   by vote, highest first, so within one group the comparison is as a set (a documented difference);
 * the order of defeat, with the same rule for the final "defeat remaining" group;
-* the first-round vote of every candidate and the final vote of every elected candidate, to the last
-  printed digit;
+* the first-round vote of every candidate, every candidate's vote at the end of every round, and
+  the final vote of every elected candidate, to the last printed digit;
 * the number of tie-breaks.
 
 Droop breaks every tie by choosing the *first* candidate of its tie order (ballot-file order, or the
@@ -95,7 +95,8 @@ def _parse_report(text: str):
 def test_droop_reference_report(row, rule, blt):
     meta = read_blt_meta((DATA / blt).read_text(encoding="utf-8"), name=blt)
     result = RULES[rule](meta.profile, tie_breaker=meta.tie_breaker())
-    elect, defeat, first, final = _parse_report((DATA / row["report"]).read_text(encoding="utf-8"))
+    text = (DATA / row["report"]).read_text(encoding="utf-8")
+    elect, defeat, first, final = _parse_report(text)
 
     # The summary file and the report agree on the elected set; so must we.
     expected_set = {_norm(n) for n in row["elected_sorted"].split(" | ")}
@@ -123,7 +124,32 @@ def test_droop_reference_report(row, rule, blt):
         if state == "Elected":
             assert final_votes[name] == vote, name
 
+    # Every round: the votes Droop prints after the round's last transfer, election or defeat.
+    for number, figures in _round_figures(text).items():
+        mine = {_norm(k): Fraction(v) for k, v in result.rounds[number].votes.items()}
+        assert {k: mine.get(k) for k in figures} == figures, f"round {number}"
+
     assert len(result.tie_breaks) == int(row["tie_breaks"])
+
+
+def _round_figures(text: str) -> dict[int, dict[str, Fraction]]:
+    """Per Droop round: hopeful, pending and elected votes in the round's last action block."""
+    rounds: dict[int, dict[str, Fraction]] = {}
+    number, current = 0, None
+    for line in text.splitlines():
+        if m := re.match(r"Round (\d+):$", line):
+            number = int(m.group(1))
+        elif line.startswith("Action: "):
+            action = line[len("Action: ") :]
+            final = "remaining" in action or action.startswith(("Count Complete", "Begin Count"))
+            current = None if final else rounds.setdefault(number, {})
+            if current is not None:
+                current.clear()
+        elif current is not None and (
+            m := re.match(r"\t(Hopeful|Elected|Pending): +(.*) \(([-\d.]+)\)$", line)
+        ):
+            current[_norm(m.group(2))] = Fraction(m.group(3))
+    return {n: f for n, f in rounds.items() if f}
 
 
 def test_voting_matters_12_precision_trap():
