@@ -181,7 +181,9 @@ def test_nixos_2025_meek_count():
     The official announcement (discourse.nixos.org, "Results for the second Nix Steering Committee
     election 2025") was found but its stored text does not list the winners, so this asserts our
     count and its determinism, in order of election (the constitution gives longer terms to those
-    ranked higher), not the published list.
+    ranked higher), not the published list. Partial corroboration: NixOS/nixos-homepage pull request
+    #1885 ("Update the Steering Committee post the 2025 election cycle", 2025-11-06) asks @K900 and
+    @cafkafk, among others, to check their new entries.
     """
     profile = read_blt((DATA / "nixos-sc-2025" / "opavote-ballots-5.blt").read_text(encoding="utf-8"))
     assert (profile.total_weight, len(profile.candidates), profile.seats) == (443, 24, 5)
