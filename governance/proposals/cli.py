@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 
@@ -109,6 +110,17 @@ def _read(path: str) -> str:
     return raw.decode("utf-8-sig")
 
 
+def _emit(text: str) -> None:
+    """Print to stdout; a reader that stops early (``| head``) is not an error."""
+    try:
+        print(text)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # As the Python docs advise: point stdout at devnull so the exit flush stays quiet.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+
+
 def _classify(args: argparse.Namespace) -> int:
     """Run the classify command."""
     old, new = _read(args.old), _read(args.new)
@@ -116,7 +128,7 @@ def _classify(args: argparse.Namespace) -> int:
     report = result.to_dict()
     report["old"] = {"path": args.old, "sha256": sha256_hex(old), "blocks": len(parse_blocks(old))}
     report["new"] = {"path": args.new, "sha256": sha256_hex(new), "blocks": len(parse_blocks(new))}
-    print(json.dumps(report, indent=args.indent, ensure_ascii=False))
+    _emit(json.dumps(report, indent=args.indent, ensure_ascii=False))
     return EXIT_REVISION if result.kind == "revision" else EXIT_DETAIL
 
 
@@ -124,7 +136,7 @@ def _diff(args: argparse.Namespace) -> int:
     """Run the diff command."""
     if args.context is not None and args.context < 0:
         raise _Unusable("--context must be 0 or more")
-    print(diff_html(_read(args.old), _read(args.new), context=args.context))
+    _emit(diff_html(_read(args.old), _read(args.new), context=args.context))
     return 0
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import json
+import subprocess
+import sys
 
 import pytest
 
@@ -169,3 +171,20 @@ def test_missing_arguments_is_a_usage_error(capsys):
         cli.main(["classify", V1_PATH])
     assert info.value.code == 2
     assert "usage: governance-roadmap classify" in capsys.readouterr().err
+
+
+def test_reader_closing_the_pipe_early_keeps_the_exit_status(write):
+    old = write("old.md", "\n\n".join(f"Paragraph number {n}." for n in range(2000)))
+    new = write("new.md", "\n\n".join(f"Paragraph {n} reworded." for n in range(2000)))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "governance.proposals.cli", "classify", old, new],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=DATA.parents[2],
+    )
+    assert process.stdout is not None and process.stderr is not None
+    assert process.stdout.read(10)  # the output is far larger than a pipe buffer
+    process.stdout.close()
+    assert process.wait(timeout=60) == 1
+    assert process.stderr.read() == b""
+    process.stderr.close()
