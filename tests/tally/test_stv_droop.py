@@ -40,6 +40,9 @@ RULES = {
 }
 
 
+QUOTA = "(quota)"
+
+
 def _norm(name: str) -> str:
     return re.sub(r"\s+", " ", name).strip()
 
@@ -124,16 +127,17 @@ def test_droop_reference_report(row, rule, blt):
         if state == "Elected":
             assert final_votes[name] == vote, name
 
-    # Every round: the votes Droop prints after the round's last transfer, election or defeat.
+    # Every round: the votes and quota Droop prints after the round's last transfer, election or defeat.
     for number, figures in _round_figures(text).items():
         mine = {_norm(k): Fraction(v) for k, v in result.rounds[number].votes.items()}
+        mine[QUOTA] = Fraction(result.rounds[number].quota)
         assert {k: mine.get(k) for k in figures} == figures, f"round {number}"
 
     assert len(result.tie_breaks) == int(row["tie_breaks"])
 
 
 def _round_figures(text: str) -> dict[int, dict[str, Fraction]]:
-    """Per Droop round: hopeful, pending and elected votes in the round's last action block."""
+    """Per Droop round: hopeful, pending and elected votes and the quota in its last action block."""
     rounds: dict[int, dict[str, Fraction]] = {}
     number, current = 0, None
     for line in text.splitlines():
@@ -149,6 +153,8 @@ def _round_figures(text: str) -> dict[int, dict[str, Fraction]]:
             m := re.match(r"\t(Hopeful|Elected|Pending): +(.*) \(([-\d.]+)\)$", line)
         ):
             current[_norm(m.group(2))] = Fraction(m.group(3))
+        elif current is not None and (m := re.match(r"\tQuota: ([\d.]+)$", line)):
+            current[QUOTA] = Fraction(m.group(1))
     return {n: f for n, f in rounds.items() if f}
 
 
