@@ -111,7 +111,7 @@ def to_text(result: Result, *, title: str = "", places: int = 4) -> str:
     b                1
     Exhausted        0
     <BLANKLINE>
-    Round 1: a wins; elected: a
+    Round 1: a wins
     <BLANKLINE>
     Elected: a
     """
@@ -143,15 +143,16 @@ def to_text(result: Result, *, title: str = "", places: int = 4) -> str:
                 rows.append([name] + [_short(r.votes.get(name, ""), places) for r in result.rounds])
         rows.append(["Exhausted"] + [_short(r.exhausted, places) for r in result.rounds])
         if any(r.quota is not None for r in result.rounds):
-            label = "Threshold" if result.method == "irv" else "Quota"
+            label = "Threshold (more than)" if result.method == "irv" else "Quota"
             rows.append([label] + [_short(r.quota, places) for r in result.rounds])
         lines += _table(rows)
         lines.append("")
         for rnd in result.rounds:
             actions = []
-            if rnd.elected:
+            # Name the round's decisions unless the note already does.
+            if rnd.elected and not all(name in rnd.note for name in rnd.elected):
                 actions.append(f"elected: {', '.join(rnd.elected)}")
-            if rnd.excluded:
+            if rnd.excluded and not all(name in rnd.note for name in rnd.excluded):
                 actions.append(f"excluded: {', '.join(rnd.excluded)}")
             text = "; ".join(x for x in [rnd.note, *actions] if x)
             lines.append(f"Round {rnd.number}: {text}" if text else f"Round {rnd.number}")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -11,6 +10,8 @@ from governance.tally import _fast
 from governance.tally.condorcet import pairwise_matrix, schulze
 from governance.tally.core import Profile, TallyError
 from governance.tally.irv import irv
+
+np = pytest.importorskip("numpy")
 
 
 @st.composite

@@ -31,7 +31,7 @@ def test_text_report_shows_rounds_tie_breaks_and_result():
     result = irv(election("tie_for_last"))
     text = to_text(result, title="Tiny")
     assert text.startswith("Election:   Tiny\nMethod:     Instant-runoff voting (irv)")
-    assert "Round 1" in text and "Exhausted" in text and "Threshold" in text
+    assert "Round 1" in text and "Exhausted" in text and "Threshold (more than)" in text
     assert "Tie-breaks:\n  round 1, exclude: b, c tied; c chosen by candidate order" in text
     assert text.rstrip().endswith("Elected: b")
 
