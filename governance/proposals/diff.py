@@ -35,7 +35,7 @@ from governance.proposals.blocks import Block, Step, classify
 
 __all__ = ["diff_html"]
 
-_TOKEN_RE = re.compile(r"\s+|[^\s]+")
+_TOKEN_RE = re.compile(r"\s+|\w+|[^\w\s]")  # spaces, words, single punctuation marks
 _PRE_KINDS = {"code", "table"}
 
 _LEGEND = (
@@ -87,21 +87,42 @@ def _mark(tag: str, text: str) -> str:
 
 
 def _word_diff(old: str, new: str) -> str:
-    """Escaped HTML of ``new`` with removed and added words marked."""
+    """Escaped HTML of ``new`` with removed and added words marked.
+
+    A change that spans several words is shown as one removed run and one added run
+    (the spaces between changed words do not split it), which reads better than
+    alternating single words.
+    """
     a, b = _TOKEN_RE.findall(old), _TOKEN_RE.findall(new)
-    out: list[str] = []
     matcher = difflib.SequenceMatcher(None, a, b, autojunk=False)
-    for op, i1, i2, j1, j2 in matcher.get_opcodes():
+    # Segments of (kind, removed text, added text); whitespace-only "equal" runs between
+    # two changes are folded into the changes around them.
+    segments: list[list] = []
+    opcodes = matcher.get_opcodes()
+    for n, (op, i1, i2, j1, j2) in enumerate(opcodes):
         removed, added = "".join(a[i1:i2]), "".join(b[j1:j2])
-        if op == "equal":
-            out.append(escape(added))
+        between_changes = 0 < n < len(opcodes) - 1 and not added.strip()
+        if op == "equal" and not between_changes:
+            segments.append(["equal", "", added])
+        elif segments and segments[-1][0] == "change":
+            segments[-1][1] += removed
+            segments[-1][2] += added
+        else:
+            segments.append(["change", removed, added])
+    out: list[str] = []
+    for kind, removed, added in segments:
+        if kind == "equal" or not (removed.strip() or added.strip()):
+            out.append(escape(added))  # unchanged, or a change of spacing only
             continue
+        # keep one space where either side had one, outside the marked words
+        if any(text[:1].isspace() for text in (removed, added)):
+            out.append(" ")
         if removed.strip():
-            out.append(_mark("del", removed))
+            out.append(_mark("del", removed.strip()))
         if added.strip():
-            out.append(_mark("ins", added))
-        elif added:
-            out.append(escape(added))
+            out.append(_mark("ins", added.strip()))
+        if any(text[-1:].isspace() for text in (removed, added)):
+            out.append(" ")
     return "".join(out)
 
 

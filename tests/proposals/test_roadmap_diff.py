@@ -100,3 +100,19 @@ def test_diff_escapes_everything(payload):
         html = diff_html(old, new)
         assert unsafe_parts(html, tags=DIFF_TAGS, attrs=DIFF_ATTRS) == [], (old, new)
         assert "<script" not in html.lower()
+
+
+def test_multi_word_changes_are_grouped():
+    html = diff_html(V1, V2)
+    marker = '<span class="diff-marker">{}</span>'
+    assert (
+        f'We will <del class="diff-del">{marker.format("−")}fork and maintain Nix,</del>'
+        f'<ins class="diff-ins">{marker.format("+")}create an alternative to</ins> NixPkgs'
+    ) in html
+    assert f'(version <del class="diff-del">{marker.format("−")}1</del>' in html
+
+
+def test_spacing_only_changes_inside_code_are_not_marked():
+    old = "```\nx  = 1\n```\n"
+    html = diff_html(old, old.replace("x  =", "x ="))
+    assert "diff-block-changed" in html and "<del" not in html.split("diff-blocks")[1]
