@@ -10,8 +10,9 @@ varied length (1 to 15), drawn from a Plackett-Luce model so that some candidate
 Each (contender, method, size) runs in a forked child process, so the figures are isolated:
 
 * wall time from ballots in memory to the result (building the contender's own profile object
-  included). Ours starts from an integer array (``ArrayProfile.from_array``); "ours (lists)"
-  starts, like the peers, from a Python list of name tuples;
+  included). "ours" starts from an integer array (``ArrayProfile.from_array``); "ours (lists)"
+  starts, like the peers, from a Python list of name tuples (``ArrayProfile.from_names``);
+  "ours (build)" from the same list through the pure-Python ``Profile.build``;
 * peak memory: the child's peak resident set size above its size when it started;
 * ratio: each contender's time divided by ours at the same size.
 
@@ -73,6 +74,11 @@ def ours_array(method: str, rows, lists, seats: int):
 
 
 def ours_lists(method: str, rows, lists, seats: int):
+    profile = _fast.ArrayProfile.from_names(CANDIDATES, lists, seats=seats)
+    return _ours(method, profile)
+
+
+def ours_build(method: str, rows, lists, seats: int):
     profile = Profile.build(CANDIDATES, lists, seats=seats)
     return _ours(method, profile)
 
@@ -160,6 +166,7 @@ def warm_up() -> None:
 CONTENDERS = {
     "ours": ours_array,
     "ours (lists)": ours_lists,
+    "ours (build)": ours_build,
     "pref_voting": pref_voting_run,
     "pyrankvote": pyrankvote_run,
     "votelib": votelib_run,

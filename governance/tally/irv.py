@@ -93,6 +93,11 @@ def irv(profile: Profile, *, tie_breaker: TieBreaker | None = None, equal_rank: 
         base = dict(number=number, votes=shown, quota=threshold, exhausted=exhausted)
         extra = {"active": active, "blank": blank}
 
+        if active == 0 and len(continuing) == 1:
+            elected = (names[continuing[0]],)
+            note = f"{elected[0]} is the only continuing candidate"
+            rounds.append(Round(**base, elected=elected, note=note, extra=extra))
+            break
         if active == 0:
             tied, elected = _win_tie(continuing, names, number, policy, tie_breaker, tie_breaks)
             note = "no continuing votes are left"

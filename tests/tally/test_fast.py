@@ -75,3 +75,16 @@ def test_large_plain_profile_uses_the_fast_path_with_the_same_result(monkeypatch
     assert _fast.arrays_of(plain) is None
     assert irv(plain).to_dict() == fast_irv
     assert schulze(plain).to_dict() == fast_schulze
+
+
+def test_from_names_matches_build_and_rejects_unknown_names():
+    ballots = [("b", "a"), ("a",), (), ("c", "a", "b")]
+    fast = _fast.ArrayProfile.from_names(["a", "b", "c"], ballots)
+    pure = Profile.build(["a", "b", "c"], ballots)
+    assert sorted((b.ranking, b.weight) for b in fast.ballots) == sorted(
+        (b.ranking, b.weight) for b in pure.ballots
+    )
+    with pytest.raises(TallyError, match="ballot 2: unknown candidate 'z'"):
+        _fast.ArrayProfile.from_names(["a", "b"], [("a",), ("z",)])
+    with pytest.raises(TallyError, match="ballot 1: a candidate is ranked more than once"):
+        _fast.ArrayProfile.from_names(["a", "b"], [("a", "a")])

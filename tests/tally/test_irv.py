@@ -247,3 +247,8 @@ def test_rctab_random_tie_breaks_are_detected(test, order):
     assert unresolved.tie_breaks[0].round == 1 and set(unresolved.tie_breaks[0].tied) == tied_in_rctab
     assert unresolved.tied  # the final round is a tie too: reported, not decided
     _check_rounds(irv(profile, tie_breaker=TieBreaker(order_names=order)), expected)
+
+
+def test_single_candidate_is_elected_even_without_votes():
+    p = Profile.build(["a", "b"], [[]], withdrawn=["b"])
+    assert irv(p).elected == ("a",)
