@@ -55,9 +55,9 @@ def main() -> None:
         return profile, stv.meek(profile)
 
     total = time.perf_counter()
-    profile, result = timed(f"meek, {args.ballots:,} ballots as arrays (aggregate + count)", array_count)
-    print(f"  {len(profile.codes):,} distinct ballots; elected {result.elected}")
-    timed("meek on the aggregated ArrayProfile (count only)", lambda: stv.meek(profile))
+    profile, result = timed(f"meek, {args.ballots:,} ballots: ArrayProfile + count", array_count)
+    print(f"  {len(profile.codes):,} ballot rows; elected {result.elected}")
+    timed("meek on that ArrayProfile (count only)", lambda: stv.meek(profile))
     print(f"end to end {time.perf_counter() - total:.3f} s")
 
     if args.pure:

@@ -307,9 +307,7 @@ class _MeekArrays(_MeekBallots):
             return None  # equal rankings: the pure path handles them
         width = max(1, int(lengths.max()))
         codes = np.full((len(rankings), width), -1, dtype=np.int64)
-        row = np.repeat(np.arange(len(rankings)), lengths)
-        starts = np.cumsum(lengths) - lengths
-        codes[row, np.arange(flat.size) - np.repeat(starts, lengths)] = flat
+        codes[np.arange(width)[None, :] < lengths[:, None]] = flat  # fills row by row, in order
         counts = np.fromiter((b.weight for b in ballots), dtype=np.int64, count=len(ballots))
         return codes, counts
 
