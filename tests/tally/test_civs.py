@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from governance.tally.blt import read_blt
 from governance.tally.civs import _Comparer, _Poll, _ratings, civs_pr, read_civs_csv
@@ -146,3 +148,25 @@ def test_audit_and_edge_cases():
         civs_pr(p, code_version="2023")
     with pytest.raises(TallyError, match="expected 2 ratings"):
         read_civs_csv("a,b\n1\n", seats=1)
+
+
+@st.composite
+def _polls(draw):
+    n = draw(st.integers(2, 5))
+    names = [f"c{i}" for i in range(n)]
+    ballots = [
+        draw(st.permutations(names))[: draw(st.integers(0, n))] for _ in range(draw(st.integers(1, 12)))
+    ]
+    return Profile.build(names, ballots, seats=draw(st.integers(1, n - 1)))
+
+
+@settings(max_examples=60, deadline=None)
+@given(_polls(), st.randoms(use_true_random=False))
+def test_ballot_order_changes_nothing(profile, rnd):
+    ballots = list(profile.ballots)
+    rnd.shuffle(ballots)
+    shuffled = Profile(profile.candidates, tuple(ballots), seats=profile.seats)
+    for version in ("2024", "2025"):
+        a, b = civs_pr(profile, code_version=version), civs_pr(shuffled, code_version=version)
+        assert (a.elected, a.tied, a.details["search_path"]) == (b.elected, b.tied, b.details["search_path"])
+        assert len(a.elected) + len(a.tied) >= profile.seats
