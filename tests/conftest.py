@@ -203,3 +203,43 @@ class LiveServer:
         self.server.shutdown()
         self.server.server_close()
         self.thread.join(5)
+
+
+@pytest.fixture
+def forum():
+    """The stand-in forum, seeded, on a free loopback port (fresh for each test)."""
+    from governance.forum_standin.testing import running_forum
+
+    with running_forum() as running:
+        yield running
+
+
+@pytest.fixture
+def forum_app(database_url, forum, app_config):
+    """The app wired to the live stand-in forum."""
+    app = make_test_app(database_url, DISCOURSE_URL=forum.url, DISCOURSE_CONNECT_SECRET=forum.sso_secret,
+                        DISCOURSE_API_KEY=forum.api_key, DISCOURSE_API_USERNAME=forum.api_username,
+                        **app_config)
+    yield app
+    app.extensions["governance.engine"].dispose()
+
+
+def forum_adapter(forum, **kwargs):
+    """The platform's forum adapter pointed at the stand-in."""
+    from governance.identity.forum import Forum
+
+    return Forum(url=forum.url, api_key=forum.api_key, api_username=forum.api_username,
+                 timeout=kwargs.pop("timeout", 5.0), **kwargs)
+
+
+def sync_member(session, forum, username: str):
+    """Create or refresh a member from the stand-in forum's admin API (as a login would)."""
+    from governance.identity import service
+    from governance.identity.forum import evidence_from_admin
+
+    adapter = forum_adapter(forum)
+    user_id = forum.data.user(username).id
+    raw = adapter.user_detail(user_id)
+    member = service.upsert_member(session=session, evidence=evidence_from_admin(raw), raw=raw)
+    session.commit()
+    return member

@@ -1,5 +1,33 @@
 """SQLModel tables. Importing this package registers every table on ``SQLModel.metadata``."""
 
+from .audit import AuditEntry, TreeHead
 from .identity import LoginNonce, LoginSession, Member, RateLimitCounter
+from .polls import (
+    Ballot,
+    CharterVersion,
+    ElectorateEntry,
+    Nomination,
+    Outbox,
+    Participation,
+    Poll,
+    PollKey,
+    PollOption,
+)
 
-__all__ = ["LoginNonce", "LoginSession", "Member", "RateLimitCounter"]
+__all__ = [
+    "AuditEntry",
+    "Ballot",
+    "CharterVersion",
+    "ElectorateEntry",
+    "LoginNonce",
+    "LoginSession",
+    "Member",
+    "Nomination",
+    "Outbox",
+    "Participation",
+    "Poll",
+    "PollKey",
+    "PollOption",
+    "RateLimitCounter",
+    "TreeHead",
+]

@@ -1,0 +1,165 @@
+"""The event log in the database: append in the caller's transaction, read, and tree heads.
+
+Boundary rule: a service (takes a session, flushes, never commits). Every governance state change
+calls ``record`` in the same transaction as the change, so both land or neither does.
+
+Appending takes the log's write lock first (an advisory transaction lock on PostgreSQL; on SQLite
+the write transaction is already exclusive), so two concurrent appends cannot both chain to the
+same previous entry.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import text
+from sqlmodel import Session, select
+
+from ..models import AuditEntry, TreeHead
+from .chain import Entry, format_time, make_entry
+from .merkle import root_from_leaf_hashes
+
+#: Advisory lock key for the log head (any constant unique to this purpose).
+_LOG_LOCK = 7_243_001
+
+
+def _lock(session: Session) -> None:
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOG_LOCK})
+
+
+def as_entry(row: AuditEntry) -> Entry:
+    """The pure chain entry of a stored row."""
+    return Entry(
+        seq=row.seq,
+        created_at=row.created_at,
+        type=row.type,
+        actor=row.actor,
+        payload=dict(row.payload),
+        prev_hash=row.prev_hash,
+        hash=row.hash,
+    )
+
+
+def last(session: Session) -> AuditEntry | None:
+    """The newest entry, or None for an empty log."""
+    return session.exec(select(AuditEntry).order_by(AuditEntry.seq.desc()).limit(1)).first()
+
+
+def record(
+    *,
+    session: Session,
+    type: str,
+    actor: Any = None,
+    payload: Mapping[str, Any],
+    poll_id: int | None = None,
+    document: str | None = None,
+    created_at=None,
+) -> AuditEntry:
+    """Append one event. ``actor`` is a member (its username is stored), a name, or None."""
+    _lock(session)
+    previous = last(session)
+    name = getattr(actor, "username", actor)
+    entry = make_entry(
+        as_entry(previous) if previous else None,
+        type=type,
+        actor=name,
+        payload=dict(payload),
+        created_at=created_at,
+    )
+    row = AuditEntry(
+        seq=entry.seq,
+        created_at=entry.created_at,
+        type=entry.type,
+        actor=entry.actor,
+        payload=entry.payload,
+        prev_hash=entry.prev_hash,
+        hash=entry.hash,
+        poll_id=poll_id,
+        document=document,
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+def entries(
+    session: Session,
+    *,
+    poll_id: int | None = None,
+    document: str | None = None,
+    after: int | None = None,
+    limit: int | None = None,
+    newest_first: bool = False,
+) -> list[AuditEntry]:
+    """Entries in sequence order, optionally only one poll's or one document's."""
+    query = select(AuditEntry)
+    if poll_id is not None:
+        query = query.where(AuditEntry.poll_id == poll_id)
+    if document is not None:
+        query = query.where(AuditEntry.document == document)
+    if after is not None:
+        query = query.where(AuditEntry.seq > after)
+    query = query.order_by(AuditEntry.seq.desc() if newest_first else AuditEntry.seq)
+    if limit is not None:
+        query = query.limit(limit)
+    return list(session.exec(query).all())
+
+
+def leaf_hashes(session: Session, *, size: int | None = None) -> list[str]:
+    """Entry hashes (the Merkle leaves' data) in order, for the first ``size`` entries."""
+    query = select(AuditEntry.hash).order_by(AuditEntry.seq)
+    if size is not None:
+        query = query.limit(size)
+    return list(session.exec(query).all())
+
+
+def current_root(session: Session) -> tuple[int, str]:
+    """(tree size, root hash hex) of the whole log now."""
+    hashes = leaf_hashes(session)
+    from .merkle import leaf_hash
+
+    root = root_from_leaf_hashes([leaf_hash(bytes.fromhex(h)) for h in hashes])
+    return len(hashes), root.hex()
+
+
+def signing_key() -> bytes | None:
+    """The Ed25519 private key (PEM) from GOVERNANCE_AUDIT_SIGNING_KEY(_FILE), or None."""
+    pem = os.environ.get("GOVERNANCE_AUDIT_SIGNING_KEY")
+    path = os.environ.get("GOVERNANCE_AUDIT_SIGNING_KEY_FILE")
+    if not pem and path and os.path.exists(path):
+        with open(path, "rb") as fh:
+            return fh.read()
+    return pem.encode() if pem else None
+
+
+def make_head(*, session: Session, reason: str, key: bytes | None = None, now=None) -> TreeHead:
+    """Sign (when a key is configured) and store a tree head over the whole log."""
+    from datetime import UTC, datetime
+
+    from .signing import sign_head
+
+    size, root = current_root(session)
+    timestamp = format_time(now or datetime.now(UTC))
+    signed = sign_head(key if key is not None else signing_key(), size, root, timestamp)
+    head = TreeHead(
+        tree_size=size,
+        root_hash=root,
+        timestamp=timestamp,
+        reason=reason,
+        signature=signed["signature"] or "",
+        key_id=signed["key_id"] or "",
+    )
+    session.add(head)
+    session.flush()
+    return head
+
+
+def head_dict(head: TreeHead) -> dict[str, Any]:
+    """A tree head as published (JSON)."""
+    out = {"tree_size": head.tree_size, "root_hash": head.root_hash, "timestamp": head.timestamp}
+    if head.signature:
+        out.update(signature=head.signature, key_id=head.key_id)
+    return out

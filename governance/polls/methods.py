@@ -1,0 +1,35 @@
+"""Which counting methods each kind of poll may use, and how unranked options are explained."""
+
+from __future__ import annotations
+
+KIND_METHODS: dict[str, tuple[str, ...]] = {
+    "election": ("meek", "scottish"),
+    "decision": ("irv", "schulze", "ranked-pairs"),
+    "referendum": ("yesno",),
+}
+
+METHOD_NAMES = {
+    "meek": "Meek STV",
+    "scottish": "Scottish STV",
+    "irv": "Instant-runoff voting",
+    "schulze": "Schulze (Condorcet)",
+    "ranked-pairs": "Ranked Pairs (Condorcet)",
+    "yesno": "Yes / no / abstain",
+}
+
+#: Methods whose ballots may rank several options equally.
+EQUAL_RANKS = frozenset({"schulze", "ranked-pairs"})
+
+UNRANKED_MEANING = {
+    "meek": "Options you leave unranked get none of your vote: once every option you ranked is elected "
+            "or excluded, your ballot stops counting (it is exhausted).",
+    "scottish": "Options you leave unranked get none of your vote: once every option you ranked is elected "
+                "or excluded, your ballot stops counting (it is exhausted).",
+    "irv": "Options you leave unranked get none of your vote: if every option you ranked is eliminated, "
+           "your ballot stops counting (it is exhausted).",
+    "schulze": "Every option you rank counts as preferred to every option you leave unranked; unranked "
+               "options count as equal to each other. You may give several options the same rank.",
+    "ranked-pairs": "Every option you rank counts as preferred to every option you leave unranked; unranked "
+                    "options count as equal to each other. You may give several options the same rank.",
+    "yesno": "Choose yes, no or abstain. Abstentions count towards the quorum but not for or against.",
+}

@@ -1,0 +1,152 @@
+"""Forum posts the platform owes: poll announcements, result replies, ballot receipts.
+
+Boundary rule: a service. Jobs are rows in ``outbox`` written in the same transaction as the
+event that causes them; delivery happens later (``flask polls tick``, or right after a commit)
+and is retried with back-off, so a forum outage never blocks a poll or loses a receipt.
+A delivered receipt job is deleted at once: it is the one row that names a voter's tracker.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlmodel import Session, select
+
+from ..audit import log
+from ..identity.eligibility import Rule
+from ..models import Outbox, Poll, TreeHead
+from .methods import METHOD_NAMES
+
+MAX_BACKOFF = timedelta(hours=1)
+
+
+def pending(session: Session, now: datetime, *, poll_id: int | None = None) -> list[Outbox]:
+    """Jobs due for an attempt, oldest first."""
+    query = select(Outbox).where(Outbox.done_at.is_(None), Outbox.next_attempt_at <= now)
+    if poll_id is not None:
+        query = query.where(Outbox.poll_id == poll_id)
+    return list(session.exec(query.order_by(Outbox.id)).all())
+
+
+def _poll_url(base_url: str, poll: Poll) -> str:
+    return f"{base_url.rstrip('/')}/polls/{poll.id}"
+
+
+def announcement(poll: Poll, base_url: str, zone: str = "UTC") -> tuple[str, str]:
+    """Title and Markdown of a poll's announcement topic."""
+    rule = Rule.from_dict(poll.eligibility or {})
+    closes = poll.closes_at.strftime("%d %B %Y %H:%M UTC") if poll.closes_at else "—"
+    lines = [
+        f"Voting is open: **{poll.title}**",
+        "",
+        f"* Kind: {poll.kind} ({METHOD_NAMES.get(poll.method, poll.method)}"
+        + (f", {poll.seats} seats)" if poll.kind == "election" else ")"),
+        f"* Who may vote: {rule.describe()}",
+        f"* Voting closes: {closes}",
+        f"* Tie-break seed (published at opening): `{poll.tie_seed}`",
+        "",
+        f"Vote here: {_poll_url(base_url, poll)}",
+    ]
+    return f"Poll open: {poll.title}"[:250], "\n".join(lines)
+
+
+def results_reply(poll: Poll, base_url: str, head: TreeHead | None) -> str:
+    """Markdown of the reply that announces results (with the signed log head)."""
+    result = poll.result or {}
+    elected = ", ".join(result.get("elected", [])) or "no winner"
+    lines = [f"Results of **{poll.title}** are published.", "",
+             f"* {'Elected' if poll.kind == 'election' else 'Outcome'}: {elected}"]
+    if result.get("tied"):
+        lines.append(f"* Unresolved tie between: {', '.join(result['tied'])}")
+    lines += [f"* Ballots hash: `{poll.ballots_hash}`", f"* Results hash: `{poll.result_hash}`", "",
+              f"Full results and the audit bundle: {_poll_url(base_url, poll)}/results"]
+    if head is not None:
+        lines += ["", "Audit log head at the close:", "", "```json",
+                  json.dumps(log.head_dict(head), indent=2, sort_keys=True), "```"]
+    return "\n".join(lines)
+
+
+LEASE = timedelta(minutes=5)
+
+
+def claim(session: Session, now: datetime, *, limit: int = 20, poll_id: int | None = None) -> list[int]:
+    """Lease due jobs to this worker (so two workers do not post the same thing); return their ids."""
+    jobs = pending(session, now, poll_id=poll_id)[:limit]
+    for job in jobs:
+        job.next_attempt_at = now + LEASE
+        session.add(job)
+    session.flush()
+    return [job.id for job in jobs]
+
+
+def prepare(session: Session, job_id: int, base_url: str, category: str | None) -> dict[str, Any] | None:
+    """What to send for a job: {"call": name, "kwargs": {...}}, or None when it must wait."""
+    job = session.get(Outbox, job_id)
+    if job is None or job.done_at is not None:
+        return None
+    poll = session.get(Poll, job.payload.get("poll")) if job.payload.get("poll") is not None else None
+    if poll is None:
+        return {"call": None}
+    if job.kind == "topic":
+        title, raw = announcement(poll, base_url)
+        return {"call": "create_topic", "kwargs": {"title": title, "raw": raw, "category": category}}
+    if job.kind == "results":
+        if poll.forum_topic_id is None:
+            return None  # the announcement has not gone out yet
+        head = session.exec(select(TreeHead).order_by(TreeHead.id.desc()).limit(1)).first()
+        return {"call": "reply", "head": head.id if head else None,
+                "kwargs": {"topic_id": poll.forum_topic_id, "raw": results_reply(poll, base_url, head)}}
+    if job.kind == "receipt":
+        tracker = job.payload["tracker"]
+        shown = "-".join(tracker[i:i + 4] for i in range(0, len(tracker), 4))
+        raw = (f"Your ballot in **{poll.title}** was recorded.\n\nTracker: `{shown}`\n\n"
+               "Compare it with the tracker the voting page showed you. If they differ, tell the "
+               "election officials. After the poll closes you can find your ballot by this tracker in "
+               f"the published ballot list: {_poll_url(base_url, poll)}/ballots\n\n"
+               "A newer ballot replaces this one; only the last receipt counts.")
+        return {"call": "private_message", "kwargs": {"usernames": [job.payload["username"]],
+                                                       "title": f"Your ballot receipt: {poll.title}"[:250],
+                                                       "raw": raw}}
+    return {"call": None}
+
+
+def finish(session: Session, job_id: int, *, now: datetime, answer: dict[str, Any] | None = None,
+           error: str | None = None, head_id: int | None = None) -> None:
+    """Record a delivery's outcome: done (receipts deleted), or failed with back-off."""
+    job = session.get(Outbox, job_id)
+    if job is None:
+        return
+    job.attempts += 1
+    if error is not None:
+        job.last_error = error[:500]
+        job.next_attempt_at = now + min(MAX_BACKOFF, timedelta(seconds=30 * 2 ** min(job.attempts, 10)))
+        session.add(job)
+        session.flush()
+        return
+    answer = answer or {}
+    poll = session.get(Poll, job.payload.get("poll")) if job.payload.get("poll") is not None else None
+    if job.kind == "topic" and poll is not None and answer.get("topic_id"):
+        poll.forum_topic_id = int(answer["topic_id"])
+        session.add(poll)
+    if job.kind == "results" and head_id is not None:
+        head = session.get(TreeHead, head_id)
+        if head is not None and head.forum_post_id is None and answer.get("id"):
+            head.forum_post_id = int(answer["id"])
+            session.add(head)
+    if job.kind == "receipt":
+        session.delete(job)
+    else:
+        job.done_at = now
+        session.add(job)
+    session.flush()
+
+
+def release(session: Session, job_id: int, now: datetime) -> None:
+    """Give a leased job back (it had to wait for something else)."""
+    job = session.get(Outbox, job_id)
+    if job is not None:
+        job.next_attempt_at = now + timedelta(seconds=30)
+        session.add(job)
+        session.flush()

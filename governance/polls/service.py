@@ -1,0 +1,816 @@
+"""Polls from draft to published results: scheduling, nominations, opening, casting, closing.
+
+Boundary rule: services take a session and a clock, flush and never commit; they raise domain
+errors. Every state change writes its audit event in the same transaction.
+
+Time: every function takes ``now`` (UTC-aware). A poll's status follows the clock: ``advance``
+moves it along when its times have passed, on any request and from ``flask polls tick``.
+Closing is also enforced inside each vote's own transaction: a ballot whose transaction runs at
+or after ``closes_at`` is refused even if no request has closed the poll yet.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from fractions import Fraction
+from typing import Any
+
+from sqlalchemy import func, update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
+
+from ..audit import log
+from ..audit.canonical import canonical_json, sha256_hex
+from ..errors import Conflict, InvalidInput, NotAllowed, NotEligible, NotFound, VotingClosed
+from ..identity.eligibility import Eligibility, Evidence, Rule, check
+from ..identity.service import member_evidence
+from ..models import (
+    Ballot,
+    CharterVersion,
+    ElectorateEntry,
+    Member,
+    Nomination,
+    Outbox,
+    Participation,
+    Poll,
+    PollKey,
+    PollOption,
+)
+from ..proposals.render import render
+from . import charter as charters
+from .methods import KIND_METHODS, METHOD_NAMES
+
+MAX_OPTIONS = 100
+MAX_TITLE = 200
+MAX_TEXT = 20_000
+NOTA_LABEL = "None of the above"
+ACTIVE = ("nominations", "scheduled", "open", "closed")
+
+
+# === Reading ====================================================================================
+
+
+def get(session: Session, poll_id: int) -> Poll:
+    """A poll by id, or NotFound."""
+    poll = session.get(Poll, poll_id)
+    if poll is None:
+        raise NotFound(f"There is no poll {poll_id}.")
+    return poll
+
+
+def options(session: Session, poll: Poll) -> list[PollOption]:
+    """The poll's options in ballot-file order."""
+    return list(session.exec(select(PollOption).where(PollOption.poll_id == poll.id)
+                             .order_by(PollOption.position)).all())
+
+
+def list_by_status(session: Session) -> dict[str, list[Poll]]:
+    """Polls grouped for the index page: open, upcoming (nominations, scheduled), results, drafts."""
+    groups: dict[str, list[Poll]] = {"open": [], "upcoming": [], "results": [], "draft": [], "cancelled": []}
+    for poll in session.exec(select(Poll).order_by(Poll.closes_at.desc(), Poll.id.desc())).all():
+        if poll.status == "open":
+            groups["open"].append(poll)
+        elif poll.status in ("nominations", "scheduled"):
+            groups["upcoming"].append(poll)
+        elif poll.status in ("closed", "published"):
+            groups["results"].append(poll)
+        else:
+            groups[poll.status].append(poll)
+    return groups
+
+
+def turnout(session: Session, poll: Poll) -> int:
+    """How many members have voted (live while open; ballots are never shown before the close)."""
+    return session.exec(select(func.count()).select_from(Participation)
+                        .where(Participation.poll_id == poll.id)).one()
+
+
+def nominations(session: Session, poll: Poll, *, include_withdrawn: bool = True) -> list[tuple[Nomination, Member]]:
+    """An election's nominations with their nominees."""
+    query = select(Nomination, Member).join(Member, Member.id == Nomination.member_id) \
+        .where(Nomination.poll_id == poll.id).order_by(Member.username)
+    rows = [(n, m) for n, m in session.exec(query).all()]
+    return rows if include_withdrawn else [(n, m) for n, m in rows if n.withdrawn_at is None]
+
+
+def rule_of(poll: Poll) -> Rule:
+    """The poll's eligibility rule."""
+    return Rule.from_dict(poll.eligibility or {})
+
+
+# === Creating and scheduling ====================================================================
+
+
+@dataclass
+class PollInput:
+    """What a manager submits to create or edit a draft."""
+
+    body: str
+    kind: str
+    method: str
+    title: str
+    description: str = ""
+    seats: int = 1
+    options: list[str] = field(default_factory=list)
+    default_option: bool = False
+    quorum: int = 0
+    threshold: str = "1/2"
+    threshold_strict: bool = True
+    min_trust_level: int | None = None
+    min_account_age_days: int | None = None
+    nominations_open_at: datetime | None = None
+    nominations_close_at: datetime | None = None
+    opens_at: datetime | None = None
+    closes_at: datetime | None = None
+
+
+def _threshold(text: str) -> Fraction:
+    text = text.strip().replace(":1", "")
+    try:
+        if ":" in text:
+            raise ValueError
+        value = Fraction(text)
+    except (ValueError, ZeroDivisionError):
+        raise InvalidInput([("threshold", "the threshold must be a fraction such as 1/2, 2/3 or 3/4")]) from None
+    if not 0 < value < 1:
+        raise InvalidInput([("threshold", "the threshold must be between 0 and 1 (1/2, 2/3, 3/4)")])
+    return value
+
+
+def _validate(data: PollInput, body: dict[str, Any]) -> list[tuple[str, str]]:
+    problems: list[tuple[str, str]] = []
+    if data.kind not in KIND_METHODS:
+        problems.append(("kind", "choose an election, a decision or a referendum"))
+    elif data.kind not in body.get("kinds", []):
+        problems.append(("kind", f"the charter does not let {body['name']} hold a {data.kind}"))
+    elif data.method not in KIND_METHODS[data.kind]:
+        allowed = ", ".join(METHOD_NAMES[m] for m in KIND_METHODS[data.kind])
+        problems.append(("method", f"a {data.kind} is counted with {allowed}"))
+    title = data.title.strip()
+    if not title:
+        problems.append(("title", "give the poll a title"))
+    elif len(title) > MAX_TITLE:
+        problems.append(("title", f"the title is longer than {MAX_TITLE} characters"))
+    if len(data.description) > MAX_TEXT:
+        problems.append(("description", f"the description is longer than {MAX_TEXT} characters"))
+    if data.kind == "election":
+        if not 1 <= data.seats <= 50:
+            problems.append(("seats", "an election fills between 1 and 50 seats"))
+        if data.options:
+            problems.append(("options", "election candidates come from nominations, not a list of options"))
+    elif data.kind == "decision":
+        labels = [o.strip() for o in data.options if o.strip()]
+        if len(labels) < 2:
+            problems.append(("options", "a decision needs at least two options"))
+        if len(labels) > MAX_OPTIONS:
+            problems.append(("options", f"a poll can have at most {MAX_OPTIONS} options"))
+        if len({label.casefold() for label in labels}) != len(labels):
+            problems.append(("options", "two options have the same name"))
+        if any(len(label) > 200 for label in labels):
+            problems.append(("options", "an option is longer than 200 characters"))
+        if data.default_option and NOTA_LABEL.casefold() in {label.casefold() for label in labels}:
+            problems.append(("options", f"{NOTA_LABEL!r} is added for you when the default option is on"))
+    if data.kind == "referendum":
+        try:
+            _threshold(data.threshold)
+        except InvalidInput as exc:
+            problems += exc.reasons
+    if data.quorum < 0:
+        problems.append(("quorum", "the quorum cannot be negative"))
+    if data.min_trust_level is not None and not 0 <= data.min_trust_level <= 4:
+        problems.append(("min_trust_level", "trust levels run from 0 to 4"))
+    if data.min_account_age_days is not None and not 0 <= data.min_account_age_days <= 3650:
+        problems.append(("min_account_age_days", "the minimum account age must be 0 to 3650 days"))
+    return problems
+
+
+def _apply(poll: Poll, data: PollInput, body: dict[str, Any]) -> None:
+    poll.body, poll.kind, poll.method = data.body, data.kind, data.method
+    poll.title = data.title.strip()
+    poll.description_md = data.description
+    poll.description_html = render(data.description) if data.description.strip() else ""
+    poll.seats = data.seats if data.kind == "election" else 1
+    poll.default_option = data.default_option and data.kind == "decision"
+    poll.quorum = data.quorum
+    poll.threshold = str(_threshold(data.threshold)) if data.kind == "referendum" else "1/2"
+    poll.threshold_strict = data.threshold_strict
+    rule = dict(body.get("eligibility") or {})
+    if body.get("group"):
+        rule["groups"] = [body["group"]]
+    if data.min_trust_level is not None:
+        rule["min_trust_level"] = max(data.min_trust_level, int(rule.get("min_trust_level", 0)))
+    if data.min_account_age_days is not None:
+        rule["min_account_age_days"] = max(data.min_account_age_days, int(rule.get("min_account_age_days", 0)))
+    poll.eligibility = Rule.from_dict(rule).to_dict()
+    poll.nominations_open_at = data.nominations_open_at
+    poll.nominations_close_at = data.nominations_close_at
+    poll.opens_at, poll.closes_at = data.opens_at, data.closes_at
+
+
+def _replace_options(session: Session, poll: Poll, labels: list[str]) -> None:
+    for option in options(session, poll):
+        session.delete(option)
+    session.flush()
+    for position, label in enumerate(labels):
+        session.add(PollOption(poll_id=poll.id, position=position, label=label,
+                               is_default=(label == NOTA_LABEL and poll.default_option)))
+    session.flush()
+
+
+def _labels_for(poll: Poll, data: PollInput) -> list[str]:
+    if poll.kind == "referendum":
+        return ["yes", "no"]
+    if poll.kind == "decision":
+        labels = [o.strip() for o in data.options if o.strip()]
+        return labels + ([NOTA_LABEL] if poll.default_option else [])
+    return []
+
+
+def create(*, session: Session, actor: Member, charter: CharterVersion, data: PollInput) -> Poll:
+    """Create a draft poll for a body the actor manages."""
+    body = charters.body(charter, data.body)
+    if not charters.may_manage(charter, data.body, actor):
+        raise NotAllowed(f"Only members of {', '.join(body.get('managers', []))} may create polls for {body['name']}.")
+    problems = _validate(data, body)
+    if problems:
+        raise InvalidInput(problems)
+    poll = Poll(body=data.body, kind=data.kind, method=data.method, title=data.title, created_by=actor.id)
+    _apply(poll, data, body)
+    session.add(poll)
+    session.flush()
+    _replace_options(session, poll, _labels_for(poll, data))
+    log.record(session=session, type="poll.created", actor=actor, poll_id=poll.id,
+               payload={"poll": poll.id, "body": poll.body, "kind": poll.kind, "title": poll.title})
+    return poll
+
+
+def update_draft(*, session: Session, actor: Member, charter: CharterVersion, poll: Poll, data: PollInput) -> Poll:
+    """Edit a draft (only drafts can be edited)."""
+    if poll.status != "draft":
+        raise Conflict("Only a draft can be edited; this poll is " + poll.status + ".")
+    if data.body != poll.body:
+        raise InvalidInput([("body", "a poll cannot move to another body; create a new one")])
+    body = charters.body(charter, poll.body)
+    if not charters.may_manage(charter, poll.body, actor):
+        raise NotAllowed("You may not edit this poll.")
+    problems = _validate(data, body)
+    if problems:
+        raise InvalidInput(problems)
+    _apply(poll, data, body)
+    session.add(poll)
+    _replace_options(session, poll, _labels_for(poll, data))
+    log.record(session=session, type="poll.edited", actor=actor, poll_id=poll.id,
+               payload={"poll": poll.id, "title": poll.title})
+    return poll
+
+
+def schedule(*, session: Session, actor: Member, charter: CharterVersion, poll: Poll, now: datetime) -> Poll:
+    """Fix a draft's times: it moves to nominations (elections) or scheduled, and can no longer change."""
+    if poll.status != "draft":
+        raise Conflict("Only a draft can be scheduled.")
+    if not charters.may_manage(charter, poll.body, actor):
+        raise NotAllowed("You may not schedule this poll.")
+    problems: list[tuple[str, str]] = []
+    if poll.opens_at is None or poll.closes_at is None:
+        problems.append(("opens_at", "set when voting opens and closes"))
+    else:
+        if poll.opens_at <= now:
+            problems.append(("opens_at", "voting must open in the future"))
+        if poll.closes_at <= poll.opens_at:
+            problems.append(("closes_at", "voting must close after it opens"))
+        elif poll.closes_at - poll.opens_at < timedelta(hours=1):
+            problems.append(("closes_at", "voting must stay open for at least an hour"))
+    if poll.kind == "election":
+        start, end = poll.nominations_open_at, poll.nominations_close_at
+        if start is None or end is None:
+            problems.append(("nominations_open_at", "an election needs a nomination period"))
+        elif not (start < end <= (poll.opens_at or end)):
+            problems.append(("nominations_close_at", "nominations must open, then close, no later than voting opens"))
+    elif len(options(session, poll)) < 2:
+        problems.append(("options", "the poll needs at least two options"))
+    if problems:
+        raise InvalidInput(problems)
+    poll.status = "nominations" if poll.kind == "election" else "scheduled"
+    session.add(poll)
+    log.record(session=session, type="poll.scheduled", actor=actor, poll_id=poll.id,
+               payload={"poll": poll.id, "status": poll.status, "opens_at": _t(poll.opens_at),
+                        "closes_at": _t(poll.closes_at), "eligibility": poll.eligibility,
+                        "method": poll.method, "seats": poll.seats})
+    session.flush()
+    return poll
+
+
+def cancel(*, session: Session, actor: Member, charter: CharterVersion, poll: Poll, reason: str) -> Poll:
+    """Cancel a poll before its results are published, with a public reason."""
+    if poll.status in ("published", "cancelled", "closed"):
+        raise Conflict(f"A {poll.status} poll cannot be cancelled.")
+    if not charters.may_manage(charter, poll.body, actor):
+        raise NotAllowed("You may not cancel this poll.")
+    reason = reason.strip()
+    if not reason:
+        raise InvalidInput([("reason", "say why the poll is cancelled; the reason is published")])
+    was_open = poll.status == "open"
+    poll = _lock_poll(session, poll, exclusive=True)
+    poll.status = "cancelled"
+    poll.cancel_reason = reason[:1000]
+    session.add(poll)
+    if was_open:
+        _forget_voters(session, poll)
+    log.record(session=session, type="poll.cancelled", actor=actor, poll_id=poll.id,
+               payload={"poll": poll.id, "reason": poll.cancel_reason})
+    session.flush()
+    return poll
+
+
+def _t(value: datetime | None) -> str | None:
+    return None if value is None else log.format_time(value)
+
+
+# === Nominations =================================================================================
+
+
+def nominate(*, session: Session, actor: Member, poll: Poll, nominee: Member, statement: str, conflicts: str,
+             now: datetime) -> Nomination:
+    """Nominate a member (oneself: accepted at once; someone else: they must accept)."""
+    if poll.kind != "election":
+        raise Conflict("Only elections take nominations.")
+    if poll.status != "nominations" or not _in_nomination_period(poll, now):
+        raise Conflict("Nominations are not open for this election.")
+    problems = []
+    if not statement.strip() and actor.id == nominee.id:
+        problems.append(("statement", "write a short statement for voters"))
+    if len(statement) > MAX_TEXT or len(conflicts) > MAX_TEXT:
+        problems.append(("statement", f"statements are limited to {MAX_TEXT} characters"))
+    if problems:
+        raise InvalidInput(problems)
+    verdict = eligibility_now(poll, nominee, now)
+    if not verdict.ok:
+        raise NotEligible(f"{nominee.username} cannot stand in this election.", list(verdict.reasons))
+    existing = session.exec(select(Nomination).where(Nomination.poll_id == poll.id,
+                                                      Nomination.member_id == nominee.id)).first()
+    if existing is not None and existing.withdrawn_at is None:
+        raise Conflict(f"{nominee.username} is already nominated.")
+    nomination = existing or Nomination(poll_id=poll.id, member_id=nominee.id, nominated_by=actor.id)
+    nomination.nominated_by = actor.id
+    nomination.withdrawn_at = None
+    nomination.statement_md, nomination.statement_html = statement, render(statement) if statement.strip() else ""
+    nomination.conflicts_md, nomination.conflicts_html = conflicts, render(conflicts) if conflicts.strip() else ""
+    nomination.accepted_at = now if actor.id == nominee.id else None
+    session.add(nomination)
+    session.flush()
+    log.record(session=session, type="nomination.made", actor=actor, poll_id=poll.id,
+               payload={"poll": poll.id, "nominee": nominee.username, "accepted": nomination.accepted_at is not None})
+    return nomination
+
+
+def accept_nomination(*, session: Session, actor: Member, poll: Poll, statement: str, conflicts: str,
+                      now: datetime) -> Nomination:
+    """The nominee accepts (with their own statement and declaration)."""
+    nomination = _own_nomination(session, actor, poll)
+    if poll.status != "nominations" or not _in_nomination_period(poll, now):
+        raise Conflict("Nominations are closed.")
+    if not statement.strip():
+        raise InvalidInput([("statement", "write a short statement for voters")])
+    nomination.statement_md, nomination.statement_html = statement, render(statement)
+    nomination.conflicts_md, nomination.conflicts_html = conflicts, render(conflicts) if conflicts.strip() else ""
+    nomination.accepted_at = now
+    session.add(nomination)
+    log.record(session=session, type="nomination.accepted", actor=actor, poll_id=poll.id,
+               payload={"poll": poll.id, "nominee": actor.username})
+    session.flush()
+    return nomination
+
+
+def withdraw_nomination(*, session: Session, actor: Member, poll: Poll, now: datetime) -> Nomination:
+    """A candidate withdraws; allowed until voting opens."""
+    nomination = _own_nomination(session, actor, poll)
+    if poll.status not in ("nominations", "scheduled"):
+        raise Conflict("Candidates can withdraw only until voting opens.")
+    nomination.withdrawn_at = now
+    session.add(nomination)
+    log.record(session=session, type="nomination.withdrawn", actor=actor, poll_id=poll.id,
+               payload={"poll": poll.id, "nominee": actor.username})
+    session.flush()
+    return nomination
+
+
+def _own_nomination(session: Session, actor: Member, poll: Poll) -> Nomination:
+    row = session.exec(select(Nomination).where(Nomination.poll_id == poll.id,
+                                                Nomination.member_id == actor.id)).first()
+    if row is None or row.withdrawn_at is not None:
+        raise NotFound("You have no standing nomination in this election.")
+    return row
+
+
+def _in_nomination_period(poll: Poll, now: datetime) -> bool:
+    return bool(poll.nominations_open_at and poll.nominations_close_at
+                and poll.nominations_open_at <= now < poll.nominations_close_at)
+
+
+# === Eligibility =================================================================================
+
+
+def eligibility_now(poll: Poll, member: Member, now: datetime) -> Eligibility:
+    """Eligibility judged on the member's current forum data (before a poll opens)."""
+    opens = poll.opens_at or now
+    return check(rule_of(poll), member_evidence(member), opens_at=min(opens, max(now, opens)))
+
+
+def eligibility(session: Session, poll: Poll, member: Member) -> Eligibility:
+    """May ``member`` vote in this (open) poll?
+
+    Group polls use the electorate frozen at opening: the member must be in it, judged on the
+    evidence recorded then. Community-wide polls judge the member's forum data as refreshed at
+    login against the poll's opening time.
+    """
+    opened = poll.opens_at or poll.opened_at
+    if opened is None:
+        return Eligibility(False, ("this poll has not opened yet",))
+    rule = rule_of(poll)
+    if rule.groups:
+        entry = session.exec(select(ElectorateEntry).where(ElectorateEntry.poll_id == poll.id,
+                                                           ElectorateEntry.forum_user_id == member.forum_user_id)).first()
+        if entry is None:
+            groups = ", ".join(rule.groups)
+            return Eligibility(False, (f"you were not a member of {groups} when this poll opened",))
+        return check(rule, _evidence_from_dict(entry.evidence), opens_at=opened)
+    return check(rule, member_evidence(member), opens_at=opened)
+
+
+def _evidence_from_dict(data: dict[str, Any]) -> Evidence:
+    created = data.get("created_at")
+    return Evidence(
+        forum_user_id=int(data["forum_user_id"]), username=data["username"],
+        created_at=datetime.fromisoformat(created) if created else None,
+        trust_level=int(data.get("trust_level", 0)), groups=frozenset(data.get("groups", ())),
+        suspended=bool(data.get("suspended")), silenced=bool(data.get("silenced")),
+        staged=bool(data.get("staged")), active=bool(data.get("active", True)),
+    )
+
+
+# === Opening =====================================================================================
+
+
+@dataclass(frozen=True)
+class GroupSnapshot:
+    """Members of the poll's groups as the forum listed them, with each one's evidence."""
+
+    members: list[dict[str, Any]]
+    raw_sha256: str
+
+
+def snapshot_electorate(poll: Poll, forum: Any) -> GroupSnapshot | None:
+    """Fetch the group members (outside any transaction: this calls the forum).
+
+    Members whose ``added_at`` is not before the opening time are left out, so a snapshot taken a
+    little after the opening still freezes the groups as they were at the opening.
+    Returns None for community-wide polls (nothing to snapshot).
+    """
+    from ..identity.forum import evidence_from_admin
+
+    rule = rule_of(poll)
+    if not rule.groups:
+        return None
+    opens = poll.opens_at
+    raw_pages: list[Any] = []
+    chosen: dict[int, dict[str, Any]] = {}
+    for group in rule.groups:
+        listed = forum.group_members(group)
+        raw_pages.append({"group": group, "members": listed})
+        for item in listed:
+            added = item.get("added_at")
+            if added and opens and datetime.fromisoformat(added.replace("Z", "+00:00")) >= opens:
+                continue
+            chosen.setdefault(int(item["id"]), {"groups": set()})["groups"].add(group)
+    members = []
+    for user_id in sorted(chosen):
+        if user_id <= 0:
+            continue
+        raw = forum.user_detail(user_id)
+        evidence = evidence_from_admin(raw)
+        # Group membership as of the opening (from the lists), not as of now.
+        frozen = Evidence(**{**evidence.__dict__, "groups": frozenset(chosen[user_id]["groups"])})
+        members.append(frozen.to_dict())
+    digest = sha256_hex(canonical_json(_plain(raw_pages)))
+    return GroupSnapshot(members=members, raw_sha256=digest)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, float):
+        return repr(value)
+    return value
+
+
+def open_poll(*, session: Session, poll: Poll, now: datetime, snapshot: GroupSnapshot | None) -> Poll:
+    """Open voting: freeze the options, the electorate and the tie-break seed."""
+    from ..audit.bundle import electorate_hash
+
+    poll = _lock_poll(session, poll, exclusive=True)
+    if poll.status != "scheduled":
+        return poll
+    if poll.kind == "election":
+        standing = [(n, m) for n, m in nominations(session, poll, include_withdrawn=False) if n.accepted_at]
+        if len(standing) <= poll.seats:
+            poll.status = "cancelled"
+            poll.cancel_reason = (f"Only {len(standing)} accepted candidate(s) for {poll.seats} seat(s) when "
+                                  "voting was due to open.")
+            session.add(poll)
+            log.record(session=session, type="poll.cancelled", actor=None, poll_id=poll.id,
+                       payload={"poll": poll.id, "reason": poll.cancel_reason})
+            return poll
+        for position, (_nomination, member) in enumerate(standing):
+            session.add(PollOption(poll_id=poll.id, position=position, label=member.username,
+                                   description=member.name, member_id=member.id))
+        session.flush()
+    rule = rule_of(poll)
+    if rule.groups:
+        if snapshot is None:
+            raise Conflict("The electorate could not be frozen: the forum's group lists were not fetched.")
+        eligible = []
+        for item in snapshot.members:
+            session.add(ElectorateEntry(poll_id=poll.id, forum_user_id=item["forum_user_id"],
+                                        username=item["username"], evidence=item))
+            if check(rule, _evidence_from_dict(item), opens_at=poll.opens_at).ok:
+                eligible.append({"username": item["username"], "evidence": item})
+        poll.electorate_hash = electorate_hash(eligible)
+        poll.electorate_size = len(eligible)
+    else:
+        poll.electorate_hash = sha256_hex(canonical_json({"rule": poll.eligibility, "opens_at": _t(poll.opens_at)}))
+        poll.electorate_size = None
+    poll.tie_seed = secrets.token_hex(16)
+    poll.status = "open"
+    poll.opened_at = now
+    session.add(poll)
+    session.add(PollKey(poll_id=poll.id, key=secrets.token_hex(32)))
+    session.flush()
+    labels = [o.label for o in options(session, poll)]
+    log.record(session=session, type="poll.opened", actor=None, poll_id=poll.id, payload={
+        "poll": poll.id, "options": labels, "method": poll.method, "seats": poll.seats,
+        "tie_break_seed": poll.tie_seed, "electorate_hash": poll.electorate_hash,
+        "electorate_size": poll.electorate_size, "eligibility": poll.eligibility,
+        "group_lists_sha256": snapshot.raw_sha256 if snapshot else None,
+        "opens_at": _t(poll.opens_at), "closes_at": _t(poll.closes_at)})
+    session.add(Outbox(kind="topic", poll_id=poll.id, payload={"poll": poll.id}))
+    session.flush()
+    return poll
+
+
+# === Casting ====================================================================================
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """What a voter is told after casting."""
+
+    tracker: str
+    replaced: bool
+    cast_at: datetime
+
+
+def _lock_poll(session: Session, poll: Poll, *, exclusive: bool) -> Poll:
+    """Take the poll's row lock and return the poll re-read under it.
+
+    Voters share the lock; opening, closing and cancelling take it alone, so a close waits for
+    votes in flight and no vote lands after the close. (SQLite write transactions are exclusive
+    already: they begin with BEGIN IMMEDIATE.)
+    """
+    query = select(Poll).where(Poll.id == poll.id).execution_options(populate_existing=True)
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update() if exclusive else query.with_for_update(read=True)
+    return session.exec(query).one()
+
+
+def _link(key: str, poll: Poll, member: Member) -> str:
+    return hmac.new(bytes.fromhex(key), f"{poll.id}:{member.id}".encode(), hashlib.sha256).hexdigest()
+
+
+def ballot_hash(tracker: str, ranking: list[list[str]]) -> str:
+    """SHA-256 of a ballot as published (canonical JSON of tracker and ranking)."""
+    return sha256_hex(canonical_json({"tracker": tracker, "ranking": ranking}))
+
+
+def cast(*, session: Session, poll: Poll, member: Member, ranking: list[list[str]], now: datetime,
+         send_receipt: bool = False) -> Receipt:
+    """Record (or replace) a member's ballot; the last one before the close counts."""
+    poll = _lock_poll(session, poll, exclusive=False)
+    if poll.status != "open" or poll.opened_at is None:
+        raise VotingClosed("Voting is not open for this poll." if poll.status != "closed"
+                           else "Voting has closed.")
+    if poll.closes_at is not None and now >= poll.closes_at:
+        raise VotingClosed("Voting has closed.")
+    verdict = eligibility(session, poll, member)
+    if not verdict.ok:
+        raise NotEligible("You may not vote in this poll.", list(verdict.reasons))
+    labels = {o.label for o in options(session, poll)}
+    if poll.kind == "referendum":
+        labels |= {"yes", "no"}
+    unknown = [name for group in ranking for name in group if name not in labels]
+    if unknown:
+        raise InvalidInput([("ranking", f"{unknown[0]!r} is not an option of this poll")])
+    key = session.get(PollKey, poll.id)
+    if key is None:
+        raise VotingClosed("Voting has closed.")
+    link = _link(key.key, poll, member)
+    tracker = secrets.token_hex(8)
+    existing = session.exec(select(Ballot).where(Ballot.poll_id == poll.id, Ballot.voter_link == link)).first()
+    replaced_tracker = existing.tracker if existing else None
+    if existing is None:
+        try:
+            with session.begin_nested():
+                session.add(Ballot(id=secrets.token_hex(16), poll_id=poll.id, tracker=tracker,
+                                   ranking=ranking, voter_link=link))
+        except IntegrityError:
+            # A concurrent submission by the same voter won the insert: replace its ballot instead.
+            existing = session.exec(select(Ballot).where(Ballot.poll_id == poll.id,
+                                                         Ballot.voter_link == link)).one()
+            replaced_tracker = existing.tracker
+    if existing is not None:
+        session.execute(update(Ballot).where(Ballot.id == existing.id).values(ranking=ranking, tracker=tracker))
+    participation = session.exec(select(Participation).where(Participation.poll_id == poll.id,
+                                                             Participation.member_id == member.id)).first()
+    if participation is None:
+        try:
+            with session.begin_nested():
+                session.add(Participation(id=secrets.token_hex(16), poll_id=poll.id, member_id=member.id,
+                                          evidence=member_evidence(member).to_dict(), last_cast_at=now))
+        except IntegrityError:
+            participation = session.exec(select(Participation).where(Participation.poll_id == poll.id,
+                                                                     Participation.member_id == member.id)).one()
+    if participation is not None:
+        participation.last_cast_at = now
+        session.add(participation)
+    payload = {"poll": poll.id, "tracker": tracker, "ballot_hash": ballot_hash(tracker, ranking)}
+    if replaced_tracker:
+        payload["replaces"] = replaced_tracker
+    log.record(session=session, type="ballot.replaced" if replaced_tracker else "ballot.cast",
+               actor=None, poll_id=poll.id, payload=payload)
+    if send_receipt:
+        session.add(Outbox(kind="receipt", poll_id=poll.id,
+                           payload={"poll": poll.id, "username": member.username, "tracker": tracker}))
+    session.flush()
+    return Receipt(tracker=tracker, replaced=bool(replaced_tracker), cast_at=now)
+
+
+def my_ballot(session: Session, poll: Poll, member: Member) -> Ballot | None:
+    """The member's current ballot while the poll is open (through the keyed link), else None."""
+    key = session.get(PollKey, poll.id)
+    if key is None:
+        return None
+    return session.exec(select(Ballot).where(Ballot.poll_id == poll.id,
+                                             Ballot.voter_link == _link(key.key, poll, member))).first()
+
+
+def my_participation(session: Session, poll: Poll, member: Member) -> Participation | None:
+    """Whether (and, while open, when) the member last voted."""
+    return session.exec(select(Participation).where(Participation.poll_id == poll.id,
+                                                    Participation.member_id == member.id)).first()
+
+
+# === Closing and counting =======================================================================
+
+
+def _forget_voters(session: Session, poll: Poll) -> None:
+    """Destroy the per-poll key and every voter link; clear voting times."""
+    key = session.get(PollKey, poll.id)
+    if key is not None:
+        session.delete(key)
+    session.execute(update(Ballot).where(Ballot.poll_id == poll.id).values(voter_link=None))
+    session.execute(update(Participation).where(Participation.poll_id == poll.id).values(last_cast_at=None))
+    session.flush()
+
+
+def published_ballots(session: Session, poll: Poll) -> list[dict[str, Any]]:
+    """The ballots of a closed poll as published: tracker and ranking, sorted by tracker."""
+    if poll.status not in ("closed", "published"):
+        raise Conflict("Ballots are published only after the poll closes.")
+    rows = session.exec(select(Ballot.tracker, Ballot.ranking).where(Ballot.poll_id == poll.id)
+                        .order_by(Ballot.tracker)).all()
+    return [{"tracker": t, "ranking": r} for t, r in rows]
+
+
+def election_dict(session: Session, poll: Poll) -> dict[str, Any]:
+    """Everything a re-count needs (the bundle's ``election.json``)."""
+    labels = [o.label for o in options(session, poll)]
+    method_options: dict[str, Any] = {}
+    method = poll.method
+    if poll.kind == "referendum":
+        method_options = {"threshold": poll.threshold, "strict": poll.threshold_strict, "quorum": poll.quorum}
+    elif poll.default_option and NOTA_LABEL in labels and method == "schulze":
+        method, method_options = "debian", {"default": NOTA_LABEL, "quorum": poll.quorum}
+    return {
+        "poll": poll.id,
+        "title": poll.title,
+        "body": poll.body,
+        "kind": poll.kind,
+        "method": method,
+        "seats": poll.seats,
+        "candidates": labels,
+        "withdrawn": [],
+        "options": method_options,
+        "tie_break_seed": poll.tie_seed,
+        "eligibility": poll.eligibility,
+        "electorate_hash": poll.electorate_hash,
+        "opens_at": _t(poll.opens_at),
+        "closes_at": _t(poll.closes_at),
+        "amendment": poll.amendment_id,
+    }
+
+
+def tally(election: dict[str, Any], ballots: list[dict[str, Any]]):
+    """Count ballots exactly as an auditor's re-count does (one code path for both)."""
+    from ..tally.core import Profile, TieBreaker
+    from ..tally.methods import count
+
+    profile = Profile.build(list(election["candidates"]), [b["ranking"] for b in ballots],
+                            seats=election["seats"], title=election.get("title", ""))
+    options = dict(election.get("options") or {})
+    if "threshold" in options:
+        options["threshold"] = Fraction(options["threshold"])
+    tie_breaker = TieBreaker(seed=election.get("tie_break_seed") or None)
+    seats = election["seats"] if election["method"] in ("meek", "scottish", "wigm", "civs-pr") else None
+    return count(profile, election["method"], seats=seats, tie_breaker=tie_breaker, **options)
+
+
+def close_poll(*, session: Session, poll: Poll, now: datetime) -> Poll:
+    """Close voting: forget voters, fix the ballots, count, publish."""
+    from ..audit.bundle import ballots_hash, results_hash
+
+    poll = _lock_poll(session, poll, exclusive=True)
+    if poll.status != "open":
+        return poll
+    _forget_voters(session, poll)
+    poll.status = "closed"
+    poll.closed_at = now
+    ballots = published_ballots(session, poll)
+    poll.ballots_hash = ballots_hash(ballots)
+    voters = turnout(session, poll)
+    log.record(session=session, type="poll.closed", actor=None, poll_id=poll.id,
+               payload={"poll": poll.id, "ballots": len(ballots), "voters": voters,
+                        "ballots_hash": poll.ballots_hash})
+    election = election_dict(session, poll)
+    result = tally(election, ballots)
+    data = result.to_dict()
+    poll.result = data
+    poll.result_hash = results_hash(data)
+    log.record(session=session, type="poll.tallied", actor=None, poll_id=poll.id,
+               payload={"poll": poll.id, "method": election["method"], "elected": list(result.elected),
+                        "tied": list(result.tied), "results_hash": poll.result_hash})
+    poll.status = "published"
+    poll.published_at = now
+    session.add(poll)
+    log.record(session=session, type="results.published", actor=None, poll_id=poll.id,
+               payload={"poll": poll.id, "results_hash": poll.result_hash})
+    log.make_head(session=session, reason=f"poll {poll.id} closed", now=now)
+    session.add(Outbox(kind="results", poll_id=poll.id, payload={"poll": poll.id}))
+    session.flush()
+    return poll
+
+
+# === The clock ==================================================================================
+
+
+def due(session: Session, now: datetime) -> list[Poll]:
+    """Polls whose status the clock has moved on."""
+    polls = session.exec(select(Poll).where(Poll.status.in_(("nominations", "scheduled", "open")))).all()
+    return [p for p in polls if _next_step(p, now) is not None]
+
+
+def _next_step(poll: Poll, now: datetime) -> str | None:
+    if poll.status == "nominations" and poll.nominations_close_at and now >= poll.nominations_close_at:
+        return "close-nominations"
+    if poll.status == "scheduled" and poll.opens_at and now >= poll.opens_at:
+        return "open"
+    if poll.status == "open" and poll.closes_at and now >= poll.closes_at:
+        return "close"
+    return None
+
+
+def advance(*, session: Session, poll: Poll, now: datetime, snapshot: GroupSnapshot | None = None) -> str | None:
+    """Take the next step the clock calls for (one step); return its name."""
+    step = _next_step(poll, now)
+    if step == "close-nominations":
+        poll.status = "scheduled"
+        session.add(poll)
+        log.record(session=session, type="nominations.closed", actor=None, poll_id=poll.id,
+                   payload={"poll": poll.id})
+    elif step == "open":
+        if rule_of(poll).groups and snapshot is None:
+            return None
+        open_poll(session=session, poll=poll, now=now, snapshot=snapshot)
+    elif step == "close":
+        close_poll(session=session, poll=poll, now=now)
+    session.flush()
+    return step
+
+
+def needs_snapshot(poll: Poll, now: datetime) -> bool:
+    """Whether the next step is an opening that needs the forum's group lists first."""
+    return _next_step(poll, now) == "open" and bool(rule_of(poll).groups)
