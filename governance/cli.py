@@ -34,5 +34,13 @@ def db_current() -> None:
 
 
 def init_app(app: Flask) -> None:
-    """Register the command groups."""
+    """Register the command groups: the database's here, each area's from its ``commands`` module."""
+    from .audit import commands as audit_commands
+    from .identity import commands as identity_commands
+    from .polls import commands as polls_commands
+    from .proposals import commands as proposals_commands
+
     app.cli.add_command(db_group)
+    for module in (identity_commands, polls_commands, proposals_commands, audit_commands):
+        for command in module.COMMANDS:
+            app.cli.add_command(command)

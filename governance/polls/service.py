@@ -326,6 +326,49 @@ def cancel(*, session: Session, actor: Member, charter: CharterVersion, poll: Po
     return poll
 
 
+def void(*, session: Session, poll: Poll, reason: str) -> Poll:
+    """Cancel a poll for a reason the platform itself determined (e.g. its amendment went stale).
+
+    Ballots already cast lapse: they are never counted, and voter links are destroyed.
+    """
+    if poll.status in ("published", "cancelled", "closed"):
+        return poll
+    was_open = poll.status == "open"
+    poll = _lock_poll(session, poll, exclusive=True)
+    poll.status = "cancelled"
+    poll.cancel_reason = reason[:1000]
+    session.add(poll)
+    if was_open:
+        _forget_voters(session, poll)
+    log.record(session=session, type="poll.cancelled", actor=None, poll_id=poll.id,
+               payload={"poll": poll.id, "reason": poll.cancel_reason})
+    session.flush()
+    return poll
+
+
+def create_referendum(*, session: Session, actor: Member | None, body: str, title: str, description: str,
+                      threshold: str, strict: bool, quorum: int, opens_at: datetime, closes_at: datetime,
+                      amendment_id: int, eligibility: dict[str, Any] | None = None) -> Poll:
+    """A scheduled yes/no/abstain poll deciding a document amendment (its rule comes from the charter)."""
+    poll = Poll(body=body, kind="referendum", method="yesno", title=title[:MAX_TITLE],
+                description_md=description, description_html=render(description) if description.strip() else "",
+                threshold=str(_threshold(threshold)), threshold_strict=strict, quorum=quorum,
+                eligibility=Rule.from_dict(eligibility or {}).to_dict(), opens_at=opens_at, closes_at=closes_at,
+                amendment_id=amendment_id, status="scheduled", created_by=getattr(actor, "id", None))
+    if closes_at <= opens_at:
+        raise InvalidInput([("closes_at", "voting must close after it opens")])
+    session.add(poll)
+    session.flush()
+    _replace_options(session, poll, ["yes", "no"])
+    log.record(session=session, type="poll.created", actor=actor, poll_id=poll.id,
+               payload={"poll": poll.id, "body": body, "kind": "referendum", "title": poll.title,
+                        "amendment": amendment_id})
+    log.record(session=session, type="poll.scheduled", actor=actor, poll_id=poll.id,
+               payload={"poll": poll.id, "status": "scheduled", "opens_at": _t(opens_at), "closes_at": _t(closes_at),
+                        "eligibility": poll.eligibility, "method": "yesno", "seats": 1})
+    return poll
+
+
 def _t(value: datetime | None) -> str | None:
     return None if value is None else log.format_time(value)
 
@@ -768,6 +811,10 @@ def close_poll(*, session: Session, poll: Poll, now: datetime) -> Poll:
     session.add(poll)
     log.record(session=session, type="results.published", actor=None, poll_id=poll.id,
                payload={"poll": poll.id, "results_hash": poll.result_hash})
+    if poll.amendment_id is not None:
+        from ..proposals import service as documents
+
+        documents.on_referendum_published(session=session, poll=poll, now=now)
     log.make_head(session=session, reason=f"poll {poll.id} closed", now=now)
     session.add(Outbox(kind="results", poll_id=poll.id, payload={"poll": poll.id}))
     session.flush()

@@ -15,7 +15,7 @@ csrf = CSRFProtect()
 
 def register_blueprints(app: Flask) -> None:
     """Attach every blueprint and cross-cutting handler to the app."""
-    from . import auth, errors, filters, main, security
+    from . import audit, auth, documents, errors, filters, main, polls, security
 
     csrf.init_app(app)
     security.init_app(app)
@@ -23,4 +23,8 @@ def register_blueprints(app: Flask) -> None:
     filters.init_app(app)
     app.register_blueprint(main.bp)
     app.register_blueprint(auth.bp)
+    app.register_blueprint(polls.bp)
+    app.register_blueprint(polls.charter_bp)
+    app.register_blueprint(documents.bp)
+    app.register_blueprint(audit.bp)
     app.add_url_rule("/", endpoint="index", view_func=main.index)
