@@ -1,6 +1,7 @@
 """SQLModel tables. Importing this package registers every table on ``SQLModel.metadata``."""
 
 from .audit import AuditEntry, TreeHead
+from .documents import Amendment, Document, DocumentVersion
 from .identity import LoginNonce, LoginSession, Member, RateLimitCounter
 from .polls import (
     Ballot,
@@ -15,9 +16,12 @@ from .polls import (
 )
 
 __all__ = [
+    "Amendment",
     "AuditEntry",
     "Ballot",
     "CharterVersion",
+    "Document",
+    "DocumentVersion",
     "ElectorateEntry",
     "LoginNonce",
     "LoginSession",
