@@ -44,7 +44,9 @@ def build_parser() -> argparse.ArgumentParser:
             + ", ".join(sorted(FORMATS))
             + ". Without --seed, ties for exclusion are broken by looking back at earlier rounds and then by "
             "candidate order, and a tie for the win is reported unresolved. With --seed, the last resort is "
-            "the order of SHA-256('<seed>:<name>'), which anyone can recompute."
+            "the order of SHA-256('<seed>:<name>'), which anyone can recompute. STV counts (meek, wigm, "
+            "scottish) of a .blt file without --seed use the file's own tie order (its [tie ...] line, else "
+            "ballot-file order), as Droop does."
         ),
     )
     parser.add_argument(
@@ -63,7 +65,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--seed", default=None, help="publish-before-voting seed for the last-resort tie-break order"
     )
-    parser.add_argument("--precision", type=int, default=None, help="decimal places (meek, wigm only)")
+    parser.add_argument(
+        "--precision", type=int, default=None, metavar="N", help="decimal places (meek, wigm only)"
+    )
     parser.add_argument(
         "--equal-rank",
         choices=("exhaust", "split"),
