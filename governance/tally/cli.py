@@ -57,6 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--seats",
         type=int,
         default=None,
+        metavar="N",
         help="seats to fill (multi-seat methods; default: from the file, else 1)",
     )
     parser.add_argument(
