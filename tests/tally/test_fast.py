@@ -88,3 +88,18 @@ def test_from_names_matches_build_and_rejects_unknown_names():
         _fast.ArrayProfile.from_names(["a", "b"], [("a",), ("z",)])
     with pytest.raises(TallyError, match="ballot 1: a candidate is ranked more than once"):
         _fast.ArrayProfile.from_names(["a", "b"], [("a", "a")])
+
+
+@settings(max_examples=40, deadline=None)
+@given(arrays(), st.data())
+def test_weighted_arrays_count_like_the_pure_path(case, data):
+    n, rows = case
+    weights = data.draw(st.lists(st.integers(1, 9), min_size=len(rows), max_size=len(rows)))
+    names = [f"c{i}" for i in range(n)]
+    for aggregate in (False, True):
+        fast = _fast.ArrayProfile.from_array(names, rows, weights=weights, aggregate=aggregate)
+        pure = Profile.from_indices(
+            names, [tuple((c,) for c in r if c >= 0) for r in rows.tolist()], weights=weights
+        )
+        assert pairwise_matrix(fast) == pairwise_matrix(pure)
+        assert irv(fast).to_dict() == irv(pure).to_dict()
