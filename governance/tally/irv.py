@@ -27,6 +27,7 @@ Rules, in the words an election official would use:
 
 from __future__ import annotations
 
+import dataclasses
 from fractions import Fraction
 
 from . import _fast
@@ -134,7 +135,7 @@ def irv(profile: Profile, *, tie_breaker: TieBreaker | None = None, equal_rank: 
         method="irv",
         seats=1,
         elected=elected,
-        rounds=tuple(rounds),
+        rounds=_with_transfers(rounds),
         tie_breaks=tuple(tie_breaks),
         parameters={"equal_rank": equal_rank, "tie_breaker": policy.describe(), "majority": "more than half"},
         tied=tied,
@@ -142,6 +143,28 @@ def irv(profile: Profile, *, tie_breaker: TieBreaker | None = None, equal_rank: 
         candidates=names,
         ballots=total,
     )
+
+
+def _with_transfers(rounds: list[Round]) -> tuple[Round, ...]:
+    """Add ``extra["transfers"]`` to each round that excluded someone: where the votes went.
+
+    Read off the next round's figures: each continuing candidate's gain, and the ballots that
+    became exhausted (key ``"exhausted"``), so the figures add up to the excluded candidate's votes.
+    """
+    out = []
+    for k, rnd in enumerate(rounds):
+        if rnd.excluded and k + 1 < len(rounds):
+            nxt = rounds[k + 1]
+            moves: dict[str, int | Fraction] = {
+                name: nxt.votes[name] - rnd.votes[name]
+                for name in nxt.votes
+                if nxt.votes[name] != rnd.votes[name]
+            }
+            if nxt.exhausted != rnd.exhausted:
+                moves["exhausted"] = nxt.exhausted - rnd.exhausted
+            rnd = dataclasses.replace(rnd, extra={**rnd.extra, "transfers": moves})
+        out.append(rnd)
+    return tuple(out)
 
 
 def _blank(arrays: tuple) -> int:

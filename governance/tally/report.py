@@ -154,6 +154,11 @@ def to_text(result: Result, *, title: str = "", places: int = 4) -> str:
                 actions.append(f"elected: {', '.join(rnd.elected)}")
             if rnd.excluded and not all(name in rnd.note for name in rnd.excluded):
                 actions.append(f"excluded: {', '.join(rnd.excluded)}")
+            moves = rnd.extra.get("transfers") if isinstance(rnd.extra, Mapping) else None
+            if moves:
+                actions.append(
+                    "transfers: " + ", ".join(f"{k} +{_short(v, places)}" for k, v in moves.items())
+                )
             text = "; ".join(x for x in [rnd.note, *actions] if x)
             lines.append(f"Round {rnd.number}: {text}" if text else f"Round {rnd.number}")
         lines.append("")

@@ -26,6 +26,8 @@ def test_tennessee_irv_elects_knoxville():
         "Knoxville": 17,
     }
     assert result.details["exclusion_order"] == ["Chattanooga", "Nashville"]
+    assert result.rounds[0].extra["transfers"] == {"Knoxville": 15}
+    assert result.rounds[1].extra["transfers"] == {"Knoxville": 26}
 
 
 def test_wikipedia_case_single_exclusions():
@@ -188,6 +190,11 @@ def _check_rounds(result, expected) -> None:
         assert {k: Fraction(v) for k, v in ours.votes.items()} == tally, f"round {ours.number}"
         events = [e for e in theirs["tallyResults"] if e.get("eliminated") != uwi]
         assert list(ours.excluded) == [e["eliminated"] for e in events if "eliminated" in e]
+        if ours.excluded and "transfers" in ours.extra:
+            # Where the excluded candidate's ballots went, exhausted ones included.
+            (event,) = [e for e in events if "eliminated" in e]
+            expected_moves = {k: Fraction(v) for k, v in event["transfers"].items() if Fraction(v)}
+            assert {k: Fraction(v) for k, v in ours.extra["transfers"].items()} == expected_moves
         assert list(ours.elected) == [e["elected"] for e in events if "elected" in e]
 
 
