@@ -1,8 +1,483 @@
-"""Poll pages: list, create, schedule, nominate, vote, results."""
+"""Poll pages: list, create, schedule, nominate, vote, results; and the charter page.
+
+Views are thin: parse the request, call one service with the request's session, commit once,
+render or redirect. Domain errors are mapped to HTTP in ``web.errors``; ``InvalidInput`` from a
+form is shown back on the form instead.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint
+import json
+from datetime import UTC, datetime
+
+from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+
+from ..db import get_session
+from ..errors import InvalidInput, NotAllowed, NotEligible
+from ..identity.eligibility import Rule
+from ..identity.forum import Forum
+from ..identity.roles import is_committee
+from ..models import Member
+from ..polls import ballots as ballot_forms
+from ..polls import chart, clock, service
+from ..polls import charter as charters
+from ..polls.methods import EQUAL_RANKS, KIND_METHODS, METHOD_NAMES, UNRANKED_MEANING
+from .filters import display_zone
+from .ratelimit import limited
 
 bp = Blueprint("polls", __name__, url_prefix="/polls")
 charter_bp = Blueprint("charter", __name__, url_prefix="/charter")
+
+
+def now() -> datetime:
+    """The current time (tests move it with ``GOVERNANCE_FAKE_NOW`` in the app config)."""
+    fake = current_app.config.get("FAKE_NOW")
+    return fake if fake is not None else datetime.now(UTC)
+
+
+@bp.before_request
+def follow_the_clock() -> None:
+    """Open and close polls whose time has come, before showing anything about them."""
+    clock.run_due(engine=current_app.extensions["governance.engine"],
+                  immediate=current_app.extensions["governance.engine_immediate"],
+                  forum=Forum.from_config(current_app.config, max_wait=2.0), now=now())
+
+
+def _poll(poll_id: int):
+    return service.get(get_session(), poll_id)
+
+
+# === Index and detail ===========================================================================
+
+
+@bp.get("/")
+def index():
+    """Open polls, upcoming ones, results."""
+    db = get_session()
+    groups = service.list_by_status(db)
+    charter = charters.current(db)
+    db.commit()
+    can_create = any(charters.may_manage(charter, b["slug"], current_user) for b in charter.data["bodies"])
+    if not can_create:
+        groups["draft"] = []
+    return render_template("polls/index.html", groups=groups, can_create=can_create, methods=METHOD_NAMES)
+
+
+@bp.get("/<int:poll_id>")
+def show(poll_id: int):
+    """A poll: what it decides, who may vote, its state; your eligibility and ballot status."""
+    db = get_session()
+    poll = _poll(poll_id)
+    charter = charters.current(db)
+    if poll.status == "draft" and not charters.may_manage(charter, poll.body, current_user):
+        abort(404)
+    ctx = _poll_context(db, poll, charter)
+    db.commit()
+    return render_template("polls/show.html", **ctx)
+
+
+def _poll_context(db, poll, charter) -> dict:
+    body = charters.body(charter, poll.body)
+    ctx = {
+        "poll": poll, "body": body, "options": service.options(db, poll), "turnout": service.turnout(db, poll),
+        "rule": Rule.from_dict(poll.eligibility or {}), "methods": METHOD_NAMES,
+        "may_manage": charters.may_manage(charter, poll.body, current_user),
+        "nominations": service.nominations(db, poll) if poll.kind == "election" else [],
+        "eligibility": None, "participation": None, "my_nomination": None, "now": now(),
+    }
+    if current_user.is_authenticated:
+        if poll.status == "open":
+            ctx["eligibility"] = service.eligibility(db, poll, current_user)
+            ctx["participation"] = service.my_participation(db, poll, current_user)
+        elif poll.status in ("nominations", "scheduled", "draft"):
+            ctx["eligibility"] = service.eligibility_now(poll, current_user, now())
+        elif poll.status in ("closed", "published"):
+            ctx["participation"] = service.my_participation(db, poll, current_user)
+        ctx["my_nomination"] = next((n for n, m in ctx["nominations"] if m.id == current_user.id), None)
+    return ctx
+
+
+# === Creating and managing =======================================================================
+
+
+FORM_FIELDS = ("body", "kind", "method", "title", "description", "seats", "options", "quorum", "threshold",
+               "min_trust_level", "min_account_age_days", "nominations_open_at", "nominations_close_at",
+               "opens_at", "closes_at")
+
+
+def _parse_time(value: str, field: str, problems: list) -> datetime | None:
+    value = (value or "").strip()
+    if not value:
+        return None
+    try:
+        local = datetime.fromisoformat(value)
+    except ValueError:
+        problems.append((field, "enter a date and time such as 2026-12-01T18:00"))
+        return None
+    if local.tzinfo is None:
+        local = local.replace(tzinfo=display_zone())
+    return local.astimezone(UTC)
+
+
+def _parse_int(value: str, field: str, problems: list, default: int | None = 0) -> int | None:
+    value = (value or "").strip()
+    if not value:
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        problems.append((field, "enter a whole number"))
+        return default
+
+
+def _poll_input(form) -> service.PollInput:
+    problems: list[tuple[str, str]] = []
+    data = service.PollInput(
+        body=form.get("body", ""), kind=form.get("kind", ""), method=form.get("method", ""),
+        title=form.get("title", ""), description=form.get("description", ""),
+        seats=_parse_int(form.get("seats"), "seats", problems, 1),
+        options=[line for line in form.get("options", "").splitlines()],
+        default_option=form.get("default_option") == "on",
+        quorum=_parse_int(form.get("quorum"), "quorum", problems, 0),
+        threshold=form.get("threshold", "1/2"),
+        threshold_strict=form.get("threshold_strict") == "on",
+        min_trust_level=_parse_int(form.get("min_trust_level"), "min_trust_level", problems, None),
+        min_account_age_days=_parse_int(form.get("min_account_age_days"), "min_account_age_days", problems, None),
+        nominations_open_at=_parse_time(form.get("nominations_open_at"), "nominations_open_at", problems),
+        nominations_close_at=_parse_time(form.get("nominations_close_at"), "nominations_close_at", problems),
+        opens_at=_parse_time(form.get("opens_at"), "opens_at", problems),
+        closes_at=_parse_time(form.get("closes_at"), "closes_at", problems),
+    )
+    if problems:
+        raise InvalidInput(problems)
+    return data
+
+
+def _form_page(template: str, *, charter, status: int = 200, errors=None, form=None, poll=None):
+    bodies = [b for b in charter.data["bodies"] if charters.may_manage(charter, b["slug"], current_user)]
+    return render_template(template, bodies=bodies, kind_methods=KIND_METHODS, methods=METHOD_NAMES,
+                           errors=errors or [], form=form or {}, poll=poll, zone=display_zone().key), status
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@login_required
+def create():
+    """Create a draft poll (for bodies whose polls you manage)."""
+    db = get_session()
+    charter = charters.current(db)
+    db.commit()
+    if not any(charters.may_manage(charter, b["slug"], current_user) for b in charter.data["bodies"]):
+        raise NotAllowed("Only members of a body's managing groups (the charter names them) may create polls.")
+    if request.method == "GET":
+        return _form_page("polls/form.html", charter=charter)
+    try:
+        poll = service.create(session=db, actor=current_user, charter=charter, data=_poll_input(request.form))
+    except InvalidInput as exc:
+        db.rollback()
+        return _form_page("polls/form.html", charter=charter, status=400, errors=exc.reasons, form=request.form)
+    db.commit()
+    flash("Draft saved. Check it, then schedule it; a scheduled poll can no longer change.", "success")
+    return redirect(url_for("polls.show", poll_id=poll.id))
+
+
+@bp.route("/<int:poll_id>/edit", methods=["GET", "POST"])
+@login_required
+def edit(poll_id: int):
+    """Edit a draft."""
+    db = get_session()
+    poll = _poll(poll_id)
+    charter = charters.current(db)
+    if not charters.may_manage(charter, poll.body, current_user):
+        raise NotAllowed("You may not edit this poll.")
+    if request.method == "GET":
+        zone = display_zone()
+
+        def local(value):
+            return value.astimezone(zone).strftime("%Y-%m-%dT%H:%M") if value else ""
+
+        form = {
+            "body": poll.body, "kind": poll.kind, "method": poll.method, "title": poll.title,
+            "description": poll.description_md, "seats": poll.seats, "quorum": poll.quorum,
+            "threshold": poll.threshold, "threshold_strict": "on" if poll.threshold_strict else "",
+            "default_option": "on" if poll.default_option else "",
+            "options": "\n".join(o.label for o in service.options(db, poll)
+                                 if not o.is_default and poll.kind == "decision"),
+            "min_trust_level": (poll.eligibility or {}).get("min_trust_level", ""),
+            "min_account_age_days": (poll.eligibility or {}).get("min_account_age_days", ""),
+            "nominations_open_at": local(poll.nominations_open_at),
+            "nominations_close_at": local(poll.nominations_close_at),
+            "opens_at": local(poll.opens_at), "closes_at": local(poll.closes_at),
+        }
+        db.commit()
+        return _form_page("polls/form.html", charter=charter, form=form, poll=poll)
+    try:
+        service.update_draft(session=db, actor=current_user, charter=charter, poll=poll, data=_poll_input(request.form))
+    except InvalidInput as exc:
+        db.rollback()
+        return _form_page("polls/form.html", charter=charter, status=400, errors=exc.reasons, form=request.form,
+                          poll=poll)
+    db.commit()
+    flash("Draft updated.", "success")
+    return redirect(url_for("polls.show", poll_id=poll.id))
+
+
+@bp.post("/<int:poll_id>/schedule")
+@login_required
+def schedule(poll_id: int):
+    """Schedule a draft: its text, options, rule and times are fixed from now on."""
+    db = get_session()
+    poll = _poll(poll_id)
+    service.schedule(session=db, actor=current_user, charter=charters.current(db), poll=poll, now=now())
+    db.commit()
+    flash("Poll scheduled. It opens and closes on time by itself.", "success")
+    return redirect(url_for("polls.show", poll_id=poll.id))
+
+
+@bp.post("/<int:poll_id>/cancel")
+@login_required
+def cancel(poll_id: int):
+    """Cancel a poll, with a published reason."""
+    db = get_session()
+    poll = _poll(poll_id)
+    service.cancel(session=db, actor=current_user, charter=charters.current(db), poll=poll,
+                   reason=request.form.get("reason", ""))
+    db.commit()
+    flash("Poll cancelled.", "info")
+    return redirect(url_for("polls.show", poll_id=poll.id))
+
+
+# === Nominations ================================================================================
+
+
+@bp.post("/<int:poll_id>/nominations")
+@login_required
+def nominate(poll_id: int):
+    """Nominate yourself (accepted at once) or another member (they must accept)."""
+    db = get_session()
+    poll = _poll(poll_id)
+    username = request.form.get("username", "").strip() or current_user.username
+    from sqlmodel import select
+
+    nominee = db.exec(select(Member).where(Member.username == username)).first()
+    if nominee is None:
+        raise InvalidInput([("username", f"{username} has not logged in here yet; they must log in once first")])
+    service.nominate(session=db, actor=current_user, poll=poll, nominee=nominee,
+                     statement=request.form.get("statement", ""), conflicts=request.form.get("conflicts", ""),
+                     now=now())
+    db.commit()
+    flash("Nomination recorded." if nominee.id == current_user.id else
+          f"{nominee.username} is nominated; they must accept before nominations close.", "success")
+    return redirect(url_for("polls.show", poll_id=poll.id))
+
+
+@bp.post("/<int:poll_id>/nominations/accept")
+@login_required
+def accept(poll_id: int):
+    """Accept your nomination, with your statement and conflict-of-interest declaration."""
+    db = get_session()
+    service.accept_nomination(session=db, actor=current_user, poll=_poll(poll_id),
+                              statement=request.form.get("statement", ""),
+                              conflicts=request.form.get("conflicts", ""), now=now())
+    db.commit()
+    flash("You are standing in this election.", "success")
+    return redirect(url_for("polls.show", poll_id=poll_id))
+
+
+@bp.post("/<int:poll_id>/nominations/withdraw")
+@login_required
+def withdraw(poll_id: int):
+    """Withdraw your candidacy (until voting opens)."""
+    db = get_session()
+    service.withdraw_nomination(session=db, actor=current_user, poll=_poll(poll_id), now=now())
+    db.commit()
+    flash("You have withdrawn.", "info")
+    return redirect(url_for("polls.show", poll_id=poll_id))
+
+
+# === Voting =====================================================================================
+
+
+def _ballot_page(db, poll, *, status: int = 200, errors=None, submitted=None):
+    options = service.options(db, poll)
+    refs = [ballot_forms.OptionRef(o.id, o.label) for o in options]
+    key = current_app.config["SECRET_KEY"].encode()
+    ordered = ballot_forms.voter_order(refs, key=key, voter=f"{poll.id}:{current_user.id}")
+    by_id = {o.id: o for o in options}
+    current = service.my_ballot(db, poll, current_user)
+    ranks: dict[int, int] = {}
+    choice = None
+    if submitted is not None:
+        for o in options:
+            raw = submitted.get(f"rank-{o.id}", "")
+            if raw.isdigit():
+                ranks[o.id] = int(raw)
+        choice = submitted.get("choice")
+    elif current is not None:
+        label_to_id = {o.label: o.id for o in options}
+        for position, group in enumerate(current.ranking, start=1):
+            for label in group:
+                if label in label_to_id:
+                    ranks[label_to_id[label]] = position
+        if poll.kind == "referendum":
+            choice = current.ranking[0][0] if current.ranking else "abstain"
+    statements = {}
+    if poll.kind == "election":
+        statements = {m.id: n for n, m in service.nominations(db, poll, include_withdrawn=False)}
+    participation = service.my_participation(db, poll, current_user)
+    return render_template(
+        "polls/ballot.html", poll=poll, options=[by_id[r.id] for r in ordered], ranks=ranks, choice=choice,
+        errors=errors or [], unranked_meaning=UNRANKED_MEANING.get(poll.method, ""),
+        equal_ranks=poll.method in EQUAL_RANKS, statements=statements, participation=participation,
+        methods=METHOD_NAMES), status
+
+
+@bp.get("/<int:poll_id>/ballot")
+@login_required
+def ballot(poll_id: int):
+    """The ballot: rank by drag and drop, by keyboard, or by numbers without JavaScript."""
+    db = get_session()
+    poll = _poll(poll_id)
+    if poll.status != "open":
+        flash("Voting is not open for this poll.", "info")
+        return redirect(url_for("polls.show", poll_id=poll.id))
+    verdict = service.eligibility(db, poll, current_user)
+    if not verdict.ok:
+        raise NotEligible("You may not vote in this poll.", list(verdict.reasons))
+    page = _ballot_page(db, poll)
+    db.commit()
+    return page
+
+
+@bp.post("/<int:poll_id>/ballot")
+@limited("vote")
+@login_required
+def cast(poll_id: int):
+    """Record the ballot (replacing an earlier one) and show the receipt."""
+    db = get_session()
+    poll = _poll(poll_id)
+    options = service.options(db, poll)
+    refs = [ballot_forms.OptionRef(o.id, o.label) for o in options]
+    if request.form.get("poll") not in (None, str(poll.id)):
+        raise InvalidInput([("poll", "this ballot was filled in for another poll; nothing was recorded")])
+    try:
+        if request.is_json:
+            ranking = ballot_forms.parse_json(method=poll.method, options=refs, data=request.get_json(silent=True))
+        else:
+            ranking = ballot_forms.parse_form(method=poll.method, options=refs, form=request.form.to_dict(flat=False))
+        receipt = service.cast(session=db, poll=poll, member=current_user, ranking=ranking, now=now(),
+                               send_receipt=request.form.get("receipt") == "on" or bool(request.is_json))
+    except InvalidInput as exc:
+        db.rollback()
+        if request.is_json:
+            raise
+        return _ballot_page(db, poll, status=400, errors=exc.reasons, submitted=request.form)
+    db.commit()
+    if request.is_json:
+        return {"tracker": receipt.tracker, "replaced": receipt.replaced}, 201
+    return render_template("polls/receipt.html", poll=poll, receipt=receipt, ranking=ranking,
+                           tracker=ballot_forms.format_tracker(receipt.tracker),
+                           sent=request.form.get("receipt") == "on")
+
+
+# === Results ====================================================================================
+
+
+def _published(poll_id: int):
+    db = get_session()
+    poll = _poll(poll_id)
+    if poll.status != "published" or not poll.result:
+        from ..errors import Conflict
+
+        raise Conflict("Results are published when the poll closes. Until then only turnout is shown.")
+    return db, poll
+
+
+@bp.get("/<int:poll_id>/results")
+def results(poll_id: int):
+    """Winners, every round, the flow of votes, the pairwise matrix, turnout, downloads."""
+    db, poll = _published(poll_id)
+    result = poll.result
+    svg = chart.flow_svg(result) if result.get("rounds") else ""
+    voters = service.turnout(db, poll)
+    ballots_count = len(service.published_ballots(db, poll))
+    db.commit()
+    return render_template("polls/results.html", poll=poll, result=result, chart_svg=svg, voters=voters,
+                           ballots_count=ballots_count, methods=METHOD_NAMES,
+                           candidates=result.get("candidates", []))
+
+
+DOWNLOADS = {"json": "application/json", "csv": "text/csv", "txt": "text/plain", "blt": "text/plain",
+             "abif": "text/plain", "toi": "text/plain"}
+
+
+@bp.get("/<int:poll_id>/results.<fmt>")
+def download(poll_id: int, fmt: str):
+    """Results (JSON, CSV, text) and ballots (BLT, ABIF, PrefLib TOI) for independent re-counts."""
+    if fmt not in DOWNLOADS:
+        abort(404)
+    db, poll = _published(poll_id)
+    from ..tally import blt, formats, report
+    from ..tally.core import Profile, Result
+
+    ballots = service.published_ballots(db, poll)
+    election = service.election_dict(db, poll)
+    db.commit()
+    if fmt in ("json", "csv", "txt"):
+        recount = service.tally(election, ballots)
+        body = {"json": lambda: json.dumps(poll.result, indent=2, sort_keys=True),
+                "csv": lambda: report.to_csv(recount),
+                "txt": lambda: report.to_text(recount, title=poll.title)}[fmt]()
+        assert isinstance(recount, Result)
+    else:
+        profile = Profile.build(election["candidates"], [b["ranking"] for b in ballots], seats=election["seats"],
+                                title=poll.title)
+        body = {"blt": lambda: blt.write_blt(profile), "abif": lambda: formats.write_abif(profile),
+                "toi": lambda: formats.write_preflib(profile, kind="toi")}[fmt]()
+    name = f"poll-{poll.id}-{'results' if fmt in ('json', 'csv', 'txt') else 'ballots'}.{fmt}"
+    return Response(body, mimetype=DOWNLOADS[fmt],
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+@bp.get("/<int:poll_id>/ballots")
+def ballots(poll_id: int):
+    """The published ballot list of a closed poll, by tracker; look up your own."""
+    db, poll = _published(poll_id)
+    rows = service.published_ballots(db, poll)
+    db.commit()
+    query = ballot_forms.normalise_tracker(request.args.get("tracker", ""))
+    if request.args.get("tracker") and len(query) < 8:
+        raise InvalidInput([("tracker", "a tracker has 16 letters and digits (0-9, a-f); dashes are optional")])
+    found = next((r for r in rows if r["tracker"] == query), None) if query else None
+    return render_template("polls/ballots.html", poll=poll, rows=rows, query=request.args.get("tracker", ""),
+                           found=found, searched=bool(query), format_tracker=ballot_forms.format_tracker)
+
+
+# === Charter ====================================================================================
+
+
+@charter_bp.get("/", endpoint="show")
+def charter_show():
+    """The governance charter in force, and its history."""
+    db = get_session()
+    versions = charters.versions(db)
+    db.commit()
+    return render_template("polls/charter.html", charter=versions[0], versions=versions,
+                           can_edit=is_committee(current_user, current_app.config),
+                           charter_json=json.dumps(versions[0].data, indent=2, sort_keys=False))
+
+
+@charter_bp.post("/", endpoint="update")
+@login_required
+def charter_update():
+    """Publish a new charter version (steering committee only)."""
+    db = get_session()
+    try:
+        data = json.loads(request.form.get("charter", ""))
+    except json.JSONDecodeError as exc:
+        raise InvalidInput([("charter", f"the charter is not valid JSON (line {exc.lineno}: {exc.msg})")]) from None
+    charters.publish(session=db, actor=current_user, data=data, note=request.form.get("note", ""),
+                     committee_group=current_app.config["COMMITTEE_GROUP"])
+    db.commit()
+    flash("A new charter version is in force.", "success")
+    return redirect(url_for("charter.show"))

@@ -1,0 +1,187 @@
+"""Poll pages over HTTP: creating, voting (every bad input), receipts, results and downloads."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+from sqlmodel import select
+
+from governance.models import Ballot, Poll
+from governance.polls import charter, service
+from tests.conftest import csrf_token, login, sync_member
+from tests.polls.test_lifecycle import CLOSE, NOW, OPEN, committee, make_scheduled  # noqa: F401
+
+
+@pytest.fixture
+def web(forum_app, forum):
+    """A client of the forum-wired app, with the clock under the test's control."""
+    forum_app.config["FAKE_NOW"] = NOW
+    return forum_app.test_client()
+
+
+def at(app, moment):
+    app.config["FAKE_NOW"] = moment
+
+
+def open_poll(app, session, committee, **changes):  # noqa: F811
+    poll = make_scheduled(session, committee, **changes)
+    at(app, OPEN + timedelta(minutes=1))
+    return poll
+
+
+def option_ids(session, poll):
+    session.rollback()
+    return {o.label: o.id for o in service.options(session, session.get(Poll, poll.id))}
+
+
+def test_index_and_poll_page_are_public(forum_app, web, session, committee):  # noqa: F811
+    poll = make_scheduled(session, committee)
+    assert web.get("/polls/").status_code == 200
+    page = web.get(f"/polls/{poll.id}")
+    assert page.status_code == 200 and b"Pick the release name" in page.data
+    assert b"Forum members whose account was created before the poll opened" in page.data
+
+
+def test_draft_is_hidden_from_non_managers(forum_app, web, session, committee, forum):  # noqa: F811
+    current = charter.current(session)
+    from tests.polls.test_lifecycle import decision_input
+
+    poll = service.create(session=session, actor=committee, charter=current, data=decision_input())
+    session.commit()
+    assert web.get(f"/polls/{poll.id}").status_code == 404
+    login(forum_app, web, committee)
+    assert web.get(f"/polls/{poll.id}").status_code == 200
+
+
+def test_committee_creates_a_poll_through_the_form(forum_app, web, session, committee):  # noqa: F811
+    login(forum_app, web, committee)
+    token = csrf_token(web, "/polls/new")
+    form = {"csrf_token": token, "body": "community", "kind": "decision", "method": "schulze",
+            "title": "Mascot", "options": "Axolotl\nOtter\n", "opens_at": "2099-01-01T10:00",
+            "closes_at": "2099-01-08T10:00", "default_option": "on", "quorum": "0", "threshold": "1/2"}
+    response = web.post("/polls/new", data=form)
+    assert response.status_code == 302
+    poll = session.exec(select(Poll).where(Poll.title == "Mascot")).one()
+    assert [o.label for o in service.options(session, poll)] == ["Axolotl", "Otter", "None of the above"]
+    bad = web.post("/polls/new", data={**form, "title": "", "options": "Only"})
+    assert bad.status_code == 400 and b"Nothing was saved" in bad.data and b"give the poll a title" in bad.data
+    assert len(session.exec(select(Poll)).all()) == 1
+
+
+def test_member_cannot_create(forum_app, web, session, forum):
+    marlow = sync_member(session, forum, "marlow_p")
+    login(forum_app, web, marlow)
+    assert web.get("/polls/new").status_code == 403
+
+
+def test_vote_receipt_replace_and_results(forum_app, web, session, committee, forum):  # noqa: F811
+    poll = open_poll(forum_app, session, committee)
+    voter = sync_member(session, forum, "marlow_p")
+    login(forum_app, web, voter)
+    page = web.get(f"/polls/{poll.id}/ballot")
+    assert page.status_code == 200 and b"Rank the options" in page.data
+    ids = option_ids(session, poll)
+    token = csrf_token(web, f"/polls/{poll.id}/ballot")
+    form = {"csrf_token": token, "poll": str(poll.id), f"rank-{ids['Birch']}": "1", f"rank-{ids['Ash']}": "2",
+            f"rank-{ids['Cedar']}": "", "receipt": "on"}
+    receipt = web.post(f"/polls/{poll.id}/ballot", data=form)
+    assert receipt.status_code == 200
+    first = re.search(rb'id="tracker">([0-9a-f-]+)<', receipt.data).group(1)
+    assert b"Birch" in receipt.data
+    # The ballot page now shows the current ranking and when they voted.
+    again = web.get(f"/polls/{poll.id}/ballot")
+    assert b"You voted on" in again.data
+    replaced = web.post(f"/polls/{poll.id}/ballot", data={**form, f"rank-{ids['Ash']}": "1", f"rank-{ids['Birch']}": "2"})
+    second = re.search(rb'id="tracker">([0-9a-f-]+)<', replaced.data).group(1)
+    assert first != second and b"replaces your earlier ballot" in replaced.data
+    # Results stay hidden while open; turnout is live.
+    assert web.get(f"/polls/{poll.id}/results").status_code == 409
+    assert b"1 voter" in web.get(f"/polls/{poll.id}").data
+    at(forum_app, CLOSE)
+    results = web.get(f"/polls/{poll.id}/results")
+    assert results.status_code == 200 and b"<svg" in results.data and b"Round by round" in results.data
+    for fmt, marker in [("json", b'"method"'), ("csv", b"round"), ("txt", b"Ash"), ("blt", b'"Ash"'),
+                        ("abif", b"Ash"), ("toi", b"Ash")]:
+        download = web.get(f"/polls/{poll.id}/results.{fmt}")
+        assert download.status_code == 200 and marker in download.data, fmt
+    tracker = second.decode()
+    found = web.get(f"/polls/{poll.id}/ballots", query_string={"tracker": tracker.upper()})
+    assert b"Found" in found.data and b"Ash = " not in found.data
+    assert web.get(f"/polls/{poll.id}/ballots", query_string={"tracker": "zz"}).status_code == 400
+
+
+@pytest.mark.parametrize("case", ["unknown", "duplicate", "out_of_range", "not_number", "shared_rank",
+                                  "other_poll", "no_csrf"])
+def test_bad_ballots_are_refused_and_change_nothing(forum_app, web, session, committee, forum, case):  # noqa: F811
+    poll = open_poll(forum_app, session, committee)
+    voter = sync_member(session, forum, "marlow_p")
+    login(forum_app, web, voter)
+    ids = option_ids(session, poll)
+    token = csrf_token(web, f"/polls/{poll.id}/ballot")
+    base = {"csrf_token": token, "poll": str(poll.id)}
+    data = {
+        "unknown": {**base, "rank-999999": "1"},
+        "duplicate": [("csrf_token", token), ("poll", str(poll.id)), (f"rank-{ids['Ash']}", "1"),
+                      (f"rank-{ids['Ash']}", "2")],
+        "out_of_range": {**base, f"rank-{ids['Ash']}": "4"},
+        "not_number": {**base, f"rank-{ids['Ash']}": "first"},
+        "shared_rank": {**base, f"rank-{ids['Ash']}": "1", f"rank-{ids['Birch']}": "1"},
+        "other_poll": {**base, "poll": "12345", f"rank-{ids['Ash']}": "1"},
+        "no_csrf": {"poll": str(poll.id), f"rank-{ids['Ash']}": "1"},
+    }[case]
+    if isinstance(data, list):
+        from werkzeug.datastructures import MultiDict
+
+        data = MultiDict(data)
+    response = web.post(f"/polls/{poll.id}/ballot", data=data)
+    assert response.status_code == 400
+    assert b"Traceback" not in response.data
+    session.rollback()
+    assert session.exec(select(Ballot)).all() == []
+    assert service.turnout(session, session.get(Poll, poll.id)) == 0
+
+
+def test_json_ballot_api(forum_app, web, session, committee, forum):  # noqa: F811
+    poll = open_poll(forum_app, session, committee)
+    login(forum_app, web, sync_member(session, forum, "marlow_p"))
+    token = csrf_token(web, f"/polls/{poll.id}")
+    headers = {"X-CSRFToken": token, "Accept": "application/json"}
+    ok = web.post(f"/polls/{poll.id}/ballot", json={"ranking": [["Cedar"], ["Ash"]]}, headers=headers)
+    assert ok.status_code == 201 and len(ok.json["tracker"]) == 16
+    bad = web.post(f"/polls/{poll.id}/ballot", json={"ranking": [["Cedar"], ["Cedar"]]}, headers=headers)
+    assert bad.status_code == 400 and "ranked more than once" in bad.json["error"]["reasons"][0]
+
+
+def test_ineligible_member_sees_reasons(forum_app, web, session, committee, forum):  # noqa: F811
+    poll = open_poll(forum_app, session, committee)
+    login(forum_app, web, sync_member(session, forum, "fresh_sprout"))
+    page = web.get(f"/polls/{poll.id}")
+    assert b"You may not vote in this poll" in page.data and b"trust level" in page.data
+    assert web.get(f"/polls/{poll.id}/ballot").status_code == 403
+
+
+def test_voting_after_close_is_refused(forum_app, web, session, committee, forum):  # noqa: F811
+    poll = open_poll(forum_app, session, committee)
+    login(forum_app, web, sync_member(session, forum, "marlow_p"))
+    ids = option_ids(session, poll)
+    token = csrf_token(web, f"/polls/{poll.id}/ballot")
+    at(forum_app, CLOSE + timedelta(seconds=1))
+    response = web.post(f"/polls/{poll.id}/ballot", data={"csrf_token": token, "poll": str(poll.id),
+                                                          f"rank-{ids['Ash']}": "1"})
+    assert response.status_code == 409
+
+
+def test_charter_page_and_update(forum_app, web, session, committee):  # noqa: F811
+    assert web.get("/charter/").status_code == 200
+    login(forum_app, web, committee)
+    token = csrf_token(web, "/charter/")
+    bad = web.post("/charter/", data={"csrf_token": token, "charter": "{not json", "note": "x"})
+    assert bad.status_code == 400
+    import json
+
+    data = charter.DEFAULT_CHARTER | {"name": "Charter of the demo community"}
+    ok = web.post("/charter/", data={"csrf_token": token, "charter": json.dumps(data), "note": "renamed"})
+    assert ok.status_code == 302
+    assert b"Charter of the demo community" in web.get("/charter/").data
