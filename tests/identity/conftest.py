@@ -75,11 +75,16 @@ class Browser:
         if urlsplit(first.headers["Location"]).path == "/login":
             page = self.http.get(self.forum.url + "/login", timeout=5)
             token = _CSRF.search(page.text).group(1)
-            chosen = self.http.post(self.forum.url + "/login", data={"csrf_token": token, "username": username},
-                                    allow_redirects=False, timeout=5)
+            chosen = self.http.post(
+                self.forum.url + "/login",
+                data={"csrf_token": token, "username": username},
+                allow_redirects=False,
+                timeout=5,
+            )
             assert chosen.status_code == 302, chosen.text
-            first = self.http.get(urljoin(self.forum.url, chosen.headers["Location"]), allow_redirects=False,
-                                  timeout=5)
+            first = self.http.get(
+                urljoin(self.forum.url, chosen.headers["Location"]), allow_redirects=False, timeout=5
+            )
         location = first.headers["Location"]
         assert location.startswith(RETURN_URL + "?"), location
         return location
