@@ -1,0 +1,422 @@
+"""The stored event log, read for auditors: poll bundles, entry proofs and a full check of the log.
+
+Boundary rule: a service that only reads, through the session it is given. The tree head a
+bundle's proofs lead to is the one ``polls.service.close_poll`` stored when the poll closed (or a
+later one), never one made here, so exporting is never a write. The zip itself is assembled by
+the pure ``governance.audit.bundle.build_bundle``, which refuses inputs that would not verify.
+docs/audit.md §5 specifies the bundle; §10 is the operators' guide to these functions' commands.
+
+Secrecy: the electorate and "who took part" are listed by username, sorted, and never next to a
+tracker or a ballot; ballots carry only their tracker and ranking.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import Session, select
+
+from ..errors import Conflict, NotFound
+from ..identity.eligibility import Evidence, Rule, check
+from ..models import AuditEntry, ElectorateEntry, Member, Participation, Poll, TreeHead
+from . import log, merkle
+from .bundle import build_bundle
+from .canonical import AuditError, canonical_json, sha256_hex
+from .chain import ChainError, verify_chain
+from .signing import SignatureError, is_signed, key_id, public_key_pem, verify_head
+
+#: Poll statuses whose bundle can be exported (ballots and results are public from the close).
+EXPORTABLE = ("closed", "published")
+
+
+@dataclass(frozen=True)
+class Electorate:
+    """What a bundle's ``electorate.json`` holds for one poll, and how it was frozen."""
+
+    eligible: list[dict[str, Any]]
+    participants: list[str]
+    participant_evidence: list[dict[str, Any]]
+    #: "group" (the members frozen at opening are listed) or "rule" (community-wide: the rule is).
+    basis: str
+
+
+# === Reading the poll ===========================================================================
+
+
+def exportable_poll(session: Session, poll_id: int) -> Poll:
+    """The poll, if its bundle can be exported; NotFound or Conflict otherwise."""
+    poll = session.get(Poll, poll_id)
+    if poll is None:
+        raise NotFound(f"There is no poll {poll_id}.")
+    if poll.status not in EXPORTABLE:
+        raise Conflict(
+            f"Poll {poll_id} is {poll.status}: its audit bundle is available once voting has closed."
+        )
+    return poll
+
+
+def election(session: Session, poll: Poll) -> dict[str, Any]:
+    """``election.json``: what the poll service counts with, plus what an auditor reads."""
+    from ..polls import service as polls
+
+    data = polls.election_dict(session, poll)
+    data["id"] = poll.id
+    data["thresholds"] = {
+        "quorum": poll.quorum,
+        "threshold": poll.threshold,
+        "strict": poll.threshold_strict,
+    }
+    data["options_offered"] = [
+        {"label": o.label, "description": o.description, "position": o.position, "is_default": o.is_default}
+        for o in polls.options(session, poll)
+    ]
+    data["opened_at"] = _t(poll.opened_at)
+    data["closed_at"] = _t(poll.closed_at)
+    data["electorate_basis"] = "group" if Rule.from_dict(poll.eligibility or {}).groups else "rule"
+    if poll.amendment_id is not None:
+        data["document_version"] = _amendment_version(session, poll.amendment_id)
+    return data
+
+
+def electorate(session: Session, poll: Poll) -> Electorate:
+    """The frozen electorate (group polls) and who took part, sorted by username."""
+    rule = Rule.from_dict(poll.eligibility or {})
+    rows = session.exec(
+        select(Participation.evidence, Member.username)
+        .join(Member, Member.id == Participation.member_id)
+        .where(Participation.poll_id == poll.id)
+    ).all()
+    took_part = sorted(({"username": name, "evidence": evidence} for evidence, name in rows),
+                       key=lambda m: m["username"])
+    participants = [m["username"] for m in took_part]
+    if not rule.groups:
+        return Electorate(eligible=[], participants=participants, participant_evidence=took_part, basis="rule")
+    eligible = []
+    frozen = session.exec(select(ElectorateEntry).where(ElectorateEntry.poll_id == poll.id)).all()
+    for entry in frozen:
+        # The same selection open_poll made: members of the groups who passed the rule at opening.
+        if check(rule, _evidence(entry.evidence), opens_at=poll.opens_at).ok:
+            eligible.append({"username": entry.username, "evidence": entry.evidence})
+    eligible.sort(key=lambda m: m["username"])
+    return Electorate(eligible=eligible, participants=participants, participant_evidence=took_part, basis="group")
+
+
+def rule_hash(poll: Poll) -> str:
+    """The electorate hash a community-wide poll freezes at opening: its rule and opening time."""
+    return sha256_hex(canonical_json({"rule": poll.eligibility, "opens_at": _t(poll.opens_at)}))
+
+
+def full_head(head: TreeHead) -> dict[str, Any]:
+    """A stored head in the bundle's form: all five fields, ``signature`` and ``key_id`` null if unsigned."""
+    signed = bool(head.signature)
+    return {
+        "tree_size": head.tree_size,
+        "root_hash": head.root_hash,
+        "timestamp": head.timestamp,
+        "signature": head.signature if signed else None,
+        "key_id": head.key_id if signed else None,
+    }
+
+
+def covering_head(session: Session, upto_seq: int) -> TreeHead:
+    """The newest stored tree head that covers entry ``upto_seq``; Conflict if none does."""
+    head = session.exec(
+        select(TreeHead).where(TreeHead.tree_size > upto_seq).order_by(TreeHead.tree_size.desc(), TreeHead.id.desc())
+    ).first()
+    if head is None:
+        raise Conflict(
+            "No signed tree head covers this poll's log entries yet; one is made when a poll closes."
+        )
+    return head
+
+
+# === The bundle =================================================================================
+
+
+def poll_bundle(session: Session, poll_id: int) -> bytes:
+    """The audit bundle (zip bytes) of a closed or published poll.
+
+    Raises NotFound for an unknown poll and Conflict for a poll that has not closed, or when
+    the stored data would not make a bundle that verifies (a ``governance.audit`` AuditError
+    from ``build_bundle`` is reported as a Conflict naming the problem).
+    """
+    from ..polls import service as polls
+
+    poll = exportable_poll(session, poll_id)
+    if poll.result is None:
+        raise Conflict(f"Poll {poll_id} has not been counted yet.")
+    data = election(session, poll)
+    frozen = electorate(session, poll)
+    entries = log.entries(session, poll_id=poll.id)
+    if not entries:
+        raise Conflict(f"Poll {poll_id} has no entries in the event log.")
+    head_row = covering_head(session, entries[-1].seq)
+    head = full_head(head_row)
+    key = log.signing_key()
+    public = public_key_pem(key) if key is not None and head_row.signature else None
+    if frozen.basis == "rule":
+        # build_bundle writes only eligible and participants to electorate.json, so the frozen
+        # rule and the evidence of those who took part travel in election.json.
+        data["electorate_rule"] = {"rule": poll.eligibility, "opens_at": _t(poll.opens_at)}
+        data["participants_evidence"] = frozen.participant_evidence
+    try:
+        return build_bundle(
+            election=data,
+            ballots=polls.published_ballots(session, poll),
+            electorate={"eligible": frozen.eligible, "participants": frozen.participants},
+            log_entries=[log.as_entry(e) for e in entries],
+            all_entry_hashes=log.leaf_hashes(session, size=head_row.tree_size),
+            head=head,
+            public_key_pem=public,
+            results=poll.result,
+            tallier=polls.tally,
+        )
+    except AuditError as exc:
+        raise Conflict(f"The audit bundle of poll {poll_id} cannot be built: {exc}") from None
+
+
+def bundle_filename(poll_id: int) -> str:
+    """The download name of a poll's bundle."""
+    return f"poll-{poll_id}-audit.zip"
+
+
+# === Tracker look-up ============================================================================
+
+
+@dataclass(frozen=True)
+class TrackerLookup:
+    """What a voter learns from looking up a tracker: never who cast the ballot.
+
+    ``state`` is "found", "not-found", "not-closed" (ballots are published at the close) or
+    "cancelled" (the ballots of a cancelled poll are never published).
+    """
+
+    state: str
+    poll: Poll
+    tracker: str
+    ranking: list[list[str]] | None = None
+    ballot_hash: str | None = None
+    position: int | None = None
+    total: int | None = None
+    entry_seq: int | None = None
+
+
+def find_tracker(session: Session, poll_id: int, tracker: str) -> TrackerLookup:
+    """Find ``tracker`` in the published ballot list of a closed poll."""
+    from ..polls import service as polls
+
+    poll = session.get(Poll, poll_id)
+    if poll is None:
+        raise NotFound(f"There is no poll {poll_id}.")
+    if poll.status == "cancelled":
+        return TrackerLookup(state="cancelled", poll=poll, tracker=tracker)
+    if poll.status not in EXPORTABLE:
+        return TrackerLookup(state="not-closed", poll=poll, tracker=tracker)
+    ballots = polls.published_ballots(session, poll)
+    for position, ballot in enumerate(ballots, start=1):
+        if ballot["tracker"] == tracker:
+            cast = [e for e in log.entries(session, poll_id=poll.id)
+                    if e.type in ("ballot.cast", "ballot.replaced") and e.payload.get("tracker") == tracker]
+            return TrackerLookup(state="found", poll=poll, tracker=tracker, ranking=ballot["ranking"],
+                                 ballot_hash=polls.ballot_hash(tracker, ballot["ranking"]),
+                                 position=position, total=len(ballots),
+                                 entry_seq=cast[-1].seq if cast else None)
+    return TrackerLookup(state="not-found", poll=poll, tracker=tracker, total=len(ballots))
+
+
+# === Reading the log for people ================================================================
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of the log, newest first."""
+
+    entries: list[AuditEntry]
+    number: int
+    pages: int
+    total: int
+
+
+def list_entries(session: Session, *, poll_id: int | None = None, page: int = 1, per_page: int = 50) -> Page:
+    """A page of log entries, newest first, optionally only one poll's."""
+    from sqlalchemy import func
+
+    count = select(func.count()).select_from(AuditEntry)
+    query = select(AuditEntry)
+    if poll_id is not None:
+        count = count.where(AuditEntry.poll_id == poll_id)
+        query = query.where(AuditEntry.poll_id == poll_id)
+    total = session.exec(count).one()
+    pages = max(1, -(-total // per_page))
+    number = min(max(1, page), pages)
+    rows = session.exec(query.order_by(AuditEntry.seq.desc()).offset((number - 1) * per_page).limit(per_page)).all()
+    return Page(entries=list(rows), number=number, pages=pages, total=total)
+
+
+def get_entry(session: Session, seq: int) -> AuditEntry:
+    """One entry by sequence number, or NotFound."""
+    row = session.get(AuditEntry, seq)
+    if row is None:
+        raise NotFound(f"The event log has no entry {seq}.")
+    return row
+
+
+def latest_head(session: Session) -> TreeHead | None:
+    """The most recently stored tree head, or None before the first one."""
+    return session.exec(select(TreeHead).order_by(TreeHead.tree_size.desc(), TreeHead.id.desc())).first()
+
+
+@dataclass(frozen=True)
+class Proof:
+    """An entry's RFC 6962 inclusion proof against a stored head."""
+
+    head: TreeHead
+    leaf_index: int
+    path: list[str]
+    verified: bool
+
+
+def inclusion(session: Session, entry: AuditEntry, head: TreeHead | None) -> Proof | None:
+    """The entry's inclusion proof against ``head``; None when the head does not cover it yet."""
+    if head is None or entry.seq >= head.tree_size:
+        return None
+    leaves = [bytes.fromhex(h) for h in log.leaf_hashes(session, size=head.tree_size)]
+    path = merkle.inclusion_proof(entry.seq, leaves)
+    ok = merkle.verify_inclusion(merkle.leaf_hash(bytes.fromhex(entry.hash)), entry.seq, head.tree_size, path,
+                                 bytes.fromhex(head.root_hash))
+    return Proof(head=head, leaf_index=entry.seq, path=[p.hex() for p in path], verified=ok)
+
+
+def entry_json(entry: AuditEntry) -> str:
+    """The entry as its canonical JSON line (what ``log.jsonl`` holds)."""
+    return canonical_json(log.as_entry(entry).to_dict()).decode("utf-8")
+
+
+def public_key() -> tuple[str, str] | None:
+    """(PEM text, key id) of the configured signing key's public half, or None."""
+    key = log.signing_key()
+    if key is None:
+        return None
+    try:
+        pem = public_key_pem(key)
+    except (SignatureError, ValueError):
+        return None
+    return pem.decode("ascii"), key_id(pem)
+
+
+def published_head(session: Session) -> dict[str, Any] | None:
+    """The latest head as published (JSON), with the public key when one is configured."""
+    head = latest_head(session)
+    if head is None:
+        return None
+    data: dict[str, Any] = full_head(head)
+    data["reason"] = head.reason
+    if head.forum_post_id is not None:
+        data["forum_post_id"] = head.forum_post_id
+    key = public_key()
+    if key is not None and head.signature:
+        data["public_key"] = key[0]
+    return data
+
+
+# === Checking the whole stored log ==============================================================
+
+
+@dataclass(frozen=True)
+class LogCheck:
+    """The outcome of ``check_log``: ``problem`` is None when everything agrees."""
+
+    entries: int
+    head: TreeHead | None
+    problem: str | None
+    signature: str
+
+
+def check_log(session: Session, *, batch: int = 5000) -> LogCheck:
+    """Recompute the hash chain and the Merkle root of the stored log and compare with the latest head.
+
+    Checks, in order, stopping at the first problem: every entry's hash and link to the one
+    before (``chain.verify_chain``); that the latest head does not claim more entries than the
+    log holds; that the Merkle root of the first ``tree_size`` entries is its ``root_hash``; and,
+    when a signing key is configured and the head is signed, its signature.
+    """
+    hashes: list[str] = []
+    previous = None
+    after: int | None = None
+    while True:
+        rows = log.entries(session, after=after, limit=batch)
+        if not rows:
+            break
+        chunk = [log.as_entry(r) for r in rows]
+        try:
+            verify_chain(chunk, prev=previous)
+        except ChainError as exc:
+            return LogCheck(entries=len(hashes), head=None, problem=str(exc), signature="not checked")
+        hashes += [e.hash for e in chunk]
+        previous, after = chunk[-1], chunk[-1].seq
+    head = latest_head(session)
+    if head is None:
+        return LogCheck(entries=len(hashes), head=None, problem=None, signature="no head stored yet")
+    if head.tree_size > len(hashes):
+        return LogCheck(entries=len(hashes), head=head, signature="not checked",
+                        problem=f"tree head {head.id} covers {head.tree_size} entries but the log holds {len(hashes)}")
+    root = merkle.root([bytes.fromhex(h) for h in hashes[: head.tree_size]]).hex()
+    if root != head.root_hash:
+        return LogCheck(entries=len(hashes), head=head, signature="not checked",
+                        problem=(f"tree head {head.id} (size {head.tree_size}) has root {head.root_hash} but the "
+                                 f"log's first {head.tree_size} entries give {root}"))
+    published = full_head(head)
+    if not is_signed(published):
+        return LogCheck(entries=len(hashes), head=head, problem=None, signature="the head is unsigned")
+    key = public_key()
+    if key is None:
+        return LogCheck(entries=len(hashes), head=head, problem=None,
+                        signature=f"signed by key {head.key_id}; not checked (no signing key configured here)")
+    if key[1] != head.key_id:
+        return LogCheck(entries=len(hashes), head=head, problem=None,
+                        signature=f"signed by key {head.key_id}; not checked (the configured key is {key[1]})")
+    try:
+        verify_head(published, key[0].encode("ascii"))
+    except AuditError as exc:
+        return LogCheck(entries=len(hashes), head=head, signature="bad", problem=f"tree head {head.id}: {exc}")
+    return LogCheck(entries=len(hashes), head=head, problem=None, signature=f"signed by key {key[1]}, verified")
+
+
+# === Helpers ====================================================================================
+
+
+def _evidence(data: dict[str, Any]) -> Evidence:
+    created = data.get("created_at")
+    return Evidence(
+        forum_user_id=int(data["forum_user_id"]),
+        username=data["username"],
+        created_at=datetime.fromisoformat(created) if created else None,
+        trust_level=int(data.get("trust_level", 0)),
+        groups=frozenset(data.get("groups", ())),
+        suspended=bool(data.get("suspended")),
+        silenced=bool(data.get("silenced")),
+        staged=bool(data.get("staged")),
+        active=bool(data.get("active", True)),
+    )
+
+
+def _amendment_version(session: Session, amendment_id: int) -> Any:
+    """The document version a referendum's amendment applies to, when the documents models exist."""
+    try:
+        from ..models import documents  # type: ignore[attr-defined]
+    except ImportError:
+        return {"amendment": amendment_id}
+    amendment = session.get(documents.Amendment, amendment_id)
+    if amendment is None:
+        return {"amendment": amendment_id}
+    out: dict[str, Any] = {"amendment": amendment_id}
+    for name in ("document_id", "base_version_id", "version_id", "base_sha256", "sha256"):
+        if hasattr(amendment, name):
+            out[name] = getattr(amendment, name)
+    return out
+
+
+def _t(value: datetime | None) -> str | None:
+    return None if value is None else log.format_time(value)
