@@ -1,0 +1,194 @@
+"""The event log in the database: append-only at the database level, and `flask audit verify-log`.
+
+Runs on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+from sqlmodel import Session
+
+from governance.audit import log
+from governance.audit.signing import generate_key, key_id, load_private_key
+from governance.models import AuditEntry, TreeHead
+
+WHEN = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)
+
+
+@pytest.fixture(autouse=True)
+def no_configured_key(monkeypatch):
+    monkeypatch.delenv("GOVERNANCE_AUDIT_SIGNING_KEY", raising=False)
+    monkeypatch.delenv("GOVERNANCE_AUDIT_SIGNING_KEY_FILE", raising=False)
+
+
+def _fill(session, n: int = 5, *, head: bool = True, key: bytes | None = None) -> None:
+    for i in range(n):
+        log.record(session=session, type="poll.created", actor=f"member{i}", payload={"poll": i}, poll_id=i,
+                   created_at=WHEN)
+    if head:
+        log.make_head(session=session, reason="test", key=key, now=WHEN)
+    session.commit()
+
+
+def _engine(app):
+    return app.extensions["governance.engine"]
+
+
+def _drop_triggers(app) -> None:
+    """Remove the append-only triggers (only to simulate an attacker with raw database access)."""
+    with _engine(app).begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("DROP TRIGGER audit_entry_no_change ON audit_entry"))
+        else:
+            conn.execute(text("DROP TRIGGER audit_entry_no_update"))
+            conn.execute(text("DROP TRIGGER audit_entry_no_delete"))
+
+
+# === Append-only ================================================================================
+
+
+@pytest.mark.parametrize("statement", [
+    "UPDATE audit_entry SET type = 'poll.forged' WHERE seq = 2",
+    "UPDATE audit_entry SET payload = '{}' WHERE seq = 2",
+    "DELETE FROM audit_entry WHERE seq = 2",
+    "DELETE FROM audit_entry",
+])
+def test_the_database_refuses_update_and_delete_on_the_log(app, session, statement):
+    _fill(session)
+    before = [(e.seq, e.type, e.payload, e.hash) for e in log.entries(session)]
+    with Session(_engine(app)) as other:
+        with pytest.raises(DBAPIError, match="append-only"):
+            other.execute(text(statement))
+            other.commit()
+        other.rollback()
+    session.expire_all()
+    assert [(e.seq, e.type, e.payload, e.hash) for e in log.entries(session)] == before
+
+
+def test_the_log_refuses_changes_through_the_orm_too(app, session):
+    _fill(session, head=False)
+    row = session.get(AuditEntry, 1)
+    row.actor = "someone_else"
+    with pytest.raises(DBAPIError, match="append-only"):
+        session.commit()
+    session.rollback()
+    session.expire_all()
+    assert session.get(AuditEntry, 1).actor == "member1"
+
+
+# === flask audit verify-log =====================================================================
+
+
+def test_verify_log_passes_on_an_intact_log(app, session, runner):
+    _fill(session)
+    log.record(session=session, type="poll.created", actor="late", payload={"poll": 9}, created_at=WHEN)
+    session.commit()
+    result = runner.invoke(args=["audit", "verify-log"])
+    assert result.exit_code == 0, result.output
+    assert "chain: 6 entries" in result.output
+    assert "size 5" in result.output and "(matches)" in result.output
+    assert "1 newer entries are not covered" in result.output
+    assert "unsigned" in result.output
+    assert result.output.strip().endswith("OK")
+
+
+def test_verify_log_checks_the_signature_with_the_configured_key(app, session, runner, monkeypatch):
+    private_pem, public_pem = generate_key()
+    monkeypatch.setenv("GOVERNANCE_AUDIT_SIGNING_KEY", private_pem.decode("ascii"))
+    _fill(session, key=private_pem)
+    result = runner.invoke(args=["audit", "verify-log"])
+    assert result.exit_code == 0, result.output
+    assert f"signed by key {key_id(public_pem)}, verified" in result.output
+
+    # A head whose signature was made over another root is named.
+    other_private, _ = generate_key()
+    forged = TreeHead(tree_size=5, root_hash=session.get(TreeHead, 1).root_hash, timestamp="2026-03-02T10:00:00Z",
+                      signature=load_private_key(private_pem).sign(b"something else").hex(),
+                      key_id=key_id(public_pem), reason="forged")
+    session.add(forged)
+    session.commit()
+    result = runner.invoke(args=["audit", "verify-log"])
+    assert result.exit_code == 1
+    assert f"tree head {forged.id}" in result.output and "does not verify" in result.output
+
+
+def test_verify_log_passes_on_an_empty_log(runner):
+    result = runner.invoke(args=["audit", "verify-log"])
+    assert result.exit_code == 0, result.output
+    assert "chain: 0 entries" in result.output and "none stored yet" in result.output
+
+
+def test_verify_log_names_an_entry_edited_behind_the_triggers(app, session, runner):
+    _fill(session)
+    _drop_triggers(app)
+    with _engine(app).begin() as conn:
+        conn.execute(text("UPDATE audit_entry SET actor = 'mallory' WHERE seq = 2"))
+    result = runner.invoke(args=["audit", "verify-log"])
+    assert result.exit_code == 1
+    assert "log entry 2: wrong hash" in result.output
+
+
+def test_verify_log_names_a_deleted_entry(app, session, runner):
+    _fill(session)
+    _drop_triggers(app)
+    with _engine(app).begin() as conn:
+        conn.execute(text("DELETE FROM audit_entry WHERE seq = 3"))
+    result = runner.invoke(args=["audit", "verify-log"])
+    assert result.exit_code == 1
+    assert "log entry 4: gap: entry 3 is missing" in result.output
+
+
+def test_verify_log_names_a_head_that_does_not_match(app, session, runner):
+    _fill(session)
+    session.add(TreeHead(tree_size=5, root_hash="ab" * 32, timestamp="2026-03-02T10:00:00Z", reason="bad"))
+    session.commit()
+    result = runner.invoke(args=["audit", "verify-log"])
+    assert result.exit_code == 1
+    assert "tree head 2 (size 5) has root " + "ab" * 32 in result.output
+
+    session.add(TreeHead(tree_size=50, root_hash="cd" * 32, timestamp="2026-03-03T10:00:00Z", reason="too big"))
+    session.commit()
+    result = runner.invoke(args=["audit", "verify-log"])
+    assert result.exit_code == 1
+    assert "covers 50 entries but the log holds 5" in result.output
+
+
+def test_verify_log_reads_the_log_in_batches(app, session):
+    from governance.audit import export
+
+    _fill(session, n=7)
+    checked = export.check_log(session, batch=3)
+    assert checked.problem is None and checked.entries == 7
+
+
+# === flask audit keygen =========================================================================
+
+
+def test_keygen_prints_a_working_key_pair_and_how_to_configure_it(runner):
+    from governance.audit.signing import sign_head, verify_head
+
+    result = runner.invoke(args=["audit", "keygen"])
+    assert result.exit_code == 0, result.output
+    out = result.output
+    private = out[out.index("-----BEGIN PRIVATE KEY-----"): out.index("-----END PRIVATE KEY-----") + 25]
+    public = out[out.index("-----BEGIN PUBLIC KEY-----"): out.index("-----END PUBLIC KEY-----") + 24]
+    assert "GOVERNANCE_AUDIT_SIGNING_KEY" in out
+    assert f"key id {key_id(public.encode())}" in out
+    head = sign_head(private.encode(), 1, "00" * 32, "2026-03-01T10:00:00Z")
+    verify_head(head, public.encode())
+
+
+def test_keygen_writes_a_private_file_and_never_overwrites(runner, tmp_path):
+    path = tmp_path / "audit_key.pem"
+    result = runner.invoke(args=["audit", "keygen", "--out", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "BEGIN PRIVATE KEY" not in result.output and "BEGIN PUBLIC KEY" in result.output
+    assert f"GOVERNANCE_AUDIT_SIGNING_KEY_FILE={path}" in result.output
+    assert path.stat().st_mode & 0o777 == 0o600
+    load_private_key(path.read_bytes())
+    again = runner.invoke(args=["audit", "keygen", "--out", str(path)])
+    assert again.exit_code == 1 and "already exists" in again.output
