@@ -1,7 +1,110 @@
-"""Pages of the audit area."""
+"""Pages of the audit area: the event log, one entry, the tree head, bundles and tracker look-up.
+
+Everything here is public and read-only. Ballot entries never name a voter (the log stores none),
+and no page puts a username next to a tracker: the tracker page shows a ballot, never who cast it.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint
+import re
+
+from flask import Blueprint, Response, jsonify, render_template, request
+
+from ..audit import export, log
+from ..db import get_session
+from ..errors import InvalidInput, NotFound
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")
+
+PER_PAGE = 50
+#: Largest id or sequence number a query may name (the columns are 32-bit on PostgreSQL).
+MAX_ID = 2**31 - 1
+_NUMBER = re.compile(r"[0-9]{1,10}")
+_TRACKER = re.compile(r"[0-9a-f]{8,128}")
+
+
+def _number(name: str, *, required: bool = False) -> int | None:
+    """A positive whole number from the query string, or InvalidInput (400) saying what is wrong."""
+    raw = request.args.get(name, "").strip()
+    if not raw:
+        if required:
+            raise InvalidInput([(name, f"give a {name} number")])
+        return None
+    if not _NUMBER.fullmatch(raw) or not 0 < int(raw) <= MAX_ID:
+        raise InvalidInput([(name, f"{name} must be a positive whole number")])
+    return int(raw)
+
+
+def _in_range(value: int, what: str) -> int:
+    if value > MAX_ID:
+        raise NotFound(f"There is no {what} {value}.")
+    return value
+
+
+@bp.get("/")
+def index():
+    """The event log, newest first, a page at a time; ``?poll=ID`` shows one poll's entries."""
+    poll_id = _number("poll")
+    page = export.list_entries(get_session(), poll_id=poll_id, page=_number("page") or 1, per_page=PER_PAGE)
+    head = export.latest_head(get_session())
+    return render_template("audit/index.html", page=page, poll_id=poll_id, head=head)
+
+
+@bp.get("/entries/<int:seq>")
+def entry(seq: int):
+    """One entry: its canonical JSON, hash, link to the one before, inclusion proof against the head."""
+    session = get_session()
+    row = export.get_entry(session, _in_range(seq, "entry"))
+    head = export.latest_head(session)
+    return render_template("audit/entry.html", entry=row, canonical=export.entry_json(row),
+                           proof=export.inclusion(session, row, head), head=head)
+
+
+@bp.get("/head")
+def head():
+    """The latest signed tree head, its signature and the public key that checks it."""
+    session = get_session()
+    data = export.published_head(session)
+    size, root = log.current_root(session)
+    return render_template("audit/head.html", head=data, key=export.public_key(), log_size=size, log_root=root)
+
+
+@bp.get("/head.json")
+def head_json():
+    """The latest tree head as JSON (404 before the first head)."""
+    data = export.published_head(get_session())
+    if data is None:
+        return jsonify(error={"status": 404, "message": "No tree head has been made yet."}), 404
+    return jsonify(data)
+
+
+@bp.get("/polls/<int:poll_id>/bundle.zip")
+def bundle(poll_id: int):
+    """Download the audit bundle of a closed poll."""
+    data = export.poll_bundle(get_session(), _in_range(poll_id, "poll"))
+    return Response(data, mimetype="application/zip", headers={
+        "Content-Disposition": f"attachment; filename={export.bundle_filename(poll_id)}",
+        "Cache-Control": "no-cache",
+    })
+
+
+@bp.get("/tracker")
+def tracker():
+    """Look a tracker up in a closed poll's published ballots."""
+    if not request.args.get("poll") and not request.args.get("tracker"):
+        return render_template("audit/tracker.html", lookup=None, poll_value="", tracker_value="")
+    problems: list[tuple[str, str]] = []
+    poll_id = None
+    try:
+        poll_id = _number("poll", required=True)
+    except InvalidInput as exc:
+        problems += exc.reasons
+    code = request.args.get("tracker", "").strip().lower()
+    if not _TRACKER.fullmatch(code):
+        problems.append(("tracker", "a tracker is 8 to 128 letters a-f and digits, as your receipt shows it"))
+    if problems:
+        raise InvalidInput(problems)
+    lookup = export.find_tracker(get_session(), poll_id, code)
+    status = 404 if lookup.state == "not-found" else 200
+    return render_template("audit/tracker.html", lookup=lookup, poll_value=str(poll_id),
+                           tracker_value=code), status
