@@ -17,7 +17,7 @@ from ..errors import GovernanceError
 
 @click.group("audit")
 def audit_group() -> None:
-    """The public event log: export poll bundles, check the stored log, make a signing key."""
+    """The public event log: export poll and document bundles, check the stored log, make a signing key."""
 
 
 @audit_group.command("export")
@@ -28,18 +28,40 @@ def audit_group() -> None:
 def export_command(poll_id: int, out: Path) -> None:
     """Write the audit bundle of a closed poll to a zip file (check it with `governance-audit verify`)."""
     from ..audit import export
-    from ..audit.canonical import sha256_hex
     from ..db import get_session
 
     try:
         data = export.poll_bundle(get_session(), poll_id)
     except GovernanceError as exc:
         raise click.ClickException(exc.message) from None
+    _write(out, data)
+
+
+def _write(out: Path, data: bytes) -> None:
+    from ..audit.canonical import sha256_hex
+
     try:
         out.write_bytes(data)
     except OSError as exc:
         raise click.ClickException(f"cannot write {out}: {exc.strerror or exc}") from None
     click.echo(f"wrote {out} ({len(data)} bytes, sha256 {sha256_hex(data)})")
+
+
+@audit_group.command("export-document")
+@click.argument("slug")
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False, writable=True, path_type=Path),
+              help="Write the bundle (a zip) to this file.")
+@with_appcontext
+def export_document_command(slug: str, out: Path) -> None:
+    """Write the audit bundle of a governed document (every version and amendment) to a zip file."""
+    from ..audit import export
+    from ..db import get_session
+
+    try:
+        data = export.document_bundle(get_session(), slug)
+    except GovernanceError as exc:
+        raise click.ClickException(exc.message) from None
+    _write(out, data)
 
 
 @audit_group.command("verify-log")

@@ -12,6 +12,9 @@ tracker or a ballot; ballots carry only their tracker and ranking.
 
 from __future__ import annotations
 
+import io
+import json
+import zipfile
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -20,7 +23,17 @@ from sqlmodel import Session, select
 
 from ..errors import Conflict, NotFound
 from ..identity.eligibility import Evidence, Rule, check
-from ..models import AuditEntry, ElectorateEntry, Member, Participation, Poll, TreeHead
+from ..models import (
+    Amendment,
+    AuditEntry,
+    Document,
+    DocumentVersion,
+    ElectorateEntry,
+    Member,
+    Participation,
+    Poll,
+    TreeHead,
+)
 from . import log, merkle
 from .bundle import build_bundle
 from .canonical import AuditError, canonical_json, sha256_hex
@@ -180,6 +193,119 @@ def poll_bundle(session: Session, poll_id: int) -> bytes:
 def bundle_filename(poll_id: int) -> str:
     """The download name of a poll's bundle."""
     return f"poll-{poll_id}-audit.zip"
+
+
+# === Document bundles ===========================================================================
+
+DOCUMENT_FORMAT = "governance-document-bundle"
+DOCUMENT_FORMAT_VERSION = 1
+_ZIP_TIME = (1980, 1, 1, 0, 0, 0)
+
+
+def document_bundle(session: Session, slug: str) -> bytes:
+    """The audit bundle (zip bytes) of a governed document: every version, every amendment, its log.
+
+    Files (no directories): ``manifest.json`` (SHA-256 and size of every other file),
+    ``document.json`` (the versions with their hashes, how each was adopted and its
+    classification; the amendments with their classification, status, base, hashes, history and
+    referendum poll), ``version-NNNN.md`` (each version's text), ``amendment-N.md`` (each
+    amendment's proposed text), ``log.jsonl`` (the document's log entries), ``proofs.json``
+    (inclusion proofs of the entries the newest head covers; newer ones are listed as
+    ``not_yet_covered``), ``head.json`` and, when that head is signed, ``public_key.pem``. Each
+    referendum's ballots and count are in that poll's own bundle.
+    """
+    document = session.exec(select(Document).where(Document.slug == slug)).first()
+    if document is None:
+        raise NotFound(f"There is no document {slug!r}.")
+    versions = list(session.exec(select(DocumentVersion).where(DocumentVersion.document_id == document.id)
+                                 .order_by(DocumentVersion.number)).all())
+    amendments = list(session.exec(select(Amendment).where(Amendment.document_id == document.id)
+                                   .order_by(Amendment.id)).all())
+    proposers = {m.id: m.username for m in session.exec(
+        select(Member).where(Member.id.in_([a.proposer_id for a in amendments] or [0]))).all()}
+    files: dict[str, bytes] = {}
+    listed_versions = []
+    for v in versions:
+        name = f"version-{v.number:04d}.md"
+        files[name] = v.source_md.encode("utf-8")
+        listed_versions.append({
+            "number": v.number, "file": name, "sha256": v.sha256, "adopted_by": v.adopted_by, "poll": v.poll_id,
+            "result_hash": v.result_hash or None, "amendment": v.amendment_id, "note": v.note,
+            "classification": v.classification, "created_at": _t(v.created_at),
+        })
+    listed_amendments = []
+    for a in amendments:
+        name = f"amendment-{a.id}.md"
+        files[name] = a.source_md.encode("utf-8")
+        listed_amendments.append({
+            "id": a.id, "file": name, "title": a.title, "proposer": proposers.get(a.proposer_id),
+            "rationale_md": a.rationale_md, "status": a.status, "kind": a.kind, "classification": a.classification,
+            "base_number": a.base_number, "base_sha256": a.base_sha256, "sha256": a.sha256,
+            "original_base_number": a.original_base_number, "original_sha256": a.original_sha256,
+            "supersedes": a.supersedes_id, "poll": a.poll_id, "adopted_version": a.adopted_version,
+            "history": a.history, "forum_topic_id": a.forum_topic_id, "created_at": _t(a.created_at),
+        })
+    files["document.json"] = _pretty({
+        "format": DOCUMENT_FORMAT, "slug": document.slug, "title": document.title,
+        "current_version": document.current_version, "versions": listed_versions, "amendments": listed_amendments,
+        "referendums": sorted({a.poll_id for a in amendments if a.poll_id is not None}),
+    })
+    entries = log.entries(session, document=slug)
+    files["log.jsonl"] = b"".join(canonical_json(log.as_entry(e).to_dict()) + b"\n" for e in entries)
+    head = latest_head(session)
+    if head is None:
+        raise Conflict("No signed tree head has been made yet; one is made when a poll closes.")
+    covered = [e for e in entries if e.seq < head.tree_size]
+    leaves = [bytes.fromhex(h) for h in log.leaf_hashes(session, size=head.tree_size)]
+    paths = merkle.inclusion_proofs([e.seq for e in covered], leaves)
+    files["proofs.json"] = _pretty({
+        "tree_size": head.tree_size, "root_hash": head.root_hash,
+        "entries": [{"seq": e.seq, "leaf_index": e.seq, "proof": [p.hex() for p in path]}
+                    for e, path in zip(covered, paths, strict=True)],
+        "not_yet_covered": [e.seq for e in entries if e.seq >= head.tree_size],
+    })
+    published = full_head(head)
+    files["head.json"] = _pretty(published)
+    key = public_key()
+    if head.signature and key is not None and key[1] == head.key_id:
+        files["public_key.pem"] = key[0].encode("ascii")
+    return _zip(files, fmt=DOCUMENT_FORMAT)
+
+
+def document_filename(slug: str) -> str:
+    """The download name of a document's bundle."""
+    return f"document-{slug}-audit.zip"
+
+
+def _pretty(data: Any) -> bytes:
+    data = _plain(data)
+    canonical_json(data)  # refuses values that would not round-trip (non-string keys, huge integers)
+    return (json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+def _plain(value: Any) -> Any:
+    """JSON data with floats (classification similarities) as their shortest decimal text."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, float):
+        return repr(value)
+    return value
+
+
+def _zip(files: dict[str, bytes], *, fmt: str) -> bytes:
+    """A deterministic zip: manifest first, then the files by name, fixed timestamps."""
+    manifest = {"format": fmt, "version": DOCUMENT_FORMAT_VERSION,
+                "files": {n: {"sha256": sha256_hex(d), "size": len(d)} for n, d in sorted(files.items())}}
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for name, data in [("manifest.json", _pretty(manifest)), *sorted(files.items())]:
+            info = zipfile.ZipInfo(name, date_time=_ZIP_TIME)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            zf.writestr(info, data)
+    return buffer.getvalue()
 
 
 # === Tracker look-up ============================================================================
@@ -402,20 +528,20 @@ def _evidence(data: dict[str, Any]) -> Evidence:
     )
 
 
-def _amendment_version(session: Session, amendment_id: int) -> Any:
-    """The document version a referendum's amendment applies to, when the documents models exist."""
-    try:
-        from ..models import documents  # type: ignore[attr-defined]
-    except ImportError:
-        return {"amendment": amendment_id}
-    amendment = session.get(documents.Amendment, amendment_id)
+def _amendment_version(session: Session, amendment_id: int) -> dict[str, Any]:
+    """The document text a referendum decides: the amendment, its base version and both hashes."""
+    amendment = session.get(Amendment, amendment_id)
     if amendment is None:
         return {"amendment": amendment_id}
-    out: dict[str, Any] = {"amendment": amendment_id}
-    for name in ("document_id", "base_version_id", "version_id", "base_sha256", "sha256"):
-        if hasattr(amendment, name):
-            out[name] = getattr(amendment, name)
-    return out
+    document = session.get(Document, amendment.document_id)
+    return {
+        "amendment": amendment.id,
+        "document": document.slug if document else None,
+        "base_version": amendment.base_number,
+        "base_sha256": amendment.base_sha256,
+        "amended_sha256": amendment.sha256,
+        "kind": amendment.kind,
+    }
 
 
 def _t(value: datetime | None) -> str | None:

@@ -88,6 +88,18 @@ def bundle(poll_id: int):
     })
 
 
+@bp.get("/documents/<slug>/bundle.zip")
+def document_bundle(slug: str):
+    """Download the audit bundle of a governed document."""
+    if len(slug) > 100:
+        raise NotFound(f"There is no document {slug[:100]!r}.")
+    data = export.document_bundle(get_session(), slug)
+    return Response(data, mimetype="application/zip", headers={
+        "Content-Disposition": f"attachment; filename={export.document_filename(slug)}",
+        "Cache-Control": "no-cache",
+    })
+
+
 @bp.get("/tracker")
 def tracker():
     """Look a tracker up in a closed poll's published ballots."""
