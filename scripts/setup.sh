@@ -21,9 +21,9 @@ ensure_debian_packages() {
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
-# ensure_venv EXTRAS : a virtualenv with the project installed; reinstalls when pyproject.toml changes.
+# ensure_venv [EXTRAS] : a virtualenv with the project installed; reinstalls when pyproject.toml changes.
 ensure_venv() {
-    local extras="$1"
+    local extras="${1:-}"
     local python="${PYTHON:-python3}"
     if ! "$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
         echo "setup: Python 3.11 or newer is required ($python is $("$python" --version 2>&1))" >&2
@@ -33,13 +33,13 @@ ensure_venv() {
         "$python" -m venv "$VENV" 2>/dev/null || {
             ensure_debian_packages python3-venv && rm -rf "$VENV" && "$python" -m venv "$VENV"; }
     fi
-    local stamp="$VENV/.installed-$extras"
+    local stamp="$VENV/.installed-${extras:-base}"
     local want
     want="$(sha256sum "$ROOT/pyproject.toml" | cut -d' ' -f1)"
     if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
-        echo "setup: installing Python packages ($extras)"
+        echo "setup: installing Python packages${extras:+ ($extras)}"
         "$VENV/bin/python" -m pip install -q --upgrade pip
-        "$VENV/bin/python" -m pip install -q -e "$ROOT[$extras]"
+        "$VENV/bin/python" -m pip install -q -e "$ROOT${extras:+[$extras]}"
         echo "$want" > "$stamp"
     fi
 }

@@ -1,8 +1,80 @@
-"""Operator commands of the polls area (registered by governance.cli)."""
+"""Operator commands of the polls area: the clock (``polls tick``) and the demo (``seed-demo``)."""
 
 from __future__ import annotations
 
-import click
+import signal
+import time
+from datetime import UTC, datetime
 
-#: Commands of this area, added to `flask --app app` by `governance.cli.init_app`.
-COMMANDS: list[click.Command] = []
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+
+from ..identity.forum import Forum
+from . import clock
+
+
+def _tick_once() -> str:
+    app = current_app
+    now = datetime.now(UTC)
+    forum = Forum.from_config(app.config, max_wait=30.0)
+    steps = clock.run_due(engine=app.extensions["governance.engine"],
+                          immediate=app.extensions["governance.engine_immediate"], forum=forum, now=now)
+    delivered, failed = clock.deliver_outbox(
+        engine=app.extensions["governance.engine"], immediate=app.extensions["governance.engine_immediate"],
+        forum=forum, now=now, base_url=app.config["BASE_URL"], category=app.config["DISCOURSE_ANNOUNCE_CATEGORY"])
+    moves = ", ".join(f"poll {pid}: {step}" for pid, step in steps) or "no poll moved"
+    return f"{now:%Y-%m-%d %H:%M:%S}Z {moves}; forum posts delivered {delivered}, failed {failed}"
+
+
+@click.group("polls")
+def polls_group() -> None:
+    """Poll lifecycle commands."""
+
+
+@polls_group.command("tick")
+@click.option("--every", type=float, default=None, metavar="SECONDS",
+              help="Keep running, ticking every SECONDS (for a process supervisor); default: tick once.")
+@with_appcontext
+def tick(every: float | None) -> None:
+    """Open and close polls whose time has come, and deliver owed forum posts (run from cron)."""
+    if every is None:
+        click.echo(_tick_once())
+        return
+    stop = {"now": False}
+
+    def _stop(*_args):
+        stop["now"] = True
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    while not stop["now"]:
+        try:
+            click.echo(_tick_once())
+        except Exception as exc:  # noqa: BLE001 - a supervisor loop logs and carries on
+            click.echo(f"tick failed: {exc}", err=True)
+        slept = 0.0
+        while slept < every and not stop["now"]:
+            time.sleep(min(0.5, every - slept))
+            slept += 0.5
+
+
+@click.command("seed-demo")
+@with_appcontext
+def seed_demo() -> None:
+    """Fill an empty database with the demo community's polls (members come from the forum)."""
+    from . import demo
+
+    app = current_app
+    try:
+        with demo.demo_forum(app.config) as forum:
+            ids = demo.seed(engine=app.extensions["governance.engine"],
+                            immediate=app.extensions["governance.engine_immediate"], forum=forum)
+    except demo.AlreadySeeded as exc:
+        click.echo(f"seed-demo: {exc}; nothing changed")
+        return
+    for role, poll_id in ids.items():
+        click.echo(f"{role.replace('_', ' ')}: /polls/{poll_id}")
+
+
+COMMANDS: list[click.Command] = [polls_group, seed_demo]

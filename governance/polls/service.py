@@ -296,7 +296,7 @@ def schedule(*, session: Session, actor: Member, charter: CharterVersion, poll: 
         raise InvalidInput(problems)
     poll.status = "nominations" if poll.kind == "election" else "scheduled"
     session.add(poll)
-    log.record(session=session, type="poll.scheduled", actor=actor, poll_id=poll.id,
+    log.record(session=session, created_at=now, type="poll.scheduled", actor=actor, poll_id=poll.id,
                payload={"poll": poll.id, "status": poll.status, "opens_at": _t(poll.opens_at),
                         "closes_at": _t(poll.closes_at), "eligibility": poll.eligibility,
                         "method": poll.method, "seats": poll.seats})
@@ -405,7 +405,7 @@ def nominate(*, session: Session, actor: Member, poll: Poll, nominee: Member, st
     nomination.accepted_at = now if actor.id == nominee.id else None
     session.add(nomination)
     session.flush()
-    log.record(session=session, type="nomination.made", actor=actor, poll_id=poll.id,
+    log.record(session=session, created_at=now, type="nomination.made", actor=actor, poll_id=poll.id,
                payload={"poll": poll.id, "nominee": nominee.username, "accepted": nomination.accepted_at is not None})
     return nomination
 
@@ -422,7 +422,7 @@ def accept_nomination(*, session: Session, actor: Member, poll: Poll, statement:
     nomination.conflicts_md, nomination.conflicts_html = conflicts, render(conflicts) if conflicts.strip() else ""
     nomination.accepted_at = now
     session.add(nomination)
-    log.record(session=session, type="nomination.accepted", actor=actor, poll_id=poll.id,
+    log.record(session=session, created_at=now, type="nomination.accepted", actor=actor, poll_id=poll.id,
                payload={"poll": poll.id, "nominee": actor.username})
     session.flush()
     return nomination
@@ -435,7 +435,7 @@ def withdraw_nomination(*, session: Session, actor: Member, poll: Poll, now: dat
         raise Conflict("Candidates can withdraw only until voting opens.")
     nomination.withdrawn_at = now
     session.add(nomination)
-    log.record(session=session, type="nomination.withdrawn", actor=actor, poll_id=poll.id,
+    log.record(session=session, created_at=now, type="nomination.withdrawn", actor=actor, poll_id=poll.id,
                payload={"poll": poll.id, "nominee": actor.username})
     session.flush()
     return nomination
@@ -566,7 +566,7 @@ def open_poll(*, session: Session, poll: Poll, now: datetime, snapshot: GroupSna
             poll.cancel_reason = (f"Only {len(standing)} accepted candidate(s) for {poll.seats} seat(s) when "
                                   "voting was due to open.")
             session.add(poll)
-            log.record(session=session, type="poll.cancelled", actor=None, poll_id=poll.id,
+            log.record(session=session, created_at=now, type="poll.cancelled", actor=None, poll_id=poll.id,
                        payload={"poll": poll.id, "reason": poll.cancel_reason})
             return poll
         for position, (_nomination, member) in enumerate(standing):
@@ -595,7 +595,7 @@ def open_poll(*, session: Session, poll: Poll, now: datetime, snapshot: GroupSna
     session.add(PollKey(poll_id=poll.id, key=secrets.token_hex(32)))
     session.flush()
     labels = [o.label for o in options(session, poll)]
-    log.record(session=session, type="poll.opened", actor=None, poll_id=poll.id, payload={
+    log.record(session=session, created_at=now, type="poll.opened", actor=None, poll_id=poll.id, payload={
         "poll": poll.id, "options": labels, "method": poll.method, "seats": poll.seats,
         "tie_break_seed": poll.tie_seed, "electorate_hash": poll.electorate_hash,
         "electorate_size": poll.electorate_size, "eligibility": poll.eligibility,
@@ -693,7 +693,7 @@ def cast(*, session: Session, poll: Poll, member: Member, ranking: list[list[str
     payload = {"poll": poll.id, "tracker": tracker, "ballot_hash": ballot_hash(tracker, ranking)}
     if replaced_tracker:
         payload["replaces"] = replaced_tracker
-    log.record(session=session, type="ballot.replaced" if replaced_tracker else "ballot.cast",
+    log.record(session=session, created_at=now, type="ballot.replaced" if replaced_tracker else "ballot.cast",
                actor=None, poll_id=poll.id, payload=payload)
     if send_receipt:
         session.add(Outbox(kind="receipt", poll_id=poll.id,
@@ -795,7 +795,7 @@ def close_poll(*, session: Session, poll: Poll, now: datetime) -> Poll:
     ballots = published_ballots(session, poll)
     poll.ballots_hash = ballots_hash(ballots)
     voters = turnout(session, poll)
-    log.record(session=session, type="poll.closed", actor=None, poll_id=poll.id,
+    log.record(session=session, created_at=now, type="poll.closed", actor=None, poll_id=poll.id,
                payload={"poll": poll.id, "ballots": len(ballots), "voters": voters,
                         "ballots_hash": poll.ballots_hash})
     election = election_dict(session, poll)
@@ -803,13 +803,13 @@ def close_poll(*, session: Session, poll: Poll, now: datetime) -> Poll:
     data = result.to_dict()
     poll.result = data
     poll.result_hash = results_hash(data)
-    log.record(session=session, type="poll.tallied", actor=None, poll_id=poll.id,
+    log.record(session=session, created_at=now, type="poll.tallied", actor=None, poll_id=poll.id,
                payload={"poll": poll.id, "method": election["method"], "elected": list(result.elected),
                         "tied": list(result.tied), "results_hash": poll.result_hash})
     poll.status = "published"
     poll.published_at = now
     session.add(poll)
-    log.record(session=session, type="results.published", actor=None, poll_id=poll.id,
+    log.record(session=session, created_at=now, type="results.published", actor=None, poll_id=poll.id,
                payload={"poll": poll.id, "results_hash": poll.result_hash})
     if poll.amendment_id is not None:
         from ..proposals import service as documents
@@ -846,7 +846,7 @@ def advance(*, session: Session, poll: Poll, now: datetime, snapshot: GroupSnaps
     if step == "close-nominations":
         poll.status = "scheduled"
         session.add(poll)
-        log.record(session=session, type="nominations.closed", actor=None, poll_id=poll.id,
+        log.record(session=session, created_at=now, type="nominations.closed", actor=None, poll_id=poll.id,
                    payload={"poll": poll.id})
     elif step == "open":
         if rule_of(poll).groups and snapshot is None:

@@ -13,7 +13,13 @@ bp = Blueprint("main", __name__)
 
 def index():
     """The home page: what is open, what is coming, how to take part."""
-    return render_template("index.html")
+    from ..polls import service
+
+    db = get_session()
+    groups = service.list_by_status(db)
+    db.commit()
+    return render_template("index.html", open_polls=groups["open"], upcoming=groups["upcoming"],
+                           results=groups["results"][:3])
 
 
 @bp.get("/healthz")

@@ -1,0 +1,180 @@
+"""The demo community's governance, for newcomers: every kind of poll in every state at once.
+
+Boundary rule: orchestration over the services (each step commits, as a request would). Members
+come from the forum through the real API adapter, exactly as logins and ``flask forum sync`` do;
+with no forum running, the stand-in's seeded community is served in-process for the seeding.
+
+Everything in the past is created through the services at the time it would have happened (the
+services take ``now``), so the audit log tells a consistent story.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, select
+
+from ..identity import service as identity
+from ..identity.eligibility import Rule, check
+from ..identity.forum import Forum, evidence_from_admin
+from ..models import Member, Poll
+from . import charter, clock, service
+from .service import PollInput
+
+DEMO_SEED = 2024  # the demo's ballots are random, but the same every time
+
+STEERING_CANDIDATES = ["halvard", "ysolde_k", "vexillum", "inkwell", "cadence", "rackham", "marlow_p"]
+
+
+class AlreadySeeded(RuntimeError):
+    """The database already holds polls; the demo only fills an empty one."""
+
+
+@contextmanager
+def demo_forum(config: Any) -> Iterator[Forum]:
+    """The configured forum if it answers, else the stand-in's seeded community, in-process."""
+    forum = Forum.from_config(config, max_wait=5.0)
+    try:
+        forum.groups()
+        yield forum
+        return
+    except Exception:  # noqa: BLE001 - no forum there: serve the stand-in for the seeding
+        pass
+    from ..forum_standin.testing import running_forum
+
+    with running_forum(api_key=config["DISCOURSE_API_KEY"], sso_secret=config["DISCOURSE_CONNECT_SECRET"]) as running:
+        yield Forum(url=running.url, api_key=running.api_key, api_username=running.api_username, max_wait=5.0)
+
+
+def _members(session: Session, forum: Forum) -> dict[str, Member]:
+    """Create a member for every account the forum lists (as logins would), by username."""
+    members: dict[str, Member] = {}
+    seen: set[int] = set()
+    for flag in ("active", "suspended", "new", "staff"):
+        page = 0
+        while True:
+            users = forum.client.list_users(flag, page=page, order="created", asc="true")
+            fresh = [u for u in users if u["id"] > 0 and u["id"] not in seen]
+            for user in fresh:
+                seen.add(user["id"])
+                raw = forum.user_detail(user["id"])
+                member = identity.upsert_member(session=session, evidence=evidence_from_admin(raw), raw=raw)
+                members[member.username] = member
+            if len(users) < 100:
+                break
+            page += 1
+    session.commit()
+    return members
+
+
+def _ranking(rng: random.Random, labels: list[str], favourites: list[str]) -> list[list[str]]:
+    """A plausible ballot: favourites are likelier near the top; some ballots are truncated."""
+    weights = {label: (4.0 if label in favourites else 1.0) * rng.random() for label in labels}
+    order = sorted(labels, key=lambda label: -weights[label])
+    keep = rng.randint(1, len(order))
+    return [[label] for label in order[:keep]]
+
+
+def seed(*, engine: Engine, immediate: Engine, forum: Forum, now: datetime | None = None) -> dict[str, int]:
+    """Fill an empty database with the demo's polls; return their ids by role."""
+    now = (now or datetime.now(UTC)).replace(microsecond=0)
+    rng = random.Random(DEMO_SEED)
+    with Session(immediate, expire_on_commit=False) as session:
+        if session.exec(select(Poll)).first() is not None:
+            raise AlreadySeeded("the database already has polls; the demo fills only an empty one")
+        members = _members(session, forum)
+        current = charter.current(session)
+        session.commit()
+        chair = members["tamsin_ward"]
+        opened = t0 = now - timedelta(days=40)
+        voters = [m for m in members.values()
+                  if check(Rule(min_trust_level=1), identity.member_evidence(m), opens_at=opened + timedelta(days=8)).ok]
+        ids: dict[str, int] = {}
+
+        # 1. A closed steering-committee election with published results.
+        election = service.create(session=session, actor=chair, charter=current, data=PollInput(
+            body="community", kind="election", method="meek", seats=3, title="Steering committee election 2026",
+            description="Three seats on the steering committee. Candidates elected first serve two years; "
+                        "the others one year.",
+            nominations_open_at=t0 + timedelta(hours=1), nominations_close_at=t0 + timedelta(days=7),
+            opens_at=t0 + timedelta(days=8), closes_at=t0 + timedelta(days=15)))
+        service.schedule(session=session, actor=chair, charter=current, poll=election, now=t0)
+        session.commit()
+        for name in STEERING_CANDIDATES:
+            candidate = members[name]
+            service.nominate(session=session, actor=candidate, poll=election, nominee=candidate,
+                             statement=f"I am {candidate.name or name}, and I would like to serve the community "
+                                       "on the steering committee.",
+                             conflicts="None." if name != "rackham" else "I work for a hosting sponsor.",
+                             now=t0 + timedelta(days=1))
+        session.commit()
+        clock.run_due(engine=engine, immediate=immediate, forum=forum, now=t0 + timedelta(days=8))
+        session.expire_all()
+        election = session.get(Poll, election.id)
+        labels = [o.label for o in service.options(session, election)]
+        for i, voter in enumerate(voters[:45]):
+            ranking = _ranking(rng, labels, ["ysolde_k", "inkwell", "halvard"])
+            service.cast(session=session, poll=election, member=voter, ranking=ranking,
+                         now=t0 + timedelta(days=8, hours=1 + i))
+            session.commit()
+        clock.run_due(engine=engine, immediate=immediate, forum=forum, now=t0 + timedelta(days=15))
+        ids["closed_election"] = election.id
+
+        # 2. An open SIG decision (electorate frozen from the forum's group list).
+        vex = members["vexillum"]
+        t1 = now - timedelta(days=2)
+        sig = service.create(session=session, actor=vex, charter=current, data=PollInput(
+            body="sig-security", kind="decision", method="schulze",
+            title="Which signing scheme for release artefacts?",
+            description="The SIG picks one scheme for signing release artefacts from the next release on.",
+            options=["Sigstore keyless signing", "GPG detached signatures", "minisign", "SSH signatures"],
+            opens_at=t1 + timedelta(hours=1), closes_at=now + timedelta(days=5)))
+        service.schedule(session=session, actor=vex, charter=current, poll=sig, now=t1)
+        session.commit()
+        clock.run_due(engine=engine, immediate=immediate, forum=forum, now=t1 + timedelta(hours=1))
+        session.expire_all()
+        sig = session.get(Poll, sig.id)
+        sig_labels = [o.label for o in service.options(session, sig)]
+        for i, name in enumerate(["vexillum", "cipher_wren", "lockpick_lu"]):
+            service.cast(session=session, poll=sig, member=members[name],
+                         ranking=_ranking(rng, sig_labels, ["minisign"]), now=t1 + timedelta(hours=2 + i))
+            session.commit()
+        ids["open_sig_decision"] = sig.id
+
+        # 3. An open community poll (instant-runoff, with a few ballots in).
+        community = service.create(session=session, actor=chair, charter=current, data=PollInput(
+            body="community", kind="decision", method="irv", title="Name of the next release",
+            description="Suggestions came from the forum thread; the three most liked are on the ballot.",
+            options=["Axolotl", "Basilisk", "Cassowary"], default_option=False,
+            opens_at=t1 + timedelta(hours=1), closes_at=now + timedelta(days=6)))
+        service.schedule(session=session, actor=chair, charter=current, poll=community, now=t1)
+        session.commit()
+        clock.run_due(engine=engine, immediate=immediate, forum=forum, now=t1 + timedelta(hours=1))
+        session.expire_all()
+        community = session.get(Poll, community.id)
+        for i, voter in enumerate(voters[5:17]):
+            service.cast(session=session, poll=community, member=voter,
+                         ranking=_ranking(rng, ["Axolotl", "Basilisk", "Cassowary"], ["Axolotl"]),
+                         now=t1 + timedelta(hours=3 + i))
+            session.commit()
+        ids["open_community_poll"] = community.id
+
+        # 4. A scheduled election taking nominations now.
+        upcoming = service.create(session=session, actor=chair, charter=current, data=PollInput(
+            body="community", kind="election", method="scottish", seats=2, title="Moderation team election",
+            description="Two moderators for the forum, counted with Scottish STV.",
+            nominations_open_at=now - timedelta(hours=1), nominations_close_at=now + timedelta(days=5),
+            opens_at=now + timedelta(days=6), closes_at=now + timedelta(days=13)))
+        service.schedule(session=session, actor=chair, charter=current, poll=upcoming, now=now - timedelta(hours=2))
+        session.commit()
+        for name in ("quillon", "tessellate"):
+            service.nominate(session=session, actor=members[name], poll=upcoming, nominee=members[name],
+                             statement="Happy to help keep the forum friendly.", conflicts="", now=now)
+        session.commit()
+        ids["scheduled_election"] = upcoming.id
+        return ids
