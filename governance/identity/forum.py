@@ -139,10 +139,20 @@ class Forum:
         return members
 
     def groups(self) -> list[dict[str, Any]]:
-        """All groups visible to the API user."""
+        """All groups visible to the API user (``/groups.json`` answers 36 a page)."""
+        groups: list[dict[str, Any]] = []
+        page = 0
         with self._call("groups"):
-            data = self.client._get("/groups.json")
-        return data.get("groups", [])
+            while True:
+                data = self.client._get("/groups.json", page=page)
+                batch = data.get("groups", [])
+                groups.extend(batch)
+                if not batch or len(groups) >= int(data.get("total_rows_groups") or 0):
+                    break
+                page += 1
+                if self.page_interval:
+                    time.sleep(self.page_interval)
+        return groups
 
     # --- posting -----------------------------------------------------------------------------
     def create_topic(self, *, title: str, raw: str, category: str | int | None = None) -> dict[str, Any]:
