@@ -1,0 +1,534 @@
+"""Voting under load: ballots per second, latency, and proof that no ballot is lost or doubled.
+
+For each database (SQLite file, PostgreSQL) the script builds a fresh migrated database, creates
+an open community poll through the services (scheduled to open a few seconds ahead, then opened by
+the clock once that time has passed for real) and many eligible members, each with a server-side
+login session and a session cookie signed with the app's own serializer (with its CSRF token).
+It then serves the real app (``app:app``) with gunicorn in production mode on 127.0.0.1 and drives
+it from a separate load-generator process: distinct voters post ballots (the no-JavaScript form by
+default; ``--mode json`` for the API), and voters seen before replace their ballot. Afterwards it
+checks the ballot table: every voter's last acknowledged tracker must be there (nothing lost) and
+there must be one ballot per voter who got a 2xx (no duplicates).
+
+It also times a bare Flask app under the same gunicorn settings (the ceiling for any Flask view
+on this machine) and the results page of a closed poll with many ballots (inserted in bulk, then
+closed and counted by ``polls.service.close_poll``).
+
+The figures are printed with the targets next to them; nothing is asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import http.client
+import json
+import multiprocessing
+import os
+import random
+import re
+import secrets
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from urllib.parse import urlencode
+
+BENCH = Path(__file__).resolve().parent
+sys.path[:0] = [str(BENCH.parent), str(BENCH)]
+
+from common import ROOT, free_port, gunicorn, percentile, postgres_database, postgres_server  # noqa: E402
+
+OPTIONS = ["Ash", "Birch", "Cedar", "Damson", "Elder"]
+USER_AGENT = "governance-bench/1"
+TRACKER_RE = re.compile(r'id="tracker">([0-9a-f-]+)<')
+TARGETS = {"ballots_per_s": 300.0, "p99_ms": 250.0, "results_p50_ms": 100.0}
+VOTE_LIMIT = "1000000/minute"
+FULL = {"seconds": 30.0, "voters": 5000, "results_ballots": 100_000, "results_requests": 20, "bare_seconds": 10.0}
+QUICK = {"seconds": 5.0, "voters": 500, "results_ballots": 10_000, "results_requests": 5, "bare_seconds": 3.0}
+
+
+def out(text: str = "") -> None:
+    """Print a line at once (the runs are long)."""
+    sys.stdout.write(text + "\n")
+    sys.stdout.flush()
+
+
+# === Configuration shared by the benchmark process and the served app =============================
+
+
+@dataclass(frozen=True)
+class Secrets:
+    """Production-looking secrets, fresh for each run (the app refuses development defaults)."""
+
+    secret_key: str = field(default_factory=lambda: "k" + secrets.token_hex(32))
+    connect_secret: str = field(default_factory=lambda: "c" + secrets.token_hex(16))
+    api_key: str = field(default_factory=lambda: "a" + secrets.token_hex(16))
+
+
+def app_settings(url: str, keys: Secrets, forum_port: int) -> dict[str, str]:
+    """The app's settings, as the GOVERNANCE_* environment gives them to gunicorn."""
+    return {
+        "ENV": "production",
+        "SECRET_KEY": keys.secret_key,
+        "DISCOURSE_CONNECT_SECRET": keys.connect_secret,
+        "DISCOURSE_API_KEY": keys.api_key,
+        "DATABASE_URL": url,
+        "BASE_URL": "http://127.0.0.1",
+        # Nothing listens there: casting never calls the forum.
+        "DISCOURSE_URL": f"http://127.0.0.1:{forum_port}",
+        # High enough never to throttle the benchmark; the limiter still counts every ballot.
+        "RATELIMIT_VOTE": VOTE_LIMIT,
+    }
+
+
+def make_app(settings: dict[str, str]):
+    """The same app in this process (to prepare data and sign cookies with the same key)."""
+    from governance.factory import create_app
+
+    return create_app(dict(settings))
+
+
+# === Preparing the database =======================================================================
+
+
+@dataclass
+class Prepared:
+    poll_id: int
+    option_ids: dict[str, int]
+    results_poll_id: int
+    results_ballots: int
+    cookies: list[tuple[str, str]]  # (session cookie, CSRF token) per voter
+    timings: dict[str, float]
+
+
+def _ranking(rng: random.Random) -> list[str]:
+    labels = OPTIONS[:]
+    rng.shuffle(labels)
+    return labels[: rng.randint(1, len(labels))]
+
+
+def prepare(app, *, voters: int, results_ballots: int, method: str) -> Prepared:
+    """Migrate, create the polls, the voters with their sessions and cookies, open the polls."""
+    from flask import session as flask_session
+    from flask_wtf.csrf import generate_csrf
+    from sqlalchemy import insert
+    from sqlmodel import Session
+
+    from governance.db import get_session, upgrade
+    from governance.identity import sessions
+    from governance.identity.login import login_manager
+    from governance.models import Ballot, Member
+    from governance.polls import charter, clock, service
+
+    timings: dict[str, float] = {}
+    engine = app.extensions["governance.engine"]
+    started = time.perf_counter()
+    upgrade(engine)
+    timings["migrate"] = time.perf_counter() - started
+
+    started = time.perf_counter()
+    now = datetime.now(UTC)
+    opens = now + timedelta(seconds=3)
+    with app.app_context():
+        db = get_session()
+        committee = Member(forum_user_id=1, username="bench_committee", name="Bench Committee", trust_level=3,
+                           groups=["steering-committee"], forum_created_at=now - timedelta(days=800))
+        db.add(committee)
+        db.flush()
+        current = charter.current(db)
+        polls = []
+        for title in ("Pick the release name", "Pick the mascot (closed, many ballots)"):
+            data = service.PollInput(body="community", kind="decision", method=method, title=title,
+                                     description="Benchmark poll.", options=OPTIONS, opens_at=opens,
+                                     closes_at=now + timedelta(days=2))
+            poll = service.create(session=db, actor=committee, charter=current, data=data)
+            service.schedule(session=db, actor=committee, charter=current, poll=poll, now=now)
+            polls.append(poll.id)
+        members = [Member(forum_user_id=1000 + i, username=f"voter{i:05d}", name=f"Voter {i}", trust_level=1,
+                          forum_created_at=now - timedelta(days=30 + i % 300)) for i in range(voters)]
+        db.add_all(members)
+        db.flush()
+        tokens = [sessions.start(session=db, member=m, lifetime=timedelta(hours=6)) for m in members]
+        db.commit()
+        option_ids = {o.label: o.id for o in service.options(db, db.get(type(poll), polls[0]))}
+        db.commit()
+    timings["members"] = time.perf_counter() - started
+
+    # Each voter's cookie: Flask-Login's session token and identifier, and the CSRF token, signed
+    # exactly as the app signs its own session cookie.
+    started = time.perf_counter()
+    serializer = app.session_interface.get_signing_serializer(app)
+    cookies = []
+    for token in tokens:
+        with app.test_request_context("/", environ_base={"REMOTE_ADDR": "127.0.0.1"},
+                                      headers={"User-Agent": USER_AGENT}):
+            flask_session["_user_id"] = token
+            flask_session["_fresh"] = True
+            flask_session["_id"] = login_manager._session_identifier_generator()
+            csrf = generate_csrf()
+            cookies.append((serializer.dumps(dict(flask_session)), csrf))
+    timings["cookies"] = time.perf_counter() - started
+
+    # Open both polls with the clock, once their opening time has passed in real time.
+    wait = (opens - datetime.now(UTC)).total_seconds() + 0.2
+    if wait > 0:
+        time.sleep(wait)
+    taken = clock.run_due(engine=engine, immediate=app.extensions["governance.engine_immediate"], forum=None,
+                          now=datetime.now(UTC))
+    if sorted(taken) != sorted((p, "open") for p in polls):
+        raise RuntimeError(f"the clock did not open both polls: {taken}")
+
+    # The closed poll: ballots in bulk (as if cast), then closed, counted and published.
+    started = time.perf_counter()
+    rng = random.Random(7)
+    rows = []
+    with engine.begin() as conn:
+        for i in range(results_ballots):
+            rows.append({"id": secrets.token_hex(16), "poll_id": polls[1], "tracker": secrets.token_hex(8),
+                         "ranking": [[label] for label in _ranking(rng)], "voter_link": None})
+            if len(rows) == 5000 or i == results_ballots - 1:
+                conn.execute(insert(Ballot.__table__), rows)
+                rows = []
+    timings["insert_results_ballots"] = time.perf_counter() - started
+    started = time.perf_counter()
+    with Session(app.extensions["governance.engine_immediate"], expire_on_commit=False) as writer:
+        poll = service.get(writer, polls[1])
+        service.close_poll(session=writer, poll=poll, now=datetime.now(UTC))
+        writer.commit()
+    timings["close_and_count"] = time.perf_counter() - started
+    return Prepared(poll_id=polls[0], option_ids=option_ids, results_poll_id=polls[1],
+                    results_ballots=results_ballots, cookies=cookies, timings=timings)
+
+
+# === The load generator (a separate process) ======================================================
+
+
+def _request(conn: http.client.HTTPConnection, method: str, path: str, body: bytes | None,
+             headers: dict[str, str]) -> tuple[int, bytes]:
+    conn.request(method, path, body=body, headers=headers)
+    response = conn.getresponse()
+    return response.status, response.read()
+
+
+def drive(job: dict, result_path: str) -> None:
+    """Send requests from ``job["concurrency"]`` threads for ``job["seconds"]``; write the records.
+
+    A record is (voter, sent at, latency s, HTTP status or 0, tracker or "", error text). Voter v
+    is always served by thread v % concurrency, so each voter's requests are sequential and their
+    order is the order of acknowledgement.
+    """
+    concurrency, seconds = job["concurrency"], job["seconds"]
+    records: list[list] = [[] for _ in range(concurrency)]
+    start = threading.Barrier(concurrency + 1)
+    clock = {}
+
+    def run(t: int) -> None:
+        rng = random.Random(t)
+        conn = http.client.HTTPConnection("127.0.0.1", job["port"], timeout=30)
+        mine = list(range(t, len(job["cookies"]) or 1, concurrency)) or [t]
+        start.wait()
+        k = 0
+        while time.perf_counter() < clock["end"]:
+            voter = mine[k % len(mine)]
+            k += 1
+            method, path, body, headers = "GET", job["path"], None, {"User-Agent": USER_AGENT}
+            if job["cookies"]:
+                cookie, csrf = job["cookies"][voter]
+                ranking = _ranking(rng)
+                headers["Cookie"] = f"{job['cookie_name']}={cookie}"
+                method = "POST"
+                if job["mode"] == "json":
+                    body = json.dumps({"ranking": [[label] for label in ranking]}).encode()
+                    headers.update({"Content-Type": "application/json", "X-CSRFToken": csrf})
+                else:
+                    fields = [("csrf_token", csrf), ("poll", str(job["poll_id"]))]
+                    fields += [(f"rank-{job['option_ids'][label]}", str(n)) for n, label in enumerate(ranking, 1)]
+                    body = urlencode(fields).encode()
+                    headers["Content-Type"] = "application/x-www-form-urlencoded"
+            sent = time.perf_counter()
+            status, tracker, error = 0, "", ""
+            try:
+                status, data = _request(conn, method, path, body, headers)
+                if 200 <= status < 300 and job["cookies"]:
+                    if job["mode"] == "json":
+                        tracker = json.loads(data).get("tracker", "")
+                    else:
+                        match = TRACKER_RE.search(data.decode("utf-8", "replace"))
+                        tracker = match.group(1).replace("-", "") if match else ""
+                    if not tracker:
+                        error = "2xx without a tracker"
+                elif not 200 <= status < 300:
+                    error = data[:120].decode("utf-8", "replace")
+            except (OSError, http.client.HTTPException, ValueError) as exc:
+                error = f"{type(exc).__name__}: {exc}"[:120]
+                conn.close()
+            records[t].append([voter, sent - clock["start"], time.perf_counter() - sent, status, tracker, error])
+        conn.close()
+
+    threads = [threading.Thread(target=run, args=(t,), daemon=True) for t in range(concurrency)]
+    for thread in threads:
+        thread.start()
+    clock["start"] = time.perf_counter()
+    clock["end"] = clock["start"] + seconds
+    start.wait()
+    for thread in threads:
+        thread.join(seconds + 60)
+    elapsed = time.perf_counter() - clock["start"]
+    with open(result_path, "w") as fh:
+        json.dump({"elapsed": elapsed, "records": [r for rs in records for r in rs]}, fh)
+
+
+def run_load(job: dict) -> dict:
+    """Run ``drive`` in a separate process (so the client's work is not the server's) and read its records."""
+    with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as fh:
+        path = fh.name
+    try:
+        process = multiprocessing.get_context("spawn").Process(target=drive, args=(job, path))
+        process.start()
+        process.join(job["seconds"] + 120)
+        if process.is_alive():
+            process.kill()
+            raise RuntimeError("the load generator did not finish in time")
+        with open(path) as fh:
+            return json.load(fh)
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+
+
+# === Measuring ====================================================================================
+
+
+@dataclass
+class Row:
+    database: str
+    ballots_per_s: float = float("nan")
+    p50_ms: float = float("nan")
+    p99_ms: float = float("nan")
+    requests: int = 0
+    acknowledged: int = 0
+    replaced: int = 0
+    errors: int = 0
+    error_kinds: dict[str, int] = field(default_factory=dict)
+    lost: int = 0
+    superseded_unacknowledged: int = 0
+    duplicates: int = 0
+    ballots_in_db: int = 0
+    voters_acknowledged: int = 0
+    unacknowledged_ballots: int = 0
+    participation_rows: int = 0
+    bare_rps: float = float("nan")
+    results_p50_ms: float = float("nan")
+    results_status: int = 0
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def verify(engine, poll_id: int, records: list[list], row: Row) -> None:
+    """Count lost and duplicate ballots against what the voters were told."""
+    from sqlalchemy import func, select
+
+    from governance.models import Ballot, Participation
+
+    by_voter: dict[int, list[list]] = {}
+    for record in sorted(records, key=lambda r: r[1]):
+        by_voter.setdefault(record[0], []).append(record)
+    last_ack: dict[int, str] = {}
+    unacked_after: set[int] = set()
+    acked_trackers = set()
+    for voter, items in by_voter.items():
+        for item in items:
+            if 200 <= item[3] < 300 and item[4]:
+                last_ack[voter] = item[4]
+                acked_trackers.add(item[4])
+                unacked_after.discard(voter)
+            elif voter in last_ack:
+                unacked_after.add(voter)
+    with engine.connect() as conn:
+        stored = set(conn.execute(select(Ballot.tracker).where(Ballot.poll_id == poll_id)).scalars())
+        row.participation_rows = conn.execute(select(func.count()).select_from(Participation)
+                                              .where(Participation.poll_id == poll_id)).scalar_one()
+    missing = [v for v, tracker in last_ack.items() if tracker not in stored]
+    # A request the client gave up on may still have replaced the ballot: not lost, but say so.
+    row.superseded_unacknowledged = sum(1 for v in missing if v in unacked_after)
+    row.lost = len(missing) - row.superseded_unacknowledged
+    row.ballots_in_db = len(stored)
+    row.voters_acknowledged = len(last_ack)
+    row.duplicates = max(0, len(stored) - len(last_ack))
+    row.unacknowledged_ballots = len(stored - acked_trackers)
+
+
+def time_results(port: int, poll_id: int, count: int) -> tuple[float, int]:
+    """p50 in ms of GET /polls/<id>/results over ``count`` sequential requests (after one warm-up)."""
+    times, status = [], 0
+    for i in range(count + 1):
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        sent = time.perf_counter()
+        conn.request("GET", f"/polls/{poll_id}/results", headers={"User-Agent": USER_AGENT})
+        response = conn.getresponse()
+        response.read()
+        status = response.status
+        conn.close()
+        if i:
+            times.append(time.perf_counter() - sent)
+    return percentile(times, 50) * 1000, status
+
+
+def measure(name: str, url: str, args, work: Path) -> Row:
+    """Prepare one database, then measure the bare app, voting, and the results page."""
+    keys = Secrets()
+    settings = app_settings(url, keys, free_port())
+    app = make_app(settings)
+    row = Row(database=name)
+    out(f"[{name}] preparing: {args.voters} voters, a {args.method} poll over {len(OPTIONS)} options, "
+        f"a closed poll with {args.results_ballots} ballots")
+    prepared = prepare(app, voters=args.voters, results_ballots=args.results_ballots, method=args.method)
+    row.timings = prepared.timings
+    out(f"[{name}] prepared in " + ", ".join(f"{k} {v:.1f} s" for k, v in prepared.timings.items()))
+    env = {f"GOVERNANCE_{k}": v for k, v in settings.items()}
+    common = {"workers": args.workers, "threads": args.threads}
+
+    with gunicorn("common:bare_app", env={}, ready_path="/", pythonpath=str(BENCH), **common) as port:
+        bare = run_load({"port": port, "path": "/", "seconds": args.bare_seconds, "concurrency": args.concurrency,
+                         "cookies": [], "mode": "get"})
+    ok = sum(1 for r in bare["records"] if r[3] == 200)
+    row.bare_rps = ok / bare["elapsed"]
+    out(f"[{name}] bare Flask app: {row.bare_rps:.0f} requests/s over {bare['elapsed']:.1f} s")
+
+    log_path = str(work / f"gunicorn-{name}.log")
+    with gunicorn("app:app", env=env, log_path=log_path, **common) as port:
+        out(f"[{name}] voting for {args.seconds:.0f} s from {args.concurrency} connections ({args.mode} ballots)")
+        load = run_load({"port": port, "path": f"/polls/{prepared.poll_id}/ballot", "seconds": args.seconds,
+                         "concurrency": args.concurrency, "cookies": prepared.cookies, "mode": args.mode,
+                         "cookie_name": app.config["SESSION_COOKIE_NAME"], "poll_id": prepared.poll_id,
+                         "option_ids": prepared.option_ids})
+        row.results_p50_ms, row.results_status = time_results(port, prepared.results_poll_id, args.results_requests)
+    records = load["records"]
+    acked = [r for r in records if 200 <= r[3] < 300 and r[4]]
+    row.requests = len(records)
+    row.acknowledged = len(acked)
+    row.errors = row.requests - row.acknowledged
+    for r in records:
+        if not (200 <= r[3] < 300 and r[4]):
+            kind = f"{r[3]} {r[5][:60]}".strip()
+            row.error_kinds[kind] = row.error_kinds.get(kind, 0) + 1
+    row.ballots_per_s = row.acknowledged / load["elapsed"]
+    latencies = [r[2] for r in records]
+    row.p50_ms = percentile(latencies, 50) * 1000
+    row.p99_ms = percentile(latencies, 99) * 1000
+    verify(app.extensions["governance.engine"], prepared.poll_id, records, row)
+    row.replaced = row.acknowledged - row.voters_acknowledged
+    app.extensions["governance.engine"].dispose()
+    return row
+
+
+# === Report =======================================================================================
+
+
+def _met(ok: bool) -> str:
+    return "met" if ok else "MISSED"
+
+
+def report(rows: list[Row], args) -> None:
+    """The table, the details behind it, and each target with whether it was met."""
+    out()
+    out(f"Voting benchmark: {args.seconds:.0f} s per database, {args.voters} voters, {args.concurrency} connections, "
+        f"gunicorn {args.workers} workers x {args.threads} thread(s), {args.mode} ballots, "
+        f"{os.cpu_count()} CPUs shared by server and client")
+    out(f"Rate limit for votes set to {VOTE_LIMIT} (never throttles here; each ballot still pays its counter upsert)")
+    out()
+    header = (f"{'database':<11} {'ballots/s':>9} {'p50 ms':>7} {'p99 ms':>7} {'errors':>6} {'lost':>5} "
+              f"{'dupes':>5} {'bare req/s':>10} {'ratio':>6} {'results p50 ms':>14}")
+    out(header)
+    out("-" * len(header))
+    for r in rows:
+        ratio = r.ballots_per_s / r.bare_rps if r.bare_rps else float("nan")
+        out(f"{r.database:<11} {r.ballots_per_s:>9.0f} {r.p50_ms:>7.1f} {r.p99_ms:>7.1f} {r.errors:>6} {r.lost:>5} "
+            f"{r.duplicates:>5} {r.bare_rps:>10.0f} {ratio:>6.1%} {r.results_p50_ms:>14.1f}")
+    out()
+    for r in rows:
+        out(f"{r.database}: {r.requests} requests, {r.acknowledged} acknowledged ({r.replaced} of them replaced an "
+            f"earlier ballot), {r.voters_acknowledged} voters acknowledged, {r.ballots_in_db} ballots stored, "
+            f"{r.participation_rows} participation rows, {r.unacknowledged_ballots} stored ballots never acknowledged, "
+            f"{r.superseded_unacknowledged} acknowledged ballots replaced by a request the client gave up on; "
+            f"results page ({args.results_ballots} ballots) HTTP {r.results_status}")
+        for kind, n in sorted(r.error_kinds.items(), key=lambda kv: -kv[1])[:5]:
+            out(f"    error x{n}: {kind}")
+    out()
+    out("Targets:")
+    for r in rows:
+        checks = [
+            (f">= {TARGETS['ballots_per_s']:.0f} ballots/s", r.ballots_per_s >= TARGETS["ballots_per_s"]),
+            (f"p99 < {TARGETS['p99_ms']:.0f} ms", r.p99_ms < TARGETS["p99_ms"]),
+            ("zero errors", r.errors == 0),
+            ("zero lost", r.lost == 0),
+            ("zero duplicates", r.duplicates == 0),
+            (f"results p50 < {TARGETS['results_p50_ms']:.0f} ms", r.results_p50_ms < TARGETS["results_p50_ms"]
+             and r.results_status == 200),
+        ]
+        out(f"  {r.database:<11} " + "; ".join(f"{label}: {_met(ok)}" for label, ok in checks))
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(
+        description="Cast ballots over HTTP against the real app under gunicorn (production mode, 127.0.0.1) "
+                    "and report ballots/s, p50/p99 latency, errors, lost and duplicate ballots, the ratio to a "
+                    "bare Flask app, and the results page time of a closed poll. Prints figures; asserts nothing.")
+    parser.add_argument("--database", choices=("sqlite", "postgresql", "both"), default="both",
+                        help="which backend to measure (default: both). PostgreSQL uses the server in "
+                             "GOVERNANCE_TEST_POSTGRES_URL (a fresh database on it) or starts a throw-away one")
+    parser.add_argument("--seconds", type=float, help="how long to cast ballots (default: 30; --quick: 5)")
+    parser.add_argument("--voters", type=int,
+                        help="distinct members with a login session (default: 5000; --quick: 500)")
+    parser.add_argument("--concurrency", type=int, default=8,
+                        help="simultaneous client connections, one thread each (default: 8)")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (default: 2)")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="threads per gunicorn worker; more than 1 uses the gthread worker (default: 1, sync)")
+    parser.add_argument("--mode", choices=("form", "json"), default="form",
+                        help="form: the no-JavaScript ballot form and its HTML receipt; json: {'ranking': ...} "
+                             "with X-CSRFToken, which also queues a forum receipt message (default: form)")
+    parser.add_argument("--method", default="irv", choices=("irv", "schulze"), help="counting method (default: irv)")
+    parser.add_argument("--results-ballots", type=int,
+                        help="ballots in the closed poll whose results page is timed (default: 100000; --quick: 10000)")
+    parser.add_argument("--results-requests", type=int,
+                        help="results page requests for the p50 (default: 20; --quick: 5)")
+    parser.add_argument("--bare-seconds", type=float,
+                        help="how long to load the bare Flask app (default: 10; --quick: 3)")
+    parser.add_argument("--quick", action="store_true",
+                        help="a smoke run with the smaller defaults shown above (options given explicitly still apply)")
+    args = parser.parse_args(argv)
+    defaults = QUICK if args.quick else FULL
+    for name, value in defaults.items():
+        if getattr(args, name) is None:
+            setattr(args, name, value)
+    return args
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    os.chdir(ROOT)
+    names = ["sqlite", "postgresql"] if args.database == "both" else [args.database]
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="governance-bench-") as tmp:
+        work = Path(tmp)
+        for name in names:
+            if name == "sqlite":
+                rows.append(measure("sqlite", f"sqlite:///{work}/governance.db", args, work))
+                continue
+            with contextlib.ExitStack() as stack:
+                server = os.environ.get("GOVERNANCE_TEST_POSTGRES_URL")
+                if not server:
+                    out("[postgresql] starting a throw-away server")
+                    server = stack.enter_context(postgres_server())
+                url = stack.enter_context(postgres_database(server))
+                rows.append(measure("postgresql", url, args, work))
+        report(rows, args)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
