@@ -78,17 +78,29 @@
     return pos >= 0 ? label(li) + ", rank " + (pos + 1) + " of " + ranked().length : label(li) + ", unranked";
   }
 
+  /* Moving a node in the DOM takes the keyboard focus away from the control inside it (it falls
+   * back to the page): give it back, to the same control if it can still be used, otherwise to
+   * the option's Rank/Unrank button, so a keyboard user can keep going from where they were. */
+  function keepFocus(li, control) {
+    if (!control || control === document.body || !li.contains(control)) { return; }
+    var target = control.disabled ? li.querySelector(".toggle-rank") : control;
+    if (document.activeElement !== target) { target.focus(); }
+  }
+
   function move(li, delta) {
     var r = ranked();
     var pos = r.indexOf(li);
     var target = r[pos + delta];
     if (pos < 0 || !target) { return; }
+    var focused = document.activeElement;
     if (delta < 0) { list.insertBefore(li, target); } else { list.insertBefore(target, li); }
     writeRanks();
+    keepFocus(li, focused);
     announce(describe(li));
   }
 
   function toggle(li) {
+    var focused = document.activeElement;
     var r = ranked();
     if (li.getAttribute("data-ranked") === "yes") {
       li.setAttribute("data-ranked", "no");
@@ -100,6 +112,7 @@
       list.insertBefore(li, after);
     }
     writeRanks();
+    keepFocus(li, focused);
     announce(describe(li));
   }
 
@@ -156,7 +169,12 @@
       writeRanks();
       announce(describe(dragged));
     });
-    select(li).addEventListener("change", function () { sortFromSelects(); announce(describe(li)); });
+    select(li).addEventListener("change", function () {
+      var focused = document.activeElement;
+      sortFromSelects();
+      keepFocus(li, focused);
+      announce(describe(li));
+    });
   });
   sortFromSelects();
 })();
