@@ -365,8 +365,9 @@ class Page:
     total: int
 
 
-def list_entries(session: Session, *, poll_id: int | None = None, page: int = 1, per_page: int = 50) -> Page:
-    """A page of log entries, newest first, optionally only one poll's."""
+def list_entries(session: Session, *, poll_id: int | None = None, document: str | None = None, page: int = 1,
+                 per_page: int = 50) -> Page:
+    """A page of log entries, newest first, optionally only one poll's or one document's."""
     from sqlalchemy import func
 
     count = select(func.count()).select_from(AuditEntry)
@@ -374,6 +375,9 @@ def list_entries(session: Session, *, poll_id: int | None = None, page: int = 1,
     if poll_id is not None:
         count = count.where(AuditEntry.poll_id == poll_id)
         query = query.where(AuditEntry.poll_id == poll_id)
+    if document is not None:
+        count = count.where(AuditEntry.document == document)
+        query = query.where(AuditEntry.document == document)
     total = session.exec(count).one()
     pages = max(1, -(-total // per_page))
     number = min(max(1, page), pages)

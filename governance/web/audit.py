@@ -21,6 +21,7 @@ PER_PAGE = 50
 MAX_ID = 2**31 - 1
 _NUMBER = re.compile(r"[0-9]{1,10}")
 _TRACKER = re.compile(r"[0-9a-f]{8,128}")
+_SLUG = re.compile(r"[a-z0-9][a-z0-9_-]{0,99}")
 
 
 def _number(name: str, *, required: bool = False) -> int | None:
@@ -43,11 +44,15 @@ def _in_range(value: int, what: str) -> int:
 
 @bp.get("/")
 def index():
-    """The event log, newest first, a page at a time; ``?poll=ID`` shows one poll's entries."""
+    """The event log, newest first, a page at a time; ``?poll=ID`` or ``?document=SLUG`` narrows it."""
     poll_id = _number("poll")
-    page = export.list_entries(get_session(), poll_id=poll_id, page=_number("page") or 1, per_page=PER_PAGE)
+    document = request.args.get("document", "").strip() or None
+    if document is not None and not _SLUG.fullmatch(document):
+        raise InvalidInput([("document", "a document is named by its short name, such as roadmap")])
+    page = export.list_entries(get_session(), poll_id=poll_id, document=document, page=_number("page") or 1,
+                               per_page=PER_PAGE)
     head = export.latest_head(get_session())
-    return render_template("audit/index.html", page=page, poll_id=poll_id, head=head)
+    return render_template("audit/index.html", page=page, poll_id=poll_id, document=document, head=head)
 
 
 @bp.get("/entries/<int:seq>")

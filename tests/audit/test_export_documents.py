@@ -141,3 +141,8 @@ def test_cli_and_web_export_documents(app, session, keys, tmp_path):
     assert "document-roadmap-audit.zip" in response.headers["Content-Disposition"]
     assert client.get("/audit/documents/nope/bundle.zip").status_code == 404
     assert client.get("/audit/documents/" + "x" * 300 + "/bundle.zip").status_code == 404
+
+    page = client.get("/audit/?document=roadmap").get_data(as_text=True)
+    assert "amendment.adopted" in page and "poll.opened" not in page
+    assert "/audit/documents/roadmap/bundle.zip" in page
+    assert client.get("/audit/?document=%3Cscript%3E").status_code == 400
