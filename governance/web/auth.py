@@ -10,6 +10,7 @@ from flask import Blueprint, current_app, flash, redirect, request, session, url
 from flask_login import current_user, login_required, login_user, logout_user
 
 from ..db import get_session
+from ..errors import NotAllowed
 from ..identity import discourse, service, sessions
 from ..identity.forum import Forum
 from ..identity.redirects import safe_next
@@ -58,6 +59,12 @@ def sso():
         session=db, forum=forum(), secret=current_app.config["DISCOURSE_CONNECT_SECRET"],
         sso=request.args.get("sso"), sig=request.args.get("sig"),
         browser_token=session.get(BROWSER_KEY), return_url=return_url())
+    if not member.is_active:
+        # Flask-Login refuses inactive members: say so rather than welcome them and not log them
+        # in, and end any session they still hold (the forum's verdict is news to us).
+        sessions.revoke_all(session=db, member=member)
+        db.commit()
+        raise NotAllowed("Your forum account is suspended or not activated, so you cannot log in here.")
     lifetime = timedelta(hours=int(current_app.config["SESSION_LIFETIME_HOURS"]))
     sessions.start(session=db, member=member, lifetime=lifetime)
     db.commit()

@@ -135,3 +135,16 @@ def test_login_is_rate_limited_with_retry_after(database_url):
     # The return URL shares the limit: a flood of forged answers is cut off too.
     assert client.get("/auth/sso", query_string={"sso": "x", "sig": "y"}).status_code == 429
     app.extensions["governance.engine"].dispose()
+
+
+def test_account_suspended_before_the_answer_arrives_is_refused_plainly(browser, other_browser, forum):
+    other_browser.login("marlow_p")  # an earlier session on another device
+    signed = browser.pick(browser.start(), "marlow_p")
+    forum.data.suspend("marlow_p")
+    response = browser.finish(signed)
+    assert response.status_code == 403
+    assert "suspended or not activated" in response.get_data(as_text=True)
+    assert who(browser.client) is None and who(other_browser.client) is None
+    [member] = member_rows(browser.app)
+    assert member.suspended
+    assert all(row.revoked_at is not None for row in session_rows(browser.app))
