@@ -117,8 +117,15 @@ def app_config() -> dict:
 
 
 @pytest.fixture
-def app(database_url, app_config):
-    app = make_test_app(database_url, **app_config)
+def app(request, database_url, app_config):
+    """The app on a fresh database; wired to the live stand-in forum when the test uses ``forum``."""
+    overrides = dict(app_config)
+    if "forum" in request.fixturenames:
+        forum = request.getfixturevalue("forum")
+        overrides = {"DISCOURSE_URL": forum.url, "DISCOURSE_CONNECT_SECRET": forum.sso_secret,
+                     "DISCOURSE_API_KEY": forum.api_key, "DISCOURSE_API_USERNAME": forum.api_username,
+                     **overrides}
+    app = make_test_app(database_url, **overrides)
     yield app
     app.extensions["governance.engine"].dispose()
 
@@ -215,13 +222,9 @@ def forum():
 
 
 @pytest.fixture
-def forum_app(database_url, forum, app_config):
-    """The app wired to the live stand-in forum."""
-    app = make_test_app(database_url, DISCOURSE_URL=forum.url, DISCOURSE_CONNECT_SECRET=forum.sso_secret,
-                        DISCOURSE_API_KEY=forum.api_key, DISCOURSE_API_USERNAME=forum.api_username,
-                        **app_config)
-    yield app
-    app.extensions["governance.engine"].dispose()
+def forum_app(app, forum):
+    """The app wired to the live stand-in forum (the same object as ``app`` in that test)."""
+    return app
 
 
 def forum_adapter(forum, **kwargs):
