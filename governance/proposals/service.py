@@ -325,26 +325,7 @@ def propose(*, session: Session, actor: Member, charter: CharterVersion, slug: s
         problems.append(("source", "send either the full amended text or the blocks to insert"))
     if problems:
         raise InvalidInput(problems)
-    base = _base(session, document, base_number)
-    if insertions is not None:
-        insertions = [(k, t) for k, t in insertions if t.strip()]
-        if not insertions:
-            raise InvalidInput([("insertions", "write at least one block to insert")])
-        if len(insertions) > MAX_INSERTIONS:
-            raise InvalidInput([("insertions", f"insert at most {MAX_INSERTIONS} pieces at once")])
-        for _k, text in insertions:
-            problems += [("insertions", p) for p in validate_source(text)]
-        if problems:
-            raise InvalidInput(problems)
-        try:
-            source = insert_blocks(base.source_md, insertions)
-        except DocumentError as exc:
-            raise InvalidInput([("insertions", p) for p in exc.problems]) from None
-    source = _checked_source(source)
-    result = _classify(base.source_md, source)
-    if result.kind == "unchanged":
-        raise InvalidInput([("source", f"The amendment changes nothing: it has the same blocks as version "
-                                       f"{base.number}.")])
+    base, source, result = amended_text(session, document, base_number, source=source, insertions=insertions)
     if bar(rule, result.kind) is None:
         raise InvalidInput([("source", f"{document.title} is entrenched: it accepts no revision, only added "
                                        "detail. " + result.summary)])
@@ -369,6 +350,37 @@ def propose(*, session: Session, actor: Member, charter: CharterVersion, slug: s
                payload={"document": slug, "amendment": amendment.id, "base": base.number,
                         "classification": _summary_payload(result)})
     return amendment
+
+
+def amended_text(session: Session, document: Document, base_number: Any, *, source: str | None = None,
+                 insertions: list[tuple[int, str]] | None = None) -> tuple[DocumentVersion, str, Classification]:
+    """The base version, the amended text and its classification, checked; nothing is stored.
+
+    Raises InvalidInput for an unusable text or insertion and for an unchanged text, and Conflict
+    for a superseded base. Used by ``propose`` and by the pages' "preview" buttons.
+    """
+    base = _base(session, document, base_number)
+    problems: list[tuple[str, str]] = []
+    if insertions is not None:
+        insertions = [(k, t) for k, t in insertions if t.strip()]
+        if not insertions:
+            raise InvalidInput([("insertions", "write at least one block to insert")])
+        if len(insertions) > MAX_INSERTIONS:
+            raise InvalidInput([("insertions", f"insert at most {MAX_INSERTIONS} pieces at once")])
+        for _k, text in insertions:
+            problems += [("insertions", p) for p in validate_source(text)]
+        if problems:
+            raise InvalidInput(problems)
+        try:
+            source = insert_blocks(base.source_md, insertions)
+        except DocumentError as exc:
+            raise InvalidInput([("insertions", p) for p in exc.problems]) from None
+    source = _checked_source(source)
+    result = _classify(base.source_md, source)
+    if result.kind == "unchanged":
+        raise InvalidInput([("source", f"The amendment changes nothing: it has the same blocks as version "
+                                       f"{base.number}.")])
+    return base, source, result
 
 
 def withdraw(*, session: Session, actor: Member, amendment: Amendment, now: datetime) -> Amendment:
