@@ -1,0 +1,237 @@
+"""A crash (kill -9 of every server process) while votes arrive loses no acknowledged ballot.
+
+The real app runs under gunicorn (production settings, two workers) on a fresh database; a few
+client threads cast ballots over HTTP and remember each voter's acknowledged trackers. Part-way
+through, the whole gunicorn process group gets SIGKILL. A fresh engine then must find every
+voter's last acknowledged tracker in the ballot table, a consistent database (integrity check on
+SQLite, an unbroken audit chain, one participation row per ballot), and an app that takes a new
+ballot on it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import os
+import re
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from urllib.parse import urlencode
+
+from sqlalchemy import func, select, text
+
+from governance.audit import log
+from governance.audit.chain import verify_chain
+from governance.db import make_engine
+from governance.models import Ballot, Member, Participation, Poll
+from governance.polls import charter, clock, service
+from tests.conftest import make_test_app
+
+ROOT = Path(__file__).resolve().parents[2]
+USER_AGENT = "crash-test"
+TRACKER_RE = re.compile(r'id="tracker">([0-9a-f-]+)<')
+VOTERS = 40
+THREADS = 4
+ACKS_BEFORE_KILL = 25
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _settings(database_url: str) -> dict:
+    return {
+        "ENV": "production",
+        "SECRET_KEY": "k" + secrets.token_hex(32),
+        "DISCOURSE_CONNECT_SECRET": "c" + secrets.token_hex(16),
+        "DISCOURSE_API_KEY": "a" + secrets.token_hex(16),
+        "DATABASE_URL": database_url,
+        "BASE_URL": "http://127.0.0.1",
+        "DISCOURSE_URL": f"http://127.0.0.1:{_free_port()}",  # closed: casting never calls the forum
+        "RATELIMIT_VOTE": "100000/minute",
+    }
+
+
+def _prepare(app) -> tuple[Poll, dict[str, int], list[tuple[str, str]], datetime]:
+    """An open-soon community poll and VOTERS members, each with a signed session cookie and CSRF token."""
+    from flask import session as flask_session
+    from flask_wtf.csrf import generate_csrf
+
+    from governance.db import get_session
+    from governance.identity import sessions
+    from governance.identity.login import login_manager
+
+    now = datetime.now(UTC)
+    opens = now + timedelta(seconds=2)
+    with app.app_context():
+        db = get_session()
+        committee = Member(forum_user_id=1, username="committee", trust_level=3, groups=["steering-committee"],
+                           forum_created_at=now - timedelta(days=400))
+        db.add(committee)
+        db.flush()
+        current = charter.current(db)
+        data = service.PollInput(body="community", kind="decision", method="irv", title="Crash test",
+                                 options=["Ash", "Birch", "Cedar"], opens_at=opens, closes_at=now + timedelta(days=1))
+        poll = service.create(session=db, actor=committee, charter=current, data=data)
+        service.schedule(session=db, actor=committee, charter=current, poll=poll, now=now)
+        members = [Member(forum_user_id=100 + i, username=f"voter{i}", trust_level=1,
+                          forum_created_at=now - timedelta(days=100)) for i in range(VOTERS)]
+        db.add_all(members)
+        db.flush()
+        tokens = [sessions.start(session=db, member=m, lifetime=timedelta(hours=1)) for m in members]
+        option_ids = {o.label: o.id for o in service.options(db, poll)}
+        db.commit()
+    serializer = app.session_interface.get_signing_serializer(app)
+    cookies = []
+    for token in tokens:
+        with app.test_request_context("/", environ_base={"REMOTE_ADDR": "127.0.0.1"},
+                                      headers={"User-Agent": USER_AGENT}):
+            flask_session["_user_id"] = token
+            flask_session["_fresh"] = True
+            flask_session["_id"] = login_manager._session_identifier_generator()
+            csrf = generate_csrf()
+            cookies.append((serializer.dumps(dict(flask_session)), csrf))
+    return poll, option_ids, cookies, opens
+
+
+@contextlib.contextmanager
+def _gunicorn(settings: dict, port: int):
+    """gunicorn serving app:app in its own process group; SIGKILLed (all of it) on exit at the latest."""
+    env = {**os.environ, **{f"GOVERNANCE_{k}": v for k, v in settings.items()}}
+    proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "--workers", "2", "--bind", f"127.0.0.1:{port}",
+                             "--log-level", "warning", "app:app"], cwd=str(ROOT), env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            assert proc.poll() is None, proc.stderr.read().decode(errors="replace")[-2000:]
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            try:
+                conn.request("GET", "/healthz")
+                response = conn.getresponse()
+                response.read()
+                if response.status == 200:
+                    break
+            except OSError:
+                pass
+            finally:
+                conn.close()
+            assert time.monotonic() < deadline, "gunicorn did not start within 20 s"
+            time.sleep(0.1)
+        yield proc
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+        proc.stderr.close()
+
+
+def _cast_until_killed(port: int, poll_id: int, option_ids: dict[str, int], cookies, cookie_name: str,
+                       stop: threading.Event, acked: dict[int, list[str]], counts: dict[str, int],
+                       lock: threading.Lock, t: int) -> None:
+    """Cast ballots for voters t, t+THREADS, ... (each voter in one thread only, so in order)."""
+    mine = list(range(t, VOTERS, THREADS))
+    labels = list(option_ids)
+    k = 0
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    while not stop.is_set() and k < 2000:  # bounded even if the kill never comes
+        voter = mine[k % len(mine)]
+        k += 1
+        cookie, csrf = cookies[voter]
+        first = labels[(voter + k) % len(labels)]
+        fields = [("csrf_token", csrf), ("poll", str(poll_id)), (f"rank-{option_ids[first]}", "1")]
+        try:
+            conn.request("POST", f"/polls/{poll_id}/ballot", body=urlencode(fields),
+                         headers={"Cookie": f"{cookie_name}={cookie}", "User-Agent": USER_AGENT,
+                                  "Content-Type": "application/x-www-form-urlencoded"})
+            response = conn.getresponse()
+            body = response.read().decode("utf-8", "replace")
+        except (OSError, http.client.HTTPException):
+            conn.close()
+            with lock:
+                counts["failed"] += 1
+            time.sleep(0.05)
+            continue
+        match = TRACKER_RE.search(body)
+        with lock:
+            if response.status == 200 and match:
+                acked.setdefault(voter, []).append(match.group(1).replace("-", ""))
+                counts["acked"] += 1
+            else:
+                counts["refused"] += 1
+    conn.close()
+
+
+def test_kill_9_mid_vote_loses_no_acknowledged_ballot(database_url):
+    started = time.monotonic()
+    settings = _settings(database_url)
+    app = make_test_app(database_url, **settings)
+    poll, option_ids, cookies, opens = _prepare(app)
+    cookie_name = app.config["SESSION_COOKIE_NAME"]
+    time.sleep(max(0.0, (opens - datetime.now(UTC)).total_seconds() + 0.1))
+    clock.run_due(engine=app.extensions["governance.engine"], immediate=app.extensions["governance.engine_immediate"],
+                  forum=None, now=datetime.now(UTC))
+    app.extensions["governance.engine"].dispose()
+
+    port = _free_port()
+    acked: dict[int, list[str]] = {}
+    counts = {"acked": 0, "refused": 0, "failed": 0}
+    lock = threading.Lock()
+    stop = threading.Event()
+    with _gunicorn(settings, port) as server:
+        threads = [threading.Thread(target=_cast_until_killed, daemon=True,
+                                    args=(port, poll.id, option_ids, cookies, cookie_name, stop, acked, counts,
+                                          lock, t)) for t in range(THREADS)]
+        for thread in threads:
+            thread.start()
+        deadline = time.monotonic() + 10
+        while counts["acked"] < ACKS_BEFORE_KILL and time.monotonic() < deadline:
+            time.sleep(0.01)
+        os.killpg(server.pid, signal.SIGKILL)  # master and workers, mid-stream
+        server.wait(10)
+        time.sleep(0.3)  # let the clients see their connections die
+        stop.set()
+        for thread in threads:
+            thread.join(15)
+    assert counts["acked"] >= ACKS_BEFORE_KILL, counts
+    assert counts["refused"] == 0, counts
+
+    # A fresh engine on the crashed database: it opens, and nothing acknowledged is missing.
+    engine = make_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            if engine.dialect.name == "sqlite":
+                assert conn.execute(text("PRAGMA integrity_check")).scalar_one() == "ok"
+            stored = set(conn.execute(select(Ballot.tracker).where(Ballot.poll_id == poll.id)).scalars())
+            participations = conn.execute(select(func.count()).select_from(Participation)
+                                          .where(Participation.poll_id == poll.id)).scalar_one()
+        lost = {voter: trackers[-1] for voter, trackers in acked.items() if trackers[-1] not in stored}
+        assert lost == {}, f"acknowledged ballots missing after the crash: {lost}"
+        assert len(stored) == participations  # a ballot and its participation commit together
+        assert len(acked) <= len(stored) <= VOTERS  # one ballot per voter, at most
+        from sqlmodel import Session
+
+        with Session(engine) as s:
+            verify_chain([log.as_entry(e) for e in log.entries(s)])
+    finally:
+        engine.dispose()
+
+    # The app starts again on the same database and takes a new ballot.
+    app = make_test_app(database_url, **settings)
+    client = app.test_client()
+    cookie, csrf = cookies[0]
+    client.set_cookie(cookie_name, cookie)
+    response = client.post(f"/polls/{poll.id}/ballot", headers={"User-Agent": USER_AGENT},
+                           data={"csrf_token": csrf, "poll": str(poll.id), f"rank-{option_ids['Ash']}": "1"})
+    assert response.status_code == 200 and TRACKER_RE.search(response.get_data(as_text=True))
+    app.extensions["governance.engine"].dispose()
+    assert time.monotonic() - started < 60
