@@ -74,8 +74,11 @@ def upsert_member(*, session: Session, evidence: Evidence, raw: dict[str, Any] |
     """Create or refresh the member for a forum account (keyed on the forum's user id)."""
     raw = raw or {}
     member = session.exec(select(Member).where(Member.forum_user_id == evidence.forum_user_id)).first()
+    before = None
     if member is None:
         member = Member(forum_user_id=evidence.forum_user_id, username=evidence.username)
+    else:
+        before = _roles(member)
     member.username = evidence.username
     member.name = name if name is not None else (raw.get("name") or member.name or "")
     avatar = avatar_url if avatar_url is not None else raw.get("avatar_template", "")
@@ -91,10 +94,29 @@ def upsert_member(*, session: Session, evidence: Evidence, raw: dict[str, Any] |
     member.staged = evidence.staged
     member.active = evidence.active
     member.groups = sorted(evidence.groups)
+    zone = (raw.get("user_option") or {}).get("timezone") or raw.get("timezone")
+    if isinstance(zone, str) and 0 < len(zone) <= 64:
+        member.timezone = zone
     member.refreshed_at = utcnow()
     session.add(member)
     session.flush()
+    after = _roles(member)
+    if before is not None and before != after:
+        # Roles come from forum groups and staff flags: a change is a governance event.
+        from ..audit import log
+
+        log.record(session=session, type="member.roles_changed", actor=None, payload={
+            "username": member.username, "forum_user_id": member.forum_user_id,
+            "groups_added": sorted(set(after[0]) - set(before[0])),
+            "groups_removed": sorted(set(before[0]) - set(after[0])),
+            "admin": after[1], "moderator": after[2]})
     return member
+
+
+def _roles(member: Member) -> tuple[list[str], bool, bool]:
+    """What a member's roles derive from: custom groups (not automatic trust-level ones), staff flags."""
+    groups = sorted(g for g in (member.groups or []) if not g.startswith("trust_level_"))
+    return groups, bool(member.admin), bool(member.moderator)
 
 
 def member_evidence(member: Member) -> Evidence:

@@ -89,6 +89,11 @@ def turnout(session: Session, poll: Poll) -> int:
                         .where(Participation.poll_id == poll.id)).one()
 
 
+def ballot_count(session: Session, poll: Poll) -> int:
+    """How many ballots a poll holds (never which)."""
+    return session.exec(select(func.count()).select_from(Ballot).where(Ballot.poll_id == poll.id)).one()
+
+
 def nominations(session: Session, poll: Poll, *, include_withdrawn: bool = True) -> list[tuple[Nomination, Member]]:
     """An election's nominations with their nominees."""
     query = select(Nomination, Member).join(Member, Member.id == Nomination.member_id) \

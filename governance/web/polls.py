@@ -400,7 +400,7 @@ def results(poll_id: int):
     result = poll.result
     svg = chart.flow_svg(result) if result.get("rounds") else ""
     voters = service.turnout(db, poll)
-    ballots_count = len(service.published_ballots(db, poll))
+    ballots_count = service.ballot_count(db, poll)
     db.commit()
     return render_template("polls/results.html", poll=poll, result=result, chart_svg=svg, voters=voters,
                            ballots_count=ballots_count, methods=METHOD_NAMES,

@@ -116,9 +116,13 @@ def test_group_snapshot_at_open_ignores_a_later_join(forum_app, forum, session):
     service.schedule(session=session, actor=vex, charter=current, poll=poll, now=NOW)
     session.commit()
     assert run_clock(forum_app, forum, OPEN) == [(poll.id, "open")]
+    sync_member(session, forum, "marlow_p")  # known here before the join
     forum.data.add_to_group("sig-security", "marlow_p")
     marlow = sync_member(session, forum, "marlow_p")
     assert "sig-security" in marlow.groups  # the forum says so now...
+    changed = [e for e in log.entries(session) if e.type == "member.roles_changed"]
+    assert changed[-1].payload["username"] == "marlow_p"
+    assert changed[-1].payload["groups_added"] == ["sig-security"]
     poll = reload(forum_app, poll.id)
     with pytest.raises(NotEligible) as err:  # ...but not when the poll opened
         service.cast(session=session, poll=poll, member=marlow, ranking=[["Ash"]], now=OPEN)
