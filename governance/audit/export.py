@@ -1,8 +1,8 @@
 """The stored event log, read for auditors: poll bundles, entry proofs and a full check of the log.
 
-Boundary rule: a service that only reads, through the session it is given. The tree head a
-bundle's proofs lead to is the one ``polls.service.close_poll`` stored when the poll closed (or a
-later one), never one made here, so exporting is never a write. The zip itself is assembled by
+Boundary rule: a service that only reads, through the session it is given. The tree head a poll
+bundle's proofs lead to is the one ``polls.service.close_poll`` stored when the poll closed (the
+first head covering its entries), never one made here, so exporting is never a write. The zip itself is assembled by
 the pure ``governance.audit.bundle.build_bundle``, which refuses inputs that would not verify.
 docs/audit.md §5 specifies the bundle; §10 is the operators' guide to these functions' commands.
 
@@ -134,14 +134,17 @@ def full_head(head: TreeHead) -> dict[str, Any]:
 
 
 def covering_head(session: Session, upto_seq: int) -> TreeHead:
-    """The newest stored tree head that covers entry ``upto_seq``; Conflict if none does."""
+    """The first stored tree head that covers entry ``upto_seq``; Conflict if none does yet.
+
+    For a poll that is the head ``close_poll`` made in the closing transaction, the one the
+    forum post announcing the result carries; using it (rather than the newest head) keeps a
+    poll's bundle the same bytes however many heads are made later.
+    """
     head = session.exec(
-        select(TreeHead).where(TreeHead.tree_size > upto_seq).order_by(TreeHead.tree_size.desc(), TreeHead.id.desc())
+        select(TreeHead).where(TreeHead.tree_size > upto_seq).order_by(TreeHead.tree_size, TreeHead.id)
     ).first()
     if head is None:
-        raise Conflict(
-            "No signed tree head covers this poll's log entries yet; one is made when a poll closes."
-        )
+        raise Conflict("No tree head covers this poll's log entries yet; one is made when a poll closes.")
     return head
 
 

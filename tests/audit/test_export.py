@@ -113,6 +113,28 @@ def test_unsigned_head_bundle_verifies_with_a_warning(forum_app, forum, session,
     assert "public_key.pem" not in _files(data)
 
 
+def test_bundle_uses_the_head_made_at_the_close_and_keeps_its_bytes(forum_app, forum, session, keys):
+    from governance.audit import log
+
+    first = group_poll(forum_app, forum, session)
+    before = export.poll_bundle(session, first.poll_id)
+    second = community_poll(forum_app, forum, session)
+    assert session.get(TreeHead, 2).reason == f"poll {second.poll_id} closed"
+    assert export.poll_bundle(session, first.poll_id) == before
+    assert json.loads(_files(before)["head.json"])["root_hash"] == session.get(TreeHead, 1).root_hash
+
+    # An entry about the poll that no head covers yet: no bundle until the next head.
+    log.record(session=session, type="poll.note", actor=None, poll_id=first.poll_id, payload={"poll": first.poll_id})
+    session.commit()
+    with pytest.raises(Conflict, match="No tree head covers"):
+        export.poll_bundle(session, first.poll_id)
+    log.make_head(session=session, reason="test")
+    session.commit()
+    later = export.poll_bundle(session, first.poll_id)
+    assert json.loads(_files(later)["head.json"])["root_hash"] == session.get(TreeHead, 3).root_hash
+    assert verify_bundle(later, public_key=keys[1]).ok
+
+
 def test_export_refuses_unknown_and_open_polls(forum_app, forum, session, keys):
     with pytest.raises(NotFound):
         export.poll_bundle(session, 999)
