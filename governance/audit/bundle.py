@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from . import merkle
-from .canonical import AuditError, canonical_json, sha256_hex
+from .canonical import AuditError, canonical_json, plain, sha256_hex
 from .chain import ChainError, Entry, verify_segment
 from .signing import (
     SignatureError,
@@ -174,14 +174,7 @@ def electorate_hash(eligible: Iterable[Mapping[str, Any]]) -> str:
     return sha256_hex(canonical_json(sorted(members, key=lambda m: m["username"])))
 
 
-def _plain(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, float):
-        return repr(value)
-    return value
+_plain = plain
 
 
 # === Ballot file formats and the tally engine ===================================================

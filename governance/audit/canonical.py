@@ -21,7 +21,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["AuditError", "CanonicalJSONError", "MAX_SAFE_INTEGER", "canonical_json", "sha256_hex"]
+__all__ = ["AuditError", "CanonicalJSONError", "MAX_SAFE_INTEGER", "canonical_json", "plain", "sha256_hex"]
 
 #: Integers beyond this cannot be represented exactly by every JSON reader (RFC 7493, I-JSON).
 MAX_SAFE_INTEGER = 2**53 - 1
@@ -57,6 +57,21 @@ def canonical_json(obj: Any) -> bytes:
         return text.encode("utf-8")
     except UnicodeEncodeError as exc:  # a lone surrogate slipped through a key or string
         raise CanonicalJSONError(f"text is not valid Unicode: {exc.reason}") from None
+
+
+def plain(value: Any) -> Any:
+    """Data made canonical-JSON-able: mappings with string keys, tuples as lists, floats as their repr text.
+
+    >>> plain({1: (0.5, "x")})
+    {'1': ['0.5', 'x']}
+    """
+    if isinstance(value, Mapping):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    if isinstance(value, float):
+        return repr(value)
+    return value
 
 
 def sha256_hex(data: bytes) -> str:

@@ -24,7 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from ..audit import log
-from ..audit.canonical import canonical_json, sha256_hex
+from ..audit.canonical import canonical_json, plain, sha256_hex
 from ..errors import Conflict, InvalidInput, NotAllowed, NotEligible, NotFound, VotingClosed
 from ..identity.eligibility import Eligibility, Evidence, Rule, check
 from ..identity.service import member_evidence
@@ -318,20 +318,10 @@ def cancel(*, session: Session, actor: Member, charter: CharterVersion, poll: Po
     reason = reason.strip()
     if not reason:
         raise InvalidInput([("reason", "say why the poll is cancelled; the reason is published")])
-    was_open = poll.status == "open"
-    poll = _lock_poll(session, poll, exclusive=True)
-    poll.status = "cancelled"
-    poll.cancel_reason = reason[:1000]
-    session.add(poll)
-    if was_open:
-        _forget_voters(session, poll)
-    log.record(session=session, type="poll.cancelled", actor=actor, poll_id=poll.id,
-               payload={"poll": poll.id, "reason": poll.cancel_reason})
-    session.flush()
-    return poll
+    return void(session=session, poll=poll, reason=reason, actor=actor)
 
 
-def void(*, session: Session, poll: Poll, reason: str) -> Poll:
+def void(*, session: Session, poll: Poll, reason: str, actor: Member | None = None) -> Poll:
     """Cancel a poll for a reason the platform itself determined (e.g. its amendment went stale).
 
     Ballots already cast lapse: they are never counted, and voter links are destroyed.
@@ -345,7 +335,7 @@ def void(*, session: Session, poll: Poll, reason: str) -> Poll:
     session.add(poll)
     if was_open:
         _forget_voters(session, poll)
-    log.record(session=session, type="poll.cancelled", actor=None, poll_id=poll.id,
+    log.record(session=session, type="poll.cancelled", actor=actor, poll_id=poll.id,
                payload={"poll": poll.id, "reason": poll.cancel_reason})
     session.flush()
     return poll
@@ -543,18 +533,8 @@ def snapshot_electorate(poll: Poll, forum: Any) -> GroupSnapshot | None:
         # Group membership as of the opening (from the lists), not as of now.
         frozen = Evidence(**{**evidence.__dict__, "groups": frozenset(chosen[user_id]["groups"])})
         members.append(frozen.to_dict())
-    digest = sha256_hex(canonical_json(_plain(raw_pages)))
+    digest = sha256_hex(canonical_json(plain(raw_pages)))
     return GroupSnapshot(members=members, raw_sha256=digest)
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, float):
-        return repr(value)
-    return value
 
 
 def open_poll(*, session: Session, poll: Poll, now: datetime, snapshot: GroupSnapshot | None) -> Poll:
