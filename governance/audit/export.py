@@ -35,7 +35,7 @@ from ..models import (
     TreeHead,
 )
 from . import log, merkle
-from .bundle import build_bundle
+from .bundle import build_bundle, electorate_hash
 from .canonical import AuditError, canonical_json, sha256_hex
 from .chain import ChainError, verify_chain
 from .signing import SignatureError, is_signed, key_id, public_key_pem, verify_head
@@ -63,6 +63,8 @@ def exportable_poll(session: Session, poll_id: int) -> Poll:
     poll = session.get(Poll, poll_id)
     if poll is None:
         raise NotFound(f"There is no poll {poll_id}.")
+    if poll.status == "cancelled":
+        raise Conflict(f"Poll {poll_id} was cancelled: its ballots were never counted or published.")
     if poll.status not in EXPORTABLE:
         raise Conflict(
             f"Poll {poll_id} is {poll.status}: its audit bundle is available once voting has closed."
@@ -165,6 +167,8 @@ def poll_bundle(session: Session, poll_id: int) -> bytes:
         raise Conflict(f"Poll {poll_id} has not been counted yet.")
     data = election(session, poll)
     frozen = electorate(session, poll)
+    if frozen.basis == "group" and electorate_hash(frozen.eligible) != poll.electorate_hash:
+        raise Conflict(f"The stored electorate of poll {poll_id} no longer hashes to the one frozen when it opened.")
     entries = log.entries(session, poll_id=poll.id)
     if not entries:
         raise Conflict(f"Poll {poll_id} has no entries in the event log.")

@@ -6,6 +6,7 @@ and no page puts a username next to a tracker: the tracker page shows a ballot, 
 
 from __future__ import annotations
 
+import json
 import re
 
 from flask import Blueprint, Response, jsonify, render_template, request
@@ -71,7 +72,9 @@ def head():
     session = get_session()
     data = export.published_head(session)
     size, root = log.current_root(session)
-    return render_template("audit/head.html", head=data, key=export.public_key(), log_size=size, log_root=root)
+    text = json.dumps(data, indent=2, sort_keys=True) if data else ""
+    return render_template("audit/head.html", head=data, head_text=text, key=export.public_key(), log_size=size,
+                           log_root=root)
 
 
 @bp.get("/head.json")

@@ -15,6 +15,7 @@ import pytest
 from pref_voting.iterative_methods import instant_runoff_for_truncated_linear_orders
 from pref_voting.margin_based_methods import beat_path
 from pref_voting.profiles_with_ties import ProfileWithTies
+from sqlmodel import select
 
 from governance.audit import cli as audit_cli
 from governance.audit import export
@@ -24,6 +25,7 @@ from governance.audit.chain import Entry
 from governance.audit.signing import generate_key
 from governance.errors import Conflict, NotFound
 from governance.models import Poll, TreeHead
+from governance.polls import charter, service
 from tests.audit.audit_support import jsonl, read_zip, resign, tamper
 from tests.audit.test_export_support import (
     COMMUNITY_BALLOTS,
@@ -33,6 +35,7 @@ from tests.audit.test_export_support import (
     open_and_vote,
     schedule_decision,
 )
+from tests.conftest import sync_member
 
 
 @pytest.fixture
@@ -144,6 +147,24 @@ def test_export_refuses_unknown_and_open_polls(forum_app, forum, session, keys):
     open_and_vote(forum_app, forum, session, poll_id, {"vexillum": [["Ash"]]})
     with pytest.raises(Conflict, match="open"):
         export.poll_bundle(session, poll_id)
+    poll = session.get(Poll, poll_id)
+    service.cancel(session=session, actor=sync_member(session, forum, "vexillum"), charter=charter.current(session),
+                   poll=poll, reason="Duplicate of another poll.")
+    session.commit()
+    with pytest.raises(Conflict, match="cancelled"):
+        export.poll_bundle(session, poll_id)
+
+
+def test_export_refuses_an_electorate_changed_after_opening(forum_app, forum, session, keys):
+    from governance.models import ElectorateEntry
+
+    driven = group_poll(forum_app, forum, session)
+    entry = session.exec(select(ElectorateEntry).where(ElectorateEntry.poll_id == driven.poll_id)).first()
+    entry.evidence = {**entry.evidence, "trust_level": 4}
+    session.add(entry)
+    session.commit()
+    with pytest.raises(Conflict, match="no longer hashes"):
+        export.poll_bundle(session, driven.poll_id)
 
 
 # === The command line ===========================================================================
