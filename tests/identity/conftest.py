@@ -128,6 +128,19 @@ def other_browser(forum_app, forum):
     b.close()
 
 
+@pytest.fixture
+def db(forum_app):
+    """A database session of the forum-wired app, with no app context pushed.
+
+    (The shared ``session`` fixture keeps the app's context pushed: test-client requests would
+    then share its ``g`` and so its database session, and ``with_appcontext`` commands its app.)
+    """
+    from sqlmodel import Session
+
+    with Session(forum_app.extensions["governance.engine"], expire_on_commit=False) as s:
+        yield s
+
+
 def member_rows(app):
     """Every member row, read in a session of its own."""
     from sqlmodel import Session, select

@@ -19,19 +19,6 @@ def by_name(app) -> dict:
 
 
 @pytest.fixture
-def db(forum_app):
-    """A database session of the forum-wired app, with no app context pushed.
-
-    (The shared ``session`` fixture keeps another app instance's context pushed, and
-    ``with_appcontext`` would then run ``flask forum sync`` with that app's configuration.)
-    """
-    from sqlmodel import Session
-
-    with Session(forum_app.extensions["governance.engine"], expire_on_commit=False) as s:
-        yield s
-
-
-@pytest.fixture
 def known(db, forum):
     """Three members the platform knows, as they were at their last login."""
     return {name: sync_member(db, forum, name) for name in ("marlow_p", "ysolde_k", "halvard")}
