@@ -1,0 +1,105 @@
+"""An amendment in a real browser: proposed by inserting a block, put to the vote, voted on,
+adopted, and read at its permanent address; no console errors and no CSP violations."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from tests.conftest import LiveServer, login, make_member
+
+pytestmark = pytest.mark.browser
+
+T0 = datetime.now(UTC).replace(microsecond=0)
+NEW_TEXT = "Elections will use ranked ballots, counted in public."
+
+
+def _cookie(app, member) -> str:
+    """A logged-in session cookie for ``member`` (a server-side login session, as after a real login)."""
+    client = app.test_client()
+    login(app, client, member)
+    return client.get_cookie("governance_session").value
+
+
+def _log_in(page, server, app, member) -> None:
+    page.context.clear_cookies()
+    page.context.add_cookies([{"name": "governance_session", "value": _cookie(app, member), "url": server.url}])
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_propose_vote_and_read_an_adopted_amendment(app, page):
+    from sqlmodel import Session, select
+
+    from governance.models import Amendment, Poll
+    from governance.polls import charter
+    from governance.polls import service as polls
+    from governance.proposals import service
+    from tests.proposals.roadmap_support import V1
+
+    app.config["FAKE_NOW"] = T0
+    engine = app.extensions["governance.engine"]
+    with Session(engine, expire_on_commit=False) as s:
+        service.import_document(session=s, charter=charter.current(s), slug="roadmap", source=V1, now=T0)
+        s.commit()
+    with app.app_context():
+        from governance.db import get_session
+
+        db = get_session()
+        proposer = make_member(db, username="marlow", forum_user_id=7001)
+        chair = make_member(db, username="chair", forum_user_id=7002, groups=["steering-committee"])
+        voters = [make_member(db, username=f"voter{i}", forum_user_id=7100 + i) for i in range(4)]
+
+    with LiveServer(app) as server:
+        # The proposer inserts a block after the Governance goal and saves the draft.
+        _log_in(page, server, app, proposer)
+        page.goto(server.url + "/documents/roadmap")
+        page.get_by_role("link", name="Propose an amendment").click()
+        page.fill("#title", "Say how elections are counted")
+        page.locator("li.block-slot", has_text="Block 17 ·").locator("summary").click()
+        page.fill("#insert-17", NEW_TEXT)
+        page.get_by_role("button", name="Save as a draft amendment").click()
+        assert page.locator("h1").inner_text().startswith("Amendment #")
+        assert "Only new blocks are added" in page.content()
+        assert page.locator(".diff-block-inserted").inner_text().count(NEW_TEXT) == 1
+        page.get_by_role("button", name="Open for discussion").click()
+        assert "Open for discussion on the forum." in page.content()
+        amendment_url = page.url
+
+        # The committee puts it to the vote; the referendum opens a minute later.
+        _log_in(page, server, app, chair)
+        page.goto(amendment_url)
+        page.get_by_role("button", name="Put to the vote").click()
+        assert "Put to a referendum." in page.content()
+        with Session(engine) as s:
+            amendment = s.exec(select(Amendment)).one()
+            poll_id = amendment.poll_id
+        app.config["FAKE_NOW"] = T0 + timedelta(minutes=1)
+
+        # The proposer votes yes in the browser; four others vote through the service.
+        _log_in(page, server, app, proposer)
+        page.goto(f"{server.url}/polls/{poll_id}/ballot")
+        page.check("#choice-yes")
+        page.uncheck("#receipt")
+        page.get_by_role("button", name="Cast my ballot").click()
+        assert page.locator("h1").inner_text() == "Your ballot is recorded"
+        with Session(app.extensions["governance.engine_immediate"], expire_on_commit=False) as s:
+            poll = s.get(Poll, poll_id)
+            for voter in voters:
+                polls.cast(session=s, poll=poll, member=voter, ranking=[["yes"]], now=T0 + timedelta(minutes=2))
+            s.commit()
+
+        # Voting closes a week later; the next page view closes the poll and adopts the amendment.
+        app.config["FAKE_NOW"] = T0 + timedelta(days=7, minutes=2)
+        page.goto(f"{server.url}/polls/{poll_id}")
+        page.goto(amendment_url)
+        assert "Adopted: it is part of the document." in page.content()
+        assert "yes 5, no 0, abstain 0" in page.content()
+        page.get_by_role("link", name="version 2").first.click()
+        assert page.url.endswith("/documents/roadmap/v2")
+        assert NEW_TEXT in page.locator("article.document").inner_text()
+        assert f"poll #{poll_id}" in page.content()
+        assert page.locator(".roadmap-diff .diff-block-inserted ins").first.inner_text().endswith(NEW_TEXT)
+        page.goto(server.url + "/documents/roadmap")
+        assert "Version 2" in page.content() and NEW_TEXT in page.locator("article.document").inner_text()
+    assert page.watch.errors == []
