@@ -491,3 +491,26 @@ def test_topics_are_posted_later_and_retried(app, session, marlow, forum):
     assert amendment.forum_topic_id and not amendment.topic_error
     assert any("Amendment" in t["title"] for t in forum.data.topics_created())
     assert service.topics_wanted(session) == []
+
+
+# === Command line ===============================================================================
+
+
+def test_flask_documents_import(app, session, tmp_path):
+    runner = app.test_cli_runner()
+    path = tmp_path / "roadmap.md"
+    path.write_bytes(b"\xef\xbb\xbf" + V1.encode())
+    result = runner.invoke(args=["documents", "import", "roadmap", str(path)])
+    assert result.exit_code == 0, result.output
+    assert f"roadmap: version 1 published (sha256 {sha256_hex(V1)})" in result.output
+    again = runner.invoke(args=["documents", "import", "roadmap", str(path)])
+    assert again.exit_code == 1 and "already has 1 version" in again.output
+    (tmp_path / "bad.md").write_bytes(b"\xff\xfe")
+    bad = runner.invoke(args=["documents", "import", "values", str(tmp_path / "bad.md")])
+    assert bad.exit_code == 1 and "not valid UTF-8" in bad.output
+    empty = runner.invoke(args=["documents", "import", "values", str(tmp_path / "missing.md")])
+    assert empty.exit_code == 1 and "cannot read" in empty.output
+    session.rollback()
+    session.expire_all()
+    assert [d.slug for d in service.list_documents(session)] == ["roadmap"]
+    assert runner.invoke(args=["documents", "topics"]).output.startswith("0 topic(s) posted")
