@@ -1,0 +1,76 @@
+"""Accessibility scans with axe-core of the voting pages: the poll page, the ballot (as the script
+enhances it, and as it is without the script), the receipt, the results and the published ballots.
+
+A page fails on any violation axe rates "serious" or "critical" under the WCAG 2.0, 2.1 and 2.2
+A/AA rules and axe's best practices. axe runs through ``page.evaluate``, which Playwright runs
+outside the page's Content-Security-Policy, so the CSP stays on for the scan.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from axe_playwright_python.sync_playwright import Axe
+
+from tests.browser.voting_support import CLOSE, log_in_through_forum, site  # noqa: F401  (site is a fixture)
+
+pytestmark = pytest.mark.browser
+
+AXE_OPTIONS = {
+    "resultTypes": ["violations"],
+    "runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa", "best-practice"]},
+}
+FAILING_IMPACTS = ("serious", "critical")
+axe = Axe()
+
+
+def serious_violations(page) -> list[str]:
+    """axe's serious and critical violations on the page, one line per rule and element."""
+    results = axe.run(page, options=AXE_OPTIONS).response
+    assert results["testEngine"]["name"] == "axe-core" and results["passes"] is not None
+    return [f"{page.url}: {v['id']} ({v['impact']}): {v['help']} at {node['target']}: {node['html'][:120]}"
+            for v in results["violations"] if v["impact"] in FAILING_IMPACTS for node in v["nodes"]]
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_voting_pages_have_no_serious_violations(site, page):  # noqa: F811
+    found = []
+    page.goto(site.poll_url())
+    found += serious_violations(page)  # as a visitor: "Log in with the forum to vote"
+    # The scan itself works: an unnamed button is reported (and gone with the next page load).
+    page.evaluate("document.querySelector('main').insertAdjacentHTML('beforeend', '<button></button>')")
+    assert any("button-name (critical)" in line for line in serious_violations(page))
+    log_in_through_forum(page, site, "marlow_p", f"/polls/{site.poll_id}")
+    found += serious_violations(page)  # as a member who may vote
+
+    page.get_by_role("link", name="Vote now").click()
+    page.wait_for_url(site.poll_url("/ballot"))
+    assert page.locator(".ballot-controls").count() == 3
+    found += serious_violations(page)  # nothing ranked: every Up/Down disabled
+    page.get_by_role("button", name="Rank Birch").click()
+    page.get_by_role("button", name="Rank Ash").click()
+    found += serious_violations(page)  # two ranked, one not
+    page.get_by_role("button", name="Cast my ballot").click()
+    page.wait_for_selector("#tracker")
+    found += serious_violations(page)  # the receipt
+
+    site.at(CLOSE + timedelta(minutes=1))
+    page.goto(site.poll_url())
+    found += serious_violations(page)  # published
+    page.goto(site.poll_url("/results"))
+    assert page.locator("section[aria-labelledby=h-flow] svg").count() == 1
+    found += serious_violations(page)
+    page.goto(site.poll_url("/ballots"))
+    found += serious_violations(page)
+    assert found == []
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_ballot_without_its_script_has_no_serious_violations(site, page):  # noqa: F811
+    # axe itself needs JavaScript, so the page keeps it, but ballot.js arrives empty: this is
+    # the plain form of rank selects that a browser without JavaScript gets.
+    page.route("**/static/ballot.js*", lambda route: route.fulfill(body="", content_type="text/javascript"))
+    log_in_through_forum(page, site, "marlow_p", f"/polls/{site.poll_id}/ballot")
+    assert page.locator(".ballot-controls").count() == 0 and page.locator("html.js").count() == 0
+    assert serious_violations(page) == []
