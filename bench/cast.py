@@ -219,7 +219,8 @@ def drive(job: dict, result_path: str) -> None:
 
     A record is (voter, sent at, latency s, HTTP status or 0, tracker or "", error text). Voter v
     is always served by thread v % concurrency, so each voter's requests are sequential and their
-    order is the order of acknowledgement.
+    order is the order of acknowledgement. A share ``job["replace"]`` of the ballots comes from a
+    voter the thread has already served (a replacement); the rest from the next new voter.
     """
     concurrency, seconds = job["concurrency"], job["seconds"]
     records: list[list] = [[] for _ in range(concurrency)]
@@ -233,8 +234,11 @@ def drive(job: dict, result_path: str) -> None:
         start.wait()
         k = 0
         while time.perf_counter() < clock["end"]:
-            voter = mine[k % len(mine)]
-            k += 1
+            if k and rng.random() < job.get("replace", 0.0):
+                voter = mine[rng.randrange(min(k, len(mine)))]
+            else:
+                voter = mine[k % len(mine)]
+                k += 1
             method, path, body, headers = "GET", job["path"], None, {"User-Agent": USER_AGENT}
             if job["cookies"]:
                 cookie, csrf = job["cookies"][voter]
@@ -403,6 +407,7 @@ def measure(name: str, url: str, args, work: Path) -> Row:
         out(f"[{name}] voting for {args.seconds:.0f} s from {args.concurrency} connections ({args.mode} ballots)")
         load = run_load({"port": port, "path": f"/polls/{prepared.poll_id}/ballot", "seconds": args.seconds,
                          "concurrency": args.concurrency, "cookies": prepared.cookies, "mode": args.mode,
+                         "replace": args.replace,
                          "cookie_name": app.config["SESSION_COOKIE_NAME"], "poll_id": prepared.poll_id,
                          "option_ids": prepared.option_ids})
         row.results_p50_ms, row.results_status = time_results(port, prepared.results_poll_id, args.results_requests)
@@ -421,8 +426,79 @@ def measure(name: str, url: str, args, work: Path) -> Row:
     row.p99_ms = percentile(latencies, 99) * 1000
     verify(app.extensions["governance.engine"], prepared.poll_id, records, row)
     row.replaced = row.acknowledged - row.voters_acknowledged
+    if args.profile:
+        out(f"[{name}] profile:")
+        profile_casts(app, prepared, args.profile, args.mode)
     app.extensions["governance.engine"].dispose()
     return row
+
+
+def profile_casts(app, prepared: Prepared, count: int, mode: str) -> None:
+    """Cast ``count`` ballots in-process (test client, one thread) under cProfile; say where the time goes."""
+    import cProfile
+    import pstats
+
+    from sqlalchemy import event
+
+    engine = app.extensions["governance.engine"]
+    statements: dict[str, int] = {}
+
+    def on_execute(conn, cursor, statement, params, context, executemany):
+        words = statement.split()
+        if words[0] == "SELECT" and " FROM " in statement:
+            key = "SELECT ... FROM " + statement.split(" FROM ", 1)[1].split()[0]
+        else:
+            key = " ".join(words[:3])
+        statements[key] = statements.get(key, 0) + 1
+
+    client = app.test_client()
+    rng = random.Random(99)
+    name = app.config["SESSION_COOKIE_NAME"]
+
+    def one(i: int) -> None:
+        cookie, csrf = prepared.cookies[i % len(prepared.cookies)]
+        client.set_cookie(name, cookie)
+        ranking = _ranking(rng)
+        headers = {"User-Agent": USER_AGENT}
+        if mode == "json":
+            response = client.post(f"/polls/{prepared.poll_id}/ballot", headers={**headers, "X-CSRFToken": csrf},
+                                   json={"ranking": [[label] for label in ranking]})
+        else:
+            data = {"csrf_token": csrf, "poll": str(prepared.poll_id)}
+            data.update({f"rank-{prepared.option_ids[label]}": str(n) for n, label in enumerate(ranking, 1)})
+            response = client.post(f"/polls/{prepared.poll_id}/ballot", data=data, headers=headers)
+        if response.status_code >= 300:
+            raise RuntimeError(f"in-process cast answered {response.status_code}")
+
+    for i in range(5):
+        one(i)
+    event.listen(engine, "before_cursor_execute", on_execute)
+    profiler = cProfile.Profile()
+    started = time.perf_counter()
+    profiler.enable()
+    for i in range(count):
+        one(i)
+    profiler.disable()
+    elapsed = time.perf_counter() - started
+    event.remove(engine, "before_cursor_execute", on_execute)
+    stats = pstats.Stats(profiler).stats
+    total = sum(statements.values()) / count
+    out(f"  in-process, one thread, no HTTP: {count} ballots in {elapsed:.1f} s = {elapsed / count * 1000:.1f} ms each "
+        f"(under cProfile), {total:.0f} SQL statements each:")
+    for key, n in sorted(statements.items(), key=lambda kv: (-kv[1], kv[0])):
+        out(f"    {n / count:4.1f}  {key}")
+    parts = [("rate limit counter (own transaction)", "web/ratelimit.py", "hit"),
+             ("clock before each /polls request", "polls/clock.py", "run_due"),
+             ("login session -> member", "identity/login.py", "load_user"),
+             ("polls.service.cast", "polls/service.py", "cast"),
+             ("  audit log append", "audit/log.py", "record"),
+             ("the view's commit", "orm/session.py", "commit"),
+             ("receipt page render", "flask/templating.py", "render_template"),
+             ("CSRF check", "flask_wtf/csrf.py", "protect")]
+    out("  cumulative share of the in-process time (parts overlap where nested):")
+    for label, path, func in parts:
+        spent = sum(v[3] for k, v in stats.items() if k[0].endswith(path) and k[2] == func)
+        out(f"    {spent / elapsed:6.1%}  {spent / count * 1000:6.2f} ms  {label}")
 
 
 # === Report =======================================================================================
@@ -438,6 +514,8 @@ def report(rows: list[Row], args) -> None:
     out(f"Voting benchmark: {args.seconds:.0f} s per database, {args.voters} voters, {args.concurrency} connections, "
         f"gunicorn {args.workers} workers x {args.threads} thread(s), {args.mode} ballots, "
         f"{os.cpu_count()} CPUs shared by server and client")
+    out("Load average (1, 5, 15 min) at start: {:.1f} {:.1f} {:.1f}; at end: {:.1f} {:.1f} {:.1f} "
+        "(other work on the machine competes for the same CPUs)".format(*args.load_start, *os.getloadavg()))
     out(f"Rate limit for votes set to {VOTE_LIMIT} (never throttles here; each ballot still pays its counter upsert)")
     out()
     header = (f"{'database':<11} {'ballots/s':>9} {'p50 ms':>7} {'p99 ms':>7} {'errors':>6} {'lost':>5} "
@@ -485,6 +563,9 @@ def parse_args(argv=None):
                         help="distinct members with a login session (default: 5000; --quick: 500)")
     parser.add_argument("--concurrency", type=int, default=8,
                         help="simultaneous client connections, one thread each (default: 8)")
+    parser.add_argument("--replace", type=float, default=0.2,
+                        help="share of ballots cast by a voter who has voted already, replacing the earlier "
+                             "ballot (default: 0.2)")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (default: 2)")
     parser.add_argument("--threads", type=int, default=1,
                         help="threads per gunicorn worker; more than 1 uses the gthread worker (default: 1, sync)")
@@ -498,6 +579,9 @@ def parse_args(argv=None):
                         help="results page requests for the p50 (default: 20; --quick: 5)")
     parser.add_argument("--bare-seconds", type=float,
                         help="how long to load the bare Flask app (default: 10; --quick: 3)")
+    parser.add_argument("--profile", type=int, default=0, metavar="N",
+                        help="after each load run, cast N more ballots in-process under cProfile and print the SQL "
+                             "statements per ballot and where the time goes (default: 0, off)")
     parser.add_argument("--quick", action="store_true",
                         help="a smoke run with the smaller defaults shown above (options given explicitly still apply)")
     args = parser.parse_args(argv)
@@ -510,6 +594,7 @@ def parse_args(argv=None):
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    args.load_start = os.getloadavg()
     os.chdir(ROOT)
     names = ["sqlite", "postgresql"] if args.database == "both" else [args.database]
     rows = []
