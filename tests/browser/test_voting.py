@@ -83,6 +83,16 @@ def test_vote_by_keyboard_replace_by_drag_and_find_the_ballot_after_the_close(si
     page.keyboard.press("Alt+ArrowUp")
     announced(page, "Ash, rank 1 of 2")
     assert ranks(page) == {"Ash": "1", "Birch": "2", "Cedar": ""}
+    # A rank number typed into an option's select re-sorts the list; the focus stays in the select.
+    tab_to(page, "Cedar")
+    page.keyboard.type("3")
+    announced(page, "Cedar, rank 3 of 3")
+    assert active(page) == "Cedar" and shown_order(page) == ["Ash", "Birch", "Cedar"]
+    tab_to(page, "Unrank Cedar")
+    page.keyboard.press("Enter")
+    announced(page, "Cedar, unranked")
+    assert active(page) == "Rank Cedar"
+    assert ranks(page) == {"Ash": "1", "Birch": "2", "Cedar": ""}
     assert page.locator("#ballot-live").get_attribute("aria-live") == "assertive"
     tab_to(page, "Cast my ballot")
     page.keyboard.press("Enter")

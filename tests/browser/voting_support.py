@@ -112,9 +112,10 @@ def errors_on_our_pages(page, site: Site) -> list[str]:
 
 
 def active(page) -> str:
-    """The accessible label (or text) of the focused element, or its tag when it has neither."""
+    """The name of the focused element: its aria-label, its <label>, its text, else its tag."""
     return page.evaluate("""() => { const e = document.activeElement;
-        return e.getAttribute('aria-label') || e.textContent.trim() || e.tagName.toLowerCase(); }""")
+        return e.getAttribute('aria-label') || (e.labels && e.labels.length ? e.labels[0].textContent.trim() : '')
+            || e.textContent.trim() || e.tagName.toLowerCase(); }""")
 
 
 def tab_to(page, name: str, *, backwards: bool = False, limit: int = 40) -> None:
