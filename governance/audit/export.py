@@ -36,7 +36,7 @@ from ..models import (
 )
 from . import log, merkle
 from .bundle import build_bundle, electorate_hash
-from .canonical import AuditError, canonical_json, sha256_hex
+from .canonical import AuditError, canonical_json, plain, sha256_hex
 from .chain import ChainError, verify_chain
 from .signing import SignatureError, is_signed, key_id, public_key_pem, verify_head
 
@@ -285,20 +285,9 @@ def document_filename(slug: str) -> str:
 
 
 def _pretty(data: Any) -> bytes:
-    data = _plain(data)
+    data = plain(data)
     canonical_json(data)  # refuses values that would not round-trip (non-string keys, huge integers)
     return (json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
-
-
-def _plain(value: Any) -> Any:
-    """JSON data with floats (classification similarities) as their shortest decimal text."""
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, float):
-        return repr(value)
-    return value
 
 
 def _zip(files: dict[str, bytes], *, fmt: str) -> bytes:
