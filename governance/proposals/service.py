@@ -33,6 +33,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, select
 
 from ..audit import log
@@ -572,9 +574,27 @@ def start_voting(*, session: Session, actor: Member, charter: CharterVersion, am
 
 
 def _void_poll(session: Session, amendment: Amendment, reason: str) -> None:
+    """Void the amendment's referendum if it is still to come or open.
+
+    On PostgreSQL the poll's row lock is waited for briefly only (shorter than the deadlock
+    check): a referendum that another transaction is closing right now holds that lock while it
+    waits for this document's, so waiting would deadlock. Such a poll is left to its own close,
+    which then finds the amendment conflicted and adopts nothing.
+    """
     if amendment.poll_id is None:
         return
-    poll = session.get(Poll, amendment.poll_id)
+    query = select(Poll).where(Poll.id == amendment.poll_id).execution_options(populate_existing=True)
+    if session.get_bind().dialect.name == "postgresql":
+        previous = session.execute(text("SHOW lock_timeout")).scalar_one()
+        try:
+            with session.begin_nested():
+                session.execute(text("SET LOCAL lock_timeout = '500ms'"))
+                poll = session.exec(query.with_for_update()).first()
+                session.execute(text("SELECT set_config('lock_timeout', :v, true)"), {"v": previous})
+        except OperationalError:
+            return  # rolled back to the savepoint, lock_timeout included
+    else:
+        poll = session.exec(query).first()
     if poll is not None and poll.status in (*VOTING_STATUSES, "nominations", "draft"):
         polls.void(session=session, poll=poll, reason=reason)
 
@@ -596,9 +616,20 @@ class Outcome:
 def on_referendum_published(*, session: Session, poll: Poll, now: datetime) -> Outcome | None:
     """Adopt or reject the amendment a referendum decided (called by the polls service at close)."""
     amendment = session.get(Amendment, poll.amendment_id) if poll.amendment_id is not None else None
-    if amendment is None or amendment.poll_id != poll.id or amendment.status != "voting":
-        return None  # a voided or foreign poll decides nothing
+    if amendment is None or amendment.poll_id != poll.id:
+        return None  # a foreign poll decides nothing
+    # Take the document's lock first, then re-read the amendment: another referendum of the same
+    # document may have been adopted meanwhile and rebased or conflicted this one.
     document = _lock_document(session, session.get(Document, amendment.document_id))
+    amendment = session.exec(select(Amendment).where(Amendment.id == amendment.id)
+                             .execution_options(populate_existing=True)).one()
+    if amendment.status != "voting":
+        if amendment.status == "conflicted":
+            _history(amendment, now, "result_void", poll=poll.id,
+                     reason="the document changed while this referendum was closing; its result has no effect")
+            session.add(amendment)
+            session.flush()
+        return None
     result = poll.result or {}
     details = result.get("details") or {}
     figures = {k: details.get(k) for k in ("yes", "no", "abstain", "participation", "quorum_met", "reason")}
