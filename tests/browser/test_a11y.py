@@ -13,7 +13,12 @@ from datetime import timedelta
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 
-from tests.browser.voting_support import CLOSE, log_in_through_forum, site  # noqa: F401  (site is a fixture)
+from tests.browser.voting_support import (  # noqa: F401  (poll_method and site are fixtures)
+    CLOSE,
+    log_in_through_forum,
+    poll_method,
+    site,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -74,3 +79,16 @@ def test_ballot_without_its_script_has_no_serious_violations(site, page):  # noq
     log_in_through_forum(page, site, "marlow_p", f"/polls/{site.poll_id}/ballot")
     assert page.locator(".ballot-controls").count() == 0 and page.locator("html.js").count() == 0
     assert serious_violations(page) == []
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("poll_method", ["schulze"])
+def test_condorcet_results_with_the_pairwise_table_have_no_serious_violations(site, page):  # noqa: F811
+    site.at(CLOSE + timedelta(minutes=1))
+    page.goto(site.poll_url("/results"))
+    pairwise = page.locator("section[aria-labelledby=h-pairwise] table")
+    assert pairwise.locator("tbody tr").count() == 3
+    # The corner cell names the row headers for screen readers (an empty header says nothing).
+    assert pairwise.locator("thead th").first.text_content().startswith("Voters preferring")
+    assert serious_violations(page) == []
+    assert "empty-table-header" not in {v["id"] for v in axe.run(page, options=AXE_OPTIONS).response["violations"]}

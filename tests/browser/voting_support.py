@@ -44,14 +44,14 @@ class Site:
         return f"{self.url}/polls/{self.poll_id}{suffix}"
 
 
-def _open_poll_with_other_voters(app, forum) -> int:
+def _open_poll_with_other_voters(app, forum, method: str) -> int:
     from governance.db import get_session
 
     with app.app_context():
         db = get_session()
         committee = sync_member(db, forum, "tamsin_ward")
         current = charter.current(db)
-        data = PollInput(body="community", kind="decision", method="irv", title="Pick the release name",
+        data = PollInput(body="community", kind="decision", method=method, title="Pick the release name",
                          description="Which **name** should the next release carry?", options=list(OPTIONS),
                          opens_at=OPEN, closes_at=CLOSE)
         poll = service.create(session=db, actor=committee, charter=current, data=data)
@@ -73,14 +73,20 @@ def _open_poll_with_other_voters(app, forum) -> int:
 
 
 @pytest.fixture
-def site(database_url, forum):
+def poll_method() -> str:
+    """The counting method of the poll (a test may parametrize this to another decision method)."""
+    return "irv"
+
+
+@pytest.fixture
+def site(database_url, forum, poll_method):
     """The app served on a free port (its BASE_URL is that port, so DiscourseConnect returns to it)."""
     app = make_test_app(database_url, DISCOURSE_URL=forum.url, DISCOURSE_CONNECT_SECRET=forum.sso_secret,
                         DISCOURSE_API_KEY=forum.api_key, DISCOURSE_API_USERNAME=forum.api_username,
                         FAKE_NOW=NOW)
     server = LiveServer(app)  # the socket is bound here, so the URL is known before serving
     app.config["BASE_URL"] = server.url
-    poll_id = _open_poll_with_other_voters(app, forum)
+    poll_id = _open_poll_with_other_voters(app, forum, poll_method)
     app.config["FAKE_NOW"] = OPEN + timedelta(minutes=10)
     with server:
         yield Site(app=app, url=server.url, forum=forum, poll_id=poll_id)
