@@ -177,6 +177,16 @@ def electorate_hash(eligible: Iterable[Mapping[str, Any]]) -> str:
 _plain = plain
 
 
+def rule_electorate_hash(rule: Mapping[str, Any], opens_at: str | None) -> str:
+    """The electorate hash of a community-wide poll: its eligibility rule and opening time.
+
+    Such a poll has no list of members to freeze (every forum member who meets the rule may
+    vote), so the rule itself is what is frozen when it opens; each voter's evidence is recorded
+    when they first vote and checked against the rule by the verifier.
+    """
+    return sha256_hex(canonical_json({"rule": plain(dict(rule)), "opens_at": opens_at}))
+
+
 # === Ballot file formats and the tally engine ===================================================
 
 
@@ -874,6 +884,8 @@ class _Verifier:
         data = self._json("electorate.json")
         if not isinstance(data, dict) or not isinstance(data.get("eligible"), list):
             raise _error("electorate.json must be an object with an eligible list")
+        if self.election.get("electorate_basis") == "rule":
+            return self._check_rule_electorate(data)
         eligible = data["eligible"]
         if not all(isinstance(m, dict) and isinstance(m.get("username"), str) for m in eligible):
             raise _error("electorate.json: every eligible member needs a username")
@@ -893,6 +905,53 @@ class _Verifier:
         if len(participants) != len(self.ballots):
             raise _fail(f"{len(participants)} members took part but there are {len(self.ballots)} ballots")
         return OK, f"{len(usernames)} eligible, {len(participants)} took part"
+
+    def _check_rule_electorate(self, data: dict[str, Any]) -> tuple[str, str]:
+        """A community-wide poll: the frozen rule, and every participant's evidence meets it."""
+        from datetime import datetime
+
+        from governance.identity.eligibility import Evidence, Rule, check
+
+        election = self.election
+        frozen = election.get("electorate_rule")
+        if not isinstance(frozen, dict) or set(frozen) != {"rule", "opens_at"}:
+            raise _error("election.json: electorate_rule must hold exactly the rule and opens_at")
+        if rule_electorate_hash(frozen["rule"], frozen["opens_at"]) != election["electorate_hash"]:
+            raise _fail("the frozen rule does not hash to the electorate_hash in election.json")
+        if frozen["rule"] != election.get("eligibility") or frozen["opens_at"] != election.get("opens_at"):
+            raise _fail("the frozen rule differs from the poll's eligibility rule or opening time")
+        if data["eligible"]:
+            raise _fail("a community-wide poll lists no eligible members; electorate.json does")
+        participants = data.get("participants", [])
+        if not isinstance(participants, list) or not all(isinstance(p, str) for p in participants):
+            raise _error("electorate.json: participants must be a list of usernames")
+        if len(set(participants)) != len(participants):
+            raise _fail("electorate.json lists a participant twice")
+        evidence = election.get("participants_evidence")
+        if not isinstance(evidence, list) or sorted(e.get("username", "") for e in evidence) != sorted(participants):
+            raise _fail("the participants' evidence does not match the participants")
+        try:
+            rule = Rule.from_dict(frozen["rule"])
+            opens = datetime.fromisoformat(str(frozen["opens_at"]).replace("Z", "+00:00"))
+        except (TypeError, ValueError) as exc:
+            raise _error(f"election.json: unusable eligibility rule ({exc})") from None
+        for entry in evidence:
+            item = entry.get("evidence", entry) if isinstance(entry, dict) else {}
+            try:
+                created = item.get("created_at")
+                verdict = check(rule, Evidence(
+                    forum_user_id=int(item["forum_user_id"]), username=item["username"],
+                    created_at=datetime.fromisoformat(created) if created else None,
+                    trust_level=int(item.get("trust_level", 0)), groups=frozenset(item.get("groups", ())),
+                    suspended=bool(item.get("suspended")), silenced=bool(item.get("silenced")),
+                    staged=bool(item.get("staged")), active=bool(item.get("active", True))), opens_at=opens)
+            except (KeyError, TypeError, ValueError) as exc:
+                raise _error(f"participant evidence is malformed ({exc})") from None
+            if not verdict.ok:
+                raise _fail(f"participant {entry['username']!r} did not meet the rule: {verdict.reasons[0]}")
+        if len(participants) != len(self.ballots):
+            raise _fail(f"{len(participants)} members took part but there are {len(self.ballots)} ballots")
+        return OK, f"community-wide rule frozen at opening; {len(participants)} took part, each meets the rule"
 
     def _check_chain(self) -> tuple[str, str]:
         for number, _line, data in self._lines("log.jsonl"):

@@ -539,7 +539,7 @@ def snapshot_electorate(poll: Poll, forum: Any) -> GroupSnapshot | None:
 
 def open_poll(*, session: Session, poll: Poll, now: datetime, snapshot: GroupSnapshot | None) -> Poll:
     """Open voting: freeze the options, the electorate and the tie-break seed."""
-    from ..audit.bundle import electorate_hash
+    from ..audit.bundle import electorate_hash, rule_electorate_hash
 
     poll = _lock_poll(session, poll, exclusive=True)
     if poll.status != "scheduled":
@@ -571,7 +571,7 @@ def open_poll(*, session: Session, poll: Poll, now: datetime, snapshot: GroupSna
         poll.electorate_hash = electorate_hash(eligible)
         poll.electorate_size = len(eligible)
     else:
-        poll.electorate_hash = sha256_hex(canonical_json({"rule": poll.eligibility, "opens_at": _t(poll.opens_at)}))
+        poll.electorate_hash = rule_electorate_hash(poll.eligibility, _t(poll.opens_at))
         poll.electorate_size = None
     poll.tie_seed = secrets.token_hex(16)
     poll.status = "open"

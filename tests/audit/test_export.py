@@ -396,10 +396,24 @@ def test_community_poll_bundle_lists_who_took_part_with_evidence(forum_app, foru
     assert export.rule_hash(poll) == poll.electorate_hash == election["electorate_hash"]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "verify_bundle checks electorate.json only as a frozen list; a community-wide poll freezes its "
-    "rule (sha256 of {rule, opens_at}) and needs the verifier's rule basis (docs/audit.md §10)"))
 def test_community_poll_bundle_verifies(forum_app, forum, session, keys):
     driven = community_poll(forum_app, forum, session)
-    report = verify_bundle(export.poll_bundle(session, driven.poll_id), public_key=keys[1])
+    data = export.poll_bundle(session, driven.poll_id)
+    report = verify_bundle(data, public_key=keys[1])
     assert report.ok, report.first_problem
+    assert "each meets the rule" in report.check("electorate").detail
+
+
+def test_community_poll_with_an_ineligible_participant_is_caught(forum_app, forum, session, keys):
+    """A forged participant whose account is younger than the poll fails the rule check."""
+    import json
+
+    from tests.audit.audit_support import read_zip, write_zip
+
+    driven = community_poll(forum_app, forum, session)
+    files = read_zip(export.poll_bundle(session, driven.poll_id))
+    election = json.loads(files["election.json"])
+    election["participants_evidence"][0]["evidence"]["created_at"] = "2099-01-01T00:00:00+00:00"
+    files["election.json"] = json.dumps(election).encode()
+    report = verify_bundle(write_zip(files), public_key=keys[1])
+    assert not report.ok and report.first_problem.name in ("election", "electorate")
