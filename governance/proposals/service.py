@@ -366,7 +366,8 @@ def amended_text(session: Session, document: Document, base_number: Any, *, sour
     if insertions is not None:
         insertions = [(k, t) for k, t in insertions if t.strip()]
         if not insertions:
-            raise InvalidInput([("insertions", "write at least one block to insert")])
+            raise InvalidInput([("insertions", "write at least one block to insert (or choose to edit the "
+                                               "full text)")])
         if len(insertions) > MAX_INSERTIONS:
             raise InvalidInput([("insertions", f"insert at most {MAX_INSERTIONS} pieces at once")])
         for _k, text in insertions:
@@ -556,7 +557,8 @@ def start_voting(*, session: Session, actor: Member, charter: CharterVersion, am
         f"* Base: version {base.number}, SHA-256 `{base.sha256}`",
         f"* Amended text: SHA-256 `{amendment.sha256}`",
         "",
-        f"Read it at /documents/{document.slug}/amendments/{amendment.id}",
+        f"[Read amendment #{amendment.id}, its classification and its diff]"
+        f"(/documents/{document.slug}/amendments/{amendment.id})",
     ])
     poll = polls.create_referendum(
         session=session, actor=actor, body=rule["voters"],
