@@ -7,7 +7,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 
 from ..db import write_session
-from ..errors import ForumUnavailable
+from ..errors import GovernanceError
 from . import sync
 from .forum import Forum
 
@@ -47,7 +47,7 @@ def sync_command(per_minute: int, max_wait: float, max_time: float) -> None:
     with write_session() as db:
         try:
             report = sync.sync_members(session=db, forum=forum, pace=pace)
-        except ForumUnavailable as exc:
+        except GovernanceError as exc:  # the forum failed or refused: ForumUnavailable, NotFound
             db.rollback()
             raise click.ClickException(f"forum sync stopped and changed nothing: {exc.message}") from None
         db.commit()

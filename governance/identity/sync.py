@@ -164,7 +164,10 @@ def fetch(*, forum: Forum, user_ids: list[int], pace: Pacer) -> ForumAnswers:
         if group.get("automatic") or not group.get("name"):
             continue  # trust-level and staff groups follow each account's own record
         pace()
-        members = forum.group_members(group["name"])  # pages are spaced by the adapter's page_interval
+        try:
+            members = forum.group_members(group["name"])  # pages are spaced by the adapter's page_interval
+        except NotFound:
+            continue  # deleted since the list was read
         listings.append(GroupListing(group["name"], frozenset(int(m["id"]) for m in members)))
     users: dict[int, dict[str, Any]] = {}
     gone: set[int] = set()

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from governance.errors import ForumUnavailable
+from governance.errors import ForumUnavailable, NotFound
 from governance.identity import sync
 from tests.conftest import forum_adapter, login, make_member, sync_member
 from tests.identity.conftest import closed_port, member_rows, session_rows, who
@@ -182,3 +182,30 @@ def test_sync_help_names_its_limits(forum_app):
     result = forum_app.test_cli_runner().invoke(args=["forum", "sync", "--help"])
     assert result.exit_code == 0
     assert "--per-minute" in result.output and "--max-wait" in result.output and "--max-time" in result.output
+
+
+def test_a_group_deleted_during_the_sync_is_skipped(db, forum, known, monkeypatch):
+    adapter = forum_adapter(forum)
+    listed = adapter.group_members
+
+    def group_members(name, **kwargs):
+        if name == "sig-release":
+            raise NotFound("The forum has no such group.")
+        return listed(name, **kwargs)
+
+    monkeypatch.setattr(adapter, "group_members", group_members)
+    report = sync.sync_members(session=db, forum=adapter, pace=sync.Pacer(per_minute=0))
+    assert report.refreshed == 3
+    assert [name for name, _total, _known in report.groups] == [
+        "sig-documentation",
+        "sig-infrastructure",
+        "sig-security",
+        "steering-committee",
+    ]
+
+
+def test_a_key_the_forum_refuses_is_a_clear_error(forum_app, forum, known):
+    forum_app.config["DISCOURSE_API_KEY"] = "wrong-key"
+    result = forum_app.test_cli_runner().invoke(args=UNPACED)
+    assert result.exit_code == 1
+    assert "changed nothing: The forum refused the request for groups (HTTP 403)" in result.output
