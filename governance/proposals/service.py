@@ -53,6 +53,8 @@ MAX_RATIONALE = 20_000
 MAX_INSERTIONS = 50
 MAX_NOTE = 500
 VOTING_STATUSES = ("scheduled", "open")
+#: Largest id or number the database columns hold (32-bit integers on PostgreSQL).
+MAX_INT = 2**31 - 1
 
 
 # === Reading ====================================================================================
@@ -73,6 +75,8 @@ def get_document(session: Session, slug: str) -> Document:
 
 def get_version(session: Session, document: Document, number: int) -> DocumentVersion:
     """One version of a document, or NotFound."""
+    if not 1 <= number <= MAX_INT:
+        raise NotFound(f"{document.title} has no version {number}.")
     version = session.exec(select(DocumentVersion).where(DocumentVersion.document_id == document.id,
                                                          DocumentVersion.number == number)).first()
     if version is None:
@@ -95,7 +99,7 @@ def list_versions(session: Session, document: Document) -> list[DocumentVersion]
 
 def get_amendment(session: Session, document: Document, amendment_id: int) -> Amendment:
     """An amendment of this document, or NotFound."""
-    amendment = session.get(Amendment, amendment_id)
+    amendment = session.get(Amendment, amendment_id) if 1 <= amendment_id <= MAX_INT else None
     if amendment is None or amendment.document_id != document.id:
         raise NotFound(f"{document.title} has no amendment {amendment_id}.")
     return amendment
@@ -332,7 +336,7 @@ def propose(*, session: Session, actor: Member, charter: CharterVersion, slug: s
         raise InvalidInput([("source", f"{document.title} is entrenched: it accepts no revision, only added "
                                        "detail. " + result.summary)])
     if supersedes_id is not None:
-        old = session.get(Amendment, supersedes_id)
+        old = session.get(Amendment, supersedes_id) if 1 <= supersedes_id <= MAX_INT else None
         if old is None or old.document_id != document.id:
             raise InvalidInput([("supersedes", f"there is no amendment {supersedes_id} of {document.title}")])
     digest = sha256_hex(source)
@@ -432,7 +436,7 @@ def link_topic(*, session: Session, actor: Member, charter: CharterVersion, amen
         number = int(topic_id)
     except (TypeError, ValueError):
         raise InvalidInput([("topic_id", "give the forum topic's number")]) from None
-    if number <= 0:
+    if not 1 <= number <= MAX_INT:
         raise InvalidInput([("topic_id", "give the forum topic's number")])
     amendment.forum_topic_id = number
     amendment.topic_error = ""

@@ -514,3 +514,25 @@ def test_flask_documents_import(app, session, tmp_path):
     session.expire_all()
     assert [d.slug for d in service.list_documents(session)] == ["roadmap"]
     assert runner.invoke(args=["documents", "topics"]).output.startswith("0 topic(s) posted")
+
+
+@pytest.mark.parametrize("topic_id", ["abc", "", "0", "-3", "99999999999999999999"])
+def test_committee_links_a_topic_and_bad_numbers_are_refused(session, chair, marlow, topic_id):
+    import_roadmap(session)
+    amendment = propose_insertions(session, marlow, [(3, "Text.")])
+    current = charter.current(session)
+    service.open_discussion(session=session, actor=marlow, charter=current, amendment=amendment, now=NOW)
+    session.commit()
+    with pytest.raises(InvalidInput):
+        service.link_topic(session=session, actor=chair, charter=current, amendment=amendment, topic_id=topic_id,
+                           now=NOW)
+    session.rollback()
+    with pytest.raises(NotAllowed):
+        service.link_topic(session=session, actor=marlow, charter=current, amendment=amendment, topic_id="42",
+                           now=NOW)
+    session.rollback()
+    service.link_topic(session=session, actor=chair, charter=current, amendment=session.get(Amendment, amendment.id),
+                       topic_id="42", now=NOW)
+    session.commit()
+    assert session.get(Amendment, amendment.id).forum_topic_id == 42 and service.topics_wanted(session) == []
+    assert types(session)[-1] == "amendment.topic_linked"

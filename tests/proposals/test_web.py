@@ -99,6 +99,10 @@ def test_pages_of_a_document(app, client, session, chair, marlow):
     ("/documents/roadmap/diff?from=abc&to=1", 400, "must be a version number"),
     ("/documents/roadmap/diff?from=1&to=99", 404, "no version 99"),
     ("/documents/roadmap/amendments/42", 404, "no amendment 42"),
+    ("/documents/roadmap/amendments/99999999999999999999", 404, "no amendment"),
+    ("/documents/roadmap/v99999999999999999999", 404, "no version"),
+    ("/documents/roadmap/diff?from=-1&to=1", 404, "no version -1"),
+    ("/documents/roadmap/diff?from=1&to=99999999999999999999", 404, "no version"),
     ("/documents/roadmap/amendments/new", 302, ""),  # logged out: to the login page
     ("/documents/roadmap/publish", 302, ""),
 ])
@@ -211,6 +215,9 @@ BIG = "x" * 200_001
     ({"mode": "bogus", "source": V1 + "\nx\n"}, 400, "choose full text or inserted blocks"),
     ({"insert-999": "Text."}, 400, "no block 999"),
     ({"insert-abc": "Text."}, 400, "unknown insertion slot"),
+    ({"insert-99999999999999999999": "Text."}, 400, "no block 99999999999999999999"),
+    ({"mode": "text", "source": V1 + "\nx\n", "base": "99999999999999999999"}, 400, "has no version"),
+    ({"mode": "text", "source": V1 + "\nx\n", "supersedes": "99999999999999999999"}, 400, "there is no amendment"),
     ({"mode": "text", "source": "y" * 1_100_000}, 413, "larger than this site accepts"),
 ])
 def test_bad_proposals_are_refused_with_a_message_and_nothing_stored(app, client, session, marlow, fields, status,
