@@ -67,9 +67,11 @@ def _number(value: str | None, what: str) -> int:
         raise InvalidInput([(what, f"{what!r} must be a version number")]) from None
 
 
-@bp.app_context_processor
+@bp.context_processor
 def _words():
-    return {"how_words": HOW_WORDS, "kind_words": KIND_WORDS, "status_words": STATUS_WORDS}
+    """Plain words for the templates of this area, and whether the reader is on the committee."""
+    return {"how_words": HOW_WORDS, "kind_words": KIND_WORDS, "status_words": STATUS_WORDS,
+            "documents_committee": _committee()}
 
 
 # === Reading ====================================================================================
@@ -96,7 +98,7 @@ def show(slug: str):
     rule = charters.document_rule(current, slug)
     amendments = service.list_amendments(session, document)
     return render_template("documents/show.html", document=document, version=version, rule=rule,
-                           amendments=amendments, committee=_committee(),
+                           amendments=amendments,
                            authors=_authors(session, [version.author_id] if version else []))
 
 

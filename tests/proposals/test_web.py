@@ -258,8 +258,10 @@ def test_committee_publish_form(app, client, session, chair, marlow):
     import_roadmap(session)
     login(app, client, marlow)
     assert client.get("/documents/roadmap/publish").status_code == 403
+    assert "Publish a version (committee)" not in client.get("/documents/roadmap/v1").get_data(as_text=True)
     login(app, client, chair)
     switch_client(session)
+    assert "Publish a version (committee)" in client.get("/documents/roadmap/history").get_data(as_text=True)
     token = csrf_token(client, "/documents/roadmap/publish")
     preview = client.post("/documents/roadmap/publish", data={"csrf_token": token, "base": "1", "action": "preview",
                                                               "source": V2})
