@@ -13,11 +13,12 @@ from datetime import timedelta
 import pytest
 
 from tests.browser.conftest import PageWatch
-from tests.browser.voting_support import (  # noqa: F401  (site is a fixture)
+from tests.browser.voting_support import (  # noqa: F401  (poll_method and site are fixtures)
     CLOSE,
     active,
     errors_on_our_pages,
     log_in_through_forum,
+    poll_method,
     site,
     tab_to,
     track_error_sources,
