@@ -67,6 +67,17 @@ def _number(value: str | None, what: str) -> int:
         raise InvalidInput([(what, f"{what!r} must be a version number")]) from None
 
 
+@bp.before_request
+def follow_the_clock() -> None:
+    """Open and close due polls first, so an amendment's vote and outcome are shown as they stand."""
+    from ..identity.forum import Forum
+    from ..polls import clock
+
+    clock.run_due(engine=current_app.extensions["governance.engine"],
+                  immediate=current_app.extensions["governance.engine_immediate"],
+                  forum=Forum.from_config(current_app.config, max_wait=2.0), now=_now())
+
+
 @bp.context_processor
 def _words():
     """Plain words for the templates of this area, and whether the reader is on the committee."""

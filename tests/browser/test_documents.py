@@ -78,7 +78,9 @@ def test_propose_vote_and_read_an_adopted_amendment(app, page):
 
         # The proposer votes yes in the browser; four others vote through the service.
         _log_in(page, server, app, proposer)
-        page.goto(f"{server.url}/polls/{poll_id}/ballot")
+        page.goto(amendment_url)
+        page.get_by_role("link", name="Vote", exact=True).click()
+        assert page.url.endswith(f"/polls/{poll_id}/ballot")
         page.check("#choice-yes")
         page.uncheck("#receipt")
         page.get_by_role("button", name="Cast my ballot").click()
@@ -91,7 +93,6 @@ def test_propose_vote_and_read_an_adopted_amendment(app, page):
 
         # Voting closes a week later; the next page view closes the poll and adopts the amendment.
         app.config["FAKE_NOW"] = T0 + timedelta(days=7, minutes=2)
-        page.goto(f"{server.url}/polls/{poll_id}")
         page.goto(amendment_url)
         assert "Adopted: it is part of the document." in page.content()
         assert "yes 5, no 0, abstain 0" in page.content()
