@@ -52,7 +52,11 @@ def complete_login(*, session: Session, forum: Forum, secret: str, sso: str | No
         raise InvalidInput("Login failed: the forum's answer was meant for another site.")
     if not browser_token:
         raise InvalidInput("Login failed: this browser did not start the login (cookies blocked?). Please try again.")
-    row = session.get(LoginNonce, _h(user.nonce))
+    # Read the nonce in a short session of its own: no transaction stays open while the forum is
+    # asked, and the writes below start a fresh one (on SQLite a read transaction that later
+    # writes fails with "database is locked" when a concurrent callback committed meanwhile).
+    with Session(session.get_bind()) as reader:
+        row = reader.get(LoginNonce, _h(user.nonce))
     if row is None or row.browser_hash != _h(browser_token) or row.expires_at <= utcnow():
         raise InvalidInput("Login failed: the login link has expired or was already used. Please log in again.")
     next_path = row.next_path

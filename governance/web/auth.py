@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 from flask import Blueprint, current_app, flash, redirect, request, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
-from ..db import get_session
+from ..db import get_session, write_session
 from ..errors import NotAllowed
 from ..identity import discourse, service, sessions
 from ..identity.forum import Forum
@@ -54,20 +54,22 @@ def login():
 @limited("login")
 def sso():
     """The DiscourseConnect return URL: verify, consume the nonce, log in."""
-    db = get_session()
-    member, next_path = service.complete_login(
-        session=db, forum=forum(), secret=current_app.config["DISCOURSE_CONNECT_SECRET"],
-        sso=request.args.get("sso"), sig=request.args.get("sig"),
-        browser_token=session.get(BROWSER_KEY), return_url=return_url())
-    if not member.is_active:
-        # Flask-Login refuses inactive members: say so rather than welcome them and not log them
-        # in, and end any session they still hold (the forum's verdict is news to us).
-        sessions.revoke_all(session=db, member=member)
+    # The writes take the write lock when they start (BEGIN IMMEDIATE on SQLite), so of two
+    # callbacks racing with one nonce the second waits, finds it spent and gets a 400, not a 500.
+    with write_session() as db:
+        member, next_path = service.complete_login(
+            session=db, forum=forum(), secret=current_app.config["DISCOURSE_CONNECT_SECRET"],
+            sso=request.args.get("sso"), sig=request.args.get("sig"),
+            browser_token=session.get(BROWSER_KEY), return_url=return_url())
+        if not member.is_active:
+            # Flask-Login refuses inactive members: say so rather than welcome them and not log
+            # them in, and end any session they still hold (the forum's verdict is news to us).
+            sessions.revoke_all(session=db, member=member)
+            db.commit()
+            raise NotAllowed("Your forum account is suspended or not activated, so you cannot log in here.")
+        lifetime = timedelta(hours=int(current_app.config["SESSION_LIFETIME_HOURS"]))
+        sessions.start(session=db, member=member, lifetime=lifetime)
         db.commit()
-        raise NotAllowed("Your forum account is suspended or not activated, so you cannot log in here.")
-    lifetime = timedelta(hours=int(current_app.config["SESSION_LIFETIME_HOURS"]))
-    sessions.start(session=db, member=member, lifetime=lifetime)
-    db.commit()
     session.clear()  # a fresh session after login: nothing from before carries over
     session.permanent = True
     login_user(member)

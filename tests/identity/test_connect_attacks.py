@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import base64
 import html
+import threading
 from datetime import timedelta
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import pytest
+import requests
 
 from governance.models.base import utcnow
+from tests.conftest import LiveServer
 from tests.identity.conftest import (
     RETURN_URL,
     member_rows,
@@ -298,3 +301,37 @@ def test_malformed_answer_as_json(browser, forum):
     response = browser.client.get("/auth/sso?sso=x&sig=y", headers={"Accept": "application/json"})
     assert response.status_code == 400
     assert "invalid signature" in response.get_json()["error"]["message"]
+
+
+def test_concurrent_callbacks_with_one_nonce_log_in_once(forum_app, forum):
+    """Four copies of one answer at the same moment: one login, three clear refusals, no 500."""
+    with LiveServer(forum_app) as live, requests.Session() as b:
+        forum_app.config["BASE_URL"] = live.url
+        page = b.get(live.url + "/auth/login", timeout=5)  # follows the redirects to the forum's login page
+        token = page.text.split('name="csrf_token" value="')[1].split('"')[0]
+        chosen = b.post(
+            forum.url + "/login",
+            data={"csrf_token": token, "username": "marlow_p"},
+            allow_redirects=False,
+            timeout=5,
+        )
+        answer_url = b.get(forum.url + chosen.headers["Location"], allow_redirects=False, timeout=5).headers[
+            "Location"
+        ]
+        cookies = b.cookies.get_dict()
+        start = threading.Barrier(4)
+        codes: list[int] = []
+
+        def deliver():
+            with requests.Session() as copy:
+                copy.cookies.update(cookies)
+                start.wait()
+                codes.append(copy.get(answer_url, allow_redirects=False, timeout=10).status_code)
+
+        threads = [threading.Thread(target=deliver) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    assert sorted(codes) == [302, 400, 400, 400]
+    assert len(session_rows(forum_app)) == 1 and len(member_rows(forum_app)) == 1
