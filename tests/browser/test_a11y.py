@@ -8,6 +8,7 @@ outside the page's Content-Security-Policy, so the CSP stays on for the scan.
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -18,6 +19,7 @@ from tests.browser.voting_support import (  # noqa: F401  (poll_method and site 
     log_in_through_forum,
     poll_method,
     site,
+    tab_to,
 )
 
 pytestmark = pytest.mark.browser
@@ -38,6 +40,22 @@ def serious_violations(page) -> list[str]:
             for v in results["violations"] if v["impact"] in FAILING_IMPACTS for node in v["nodes"]]
 
 
+def _luminance(rgb: str) -> float:
+    r, g, b = (int(x) / 255 for x in re.findall(r"\d+", rgb)[:3])
+    lin = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in (r, g, b)]
+    return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+
+
+def contrast(a: str, b: str) -> float:
+    """WCAG contrast ratio of two CSS ``rgb(...)`` colours."""
+    la, lb = sorted((_luminance(a), _luminance(b)), reverse=True)
+    return (la + 0.05) / (lb + 0.05)
+
+
+def style(page, selector: str, prop: str) -> str:
+    return page.locator(selector).evaluate(f"e => getComputedStyle(e).{prop}")
+
+
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_voting_pages_have_no_serious_violations(site, page):  # noqa: F811
     found = []
@@ -56,6 +74,20 @@ def test_voting_pages_have_no_serious_violations(site, page):  # noqa: F811
     page.get_by_role("button", name="Rank Birch").click()
     page.get_by_role("button", name="Rank Ash").click()
     found += serious_violations(page)  # two ranked, one not
+
+    # What axe cannot see. A disabled button looks disabled, not like the usable one beside it.
+    up_birch, up_ash = '[aria-label="Up Birch"]', '[aria-label="Up Ash"]'
+    assert page.locator(up_birch).is_disabled() and page.locator(up_ash).is_enabled()
+    assert float(style(page, up_birch, "opacity")) < 0.6 and style(page, up_ash, "opacity") == "1"
+    # The keyboard focus ring has a part with at least 3:1 contrast against the page (WCAG 1.4.11),
+    # and against the dark header.
+    tab_to(page, "Rank Cedar")
+    focused = ".ballot-item:focus-within .toggle-rank"
+    ring = re.match(r"(rgb\([^)]*\)) 0px 0px 0px 2px", style(page, focused, "boxShadow"))
+    assert ring, style(page, focused, "boxShadow")
+    assert contrast(ring.group(1), style(page, "body", "backgroundColor")) >= 3
+    assert contrast(ring.group(1), style(page, ".ballot-item:focus-within", "backgroundColor")) >= 3
+    assert contrast(style(page, focused, "outlineColor"), style(page, ".site-header", "backgroundColor")) >= 3
     page.get_by_role("button", name="Cast my ballot").click()
     page.wait_for_selector("#tracker")
     found += serious_violations(page)  # the receipt
