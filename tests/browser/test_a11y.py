@@ -16,10 +16,12 @@ from axe_playwright_python.sync_playwright import Axe
 
 from tests.browser.voting_support import (  # noqa: F401  (poll_method and site are fixtures)
     CLOSE,
+    errors_on_our_pages,
     log_in_through_forum,
     poll_method,
     site,
     tab_to,
+    track_error_sources,
 )
 
 pytestmark = pytest.mark.browser
@@ -58,8 +60,10 @@ def style(page, selector: str, prop: str) -> str:
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_voting_pages_have_no_serious_violations(site, page):  # noqa: F811
+    track_error_sources(page)
     found = []
-    page.goto(site.poll_url())
+    response = page.goto(site.poll_url())
+    assert "script-src" in response.headers["content-security-policy"]  # on during the scans
     found += serious_violations(page)  # as a visitor: "Log in with the forum to vote"
     # The scan itself works: an unnamed button is reported (and gone with the next page load).
     page.evaluate("document.querySelector('main').insertAdjacentHTML('beforeend', '<button></button>')")
@@ -101,6 +105,7 @@ def test_voting_pages_have_no_serious_violations(site, page):  # noqa: F811
     page.goto(site.poll_url("/ballots"))
     found += serious_violations(page)
     assert found == []
+    assert errors_on_our_pages(page, site) == []  # and axe set off no CSP violation
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
