@@ -45,16 +45,17 @@ def marlow(session):
 
 
 def switch_client(session):
-    """Forget the request state cached in ``g`` and end the fixture session's transaction.
+    """End the fixture session's transaction and forget request state cached in ``g``, if any.
 
-    The ``session`` fixture keeps an app context pushed, and test requests reuse it, so ``g`` (the
-    logged-in member, the CSRF token) would leak from one test client to the next; and the new
-    client's login session, committed elsewhere, must be visible to the shared database session.
+    Where the ``session`` fixture keeps an app context pushed, test requests reuse it, so ``g``
+    (the logged-in member, the CSRF token) would leak from one test client to the next; and the
+    new client's login session, committed elsewhere, must be visible to the shared session.
     """
-    from flask import g
+    from flask import g, has_app_context
 
-    for name in ("_login_user", "csrf_token"):
-        g.pop(name, None)
+    if has_app_context():
+        for name in ("_login_user", "csrf_token"):
+            g.pop(name, None)
     session.commit()
 
 
