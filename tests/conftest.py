@@ -142,11 +142,15 @@ def runner(app):
 
 @pytest.fixture
 def session(app):
-    """The request-scoped session inside an app context (for arranging data directly)."""
-    from governance.db import get_session
+    """A session on the test's database for arranging and inspecting data directly.
 
-    with app.app_context():
-        yield get_session()
+    It is not the request session and pushes no app context: test-client requests must get a
+    fresh ``g`` each (Flask reuses an app context that is already pushed).
+    """
+    from sqlmodel import Session
+
+    with Session(app.extensions["governance.engine"], expire_on_commit=False) as db:
+        yield db
 
 
 CSRF_RE = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
