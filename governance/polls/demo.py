@@ -77,7 +77,7 @@ def _members(session: Session, forum: Forum) -> dict[str, Member]:
 
 def _ranking(rng: random.Random, labels: list[str], favourites: list[str]) -> list[list[str]]:
     """A plausible ballot: favourites are likelier near the top; some ballots are truncated."""
-    weights = {label: (4.0 if label in favourites else 1.0) * rng.random() for label in labels}
+    weights = {label: (1.8 if label in favourites else 1.0) * rng.random() for label in labels}
     order = sorted(labels, key=lambda label: -weights[label])
     keep = rng.randint(1, len(order))
     return [[label] for label in order[:keep]]
