@@ -40,7 +40,15 @@ from urllib.parse import urlencode
 BENCH = Path(__file__).resolve().parent
 sys.path[:0] = [str(BENCH.parent), str(BENCH)]
 
-from common import ROOT, free_port, gunicorn, percentile, postgres_database, postgres_server  # noqa: E402
+from common import (  # noqa: E402
+    ROOT,
+    cpu_seconds,
+    free_port,
+    gunicorn,
+    percentile,
+    postgres_database,
+    postgres_server,
+)
 
 OPTIONS = ["Ash", "Birch", "Cedar", "Damson", "Elder"]
 USER_AGENT = "governance-bench/1"
@@ -326,6 +334,9 @@ class Row:
     unacknowledged_ballots: int = 0
     participation_rows: int = 0
     bare_rps: float = float("nan")
+    bare_cpu_ms: float = float("nan")
+    app_cpu_ms: float = float("nan")
+    db_cpu_ms: float = float("nan")
     results_p50_ms: float = float("nan")
     results_status: int = 0
     timings: dict[str, float] = field(default_factory=dict)
@@ -395,21 +406,31 @@ def measure(name: str, url: str, args, work: Path) -> Row:
     env = {f"GOVERNANCE_{k}": v for k, v in settings.items()}
     common = {"workers": args.workers, "threads": args.threads}
 
-    with gunicorn("common:bare_app", env={}, ready_path="/", pythonpath=str(BENCH), **common) as port:
+    with gunicorn("common:bare_app", env={}, ready_path="/", pythonpath=str(BENCH), **common) as (port, pgid):
+        cpu = cpu_seconds(pgid=pgid)
         bare = run_load({"port": port, "path": "/", "seconds": args.bare_seconds, "concurrency": args.concurrency,
                          "cookies": [], "mode": "get"})
+        cpu = cpu_seconds(pgid=pgid) - cpu
     ok = sum(1 for r in bare["records"] if r[3] == 200)
     row.bare_rps = ok / bare["elapsed"]
-    out(f"[{name}] bare Flask app: {row.bare_rps:.0f} requests/s over {bare['elapsed']:.1f} s")
+    row.bare_cpu_ms = cpu / max(ok, 1) * 1000
+    out(f"[{name}] bare Flask app: {row.bare_rps:.0f} requests/s over {bare['elapsed']:.1f} s, "
+        f"{row.bare_cpu_ms:.2f} ms of gunicorn CPU per request")
 
     log_path = str(work / f"gunicorn-{name}.log")
-    with gunicorn("app:app", env=env, log_path=log_path, **common) as port:
+    # PostgreSQL backends show their database's name in their process title.
+    db_marker = url.rsplit("/", 1)[-1] if name == "postgresql" else None
+    with gunicorn("app:app", env=env, log_path=log_path, **common) as (port, pgid):
         out(f"[{name}] voting for {args.seconds:.0f} s from {args.concurrency} connections ({args.mode} ballots)")
+        cpu = cpu_seconds(pgid=pgid)
+        db_cpu = cpu_seconds(cmdline_contains=f" {db_marker} ") if db_marker else 0.0
         load = run_load({"port": port, "path": f"/polls/{prepared.poll_id}/ballot", "seconds": args.seconds,
                          "concurrency": args.concurrency, "cookies": prepared.cookies, "mode": args.mode,
                          "replace": args.replace,
                          "cookie_name": app.config["SESSION_COOKIE_NAME"], "poll_id": prepared.poll_id,
                          "option_ids": prepared.option_ids})
+        cpu = cpu_seconds(pgid=pgid) - cpu
+        db_cpu = (cpu_seconds(cmdline_contains=f" {db_marker} ") - db_cpu) if db_marker else float("nan")
         row.results_p50_ms, row.results_status = time_results(port, prepared.results_poll_id, args.results_requests)
     records = load["records"]
     acked = [r for r in records if 200 <= r[3] < 300 and r[4]]
@@ -421,6 +442,8 @@ def measure(name: str, url: str, args, work: Path) -> Row:
             kind = f"{r[3]} {r[5][:60]}".strip()
             row.error_kinds[kind] = row.error_kinds.get(kind, 0) + 1
     row.ballots_per_s = row.acknowledged / load["elapsed"]
+    row.app_cpu_ms = cpu / max(row.requests, 1) * 1000
+    row.db_cpu_ms = db_cpu / max(row.requests, 1) * 1000
     latencies = [r[2] for r in records]
     row.p50_ms = percentile(latencies, 50) * 1000
     row.p99_ms = percentile(latencies, 99) * 1000
@@ -533,6 +556,11 @@ def report(rows: list[Row], args) -> None:
             f"{r.participation_rows} participation rows, {r.unacknowledged_ballots} stored ballots never acknowledged, "
             f"{r.superseded_unacknowledged} acknowledged ballots replaced by a request the client gave up on; "
             f"results page ({args.results_ballots} ballots) HTTP {r.results_status}")
+        spent = r.app_cpu_ms + (0.0 if r.db_cpu_ms != r.db_cpu_ms else r.db_cpu_ms)
+        db_part = "" if r.db_cpu_ms != r.db_cpu_ms else f" + {r.db_cpu_ms:.1f} ms in PostgreSQL backends"
+        out(f"    CPU per ballot request: {r.app_cpu_ms:.1f} ms in gunicorn{db_part} (bare Flask request: "
+            f"{r.bare_cpu_ms:.2f} ms); CPU-bound ceiling with {os.cpu_count()} CPUs for the server alone: "
+            f"{os.cpu_count() * 1000 / spent:.0f} ballots/s")
         for kind, n in sorted(r.error_kinds.items(), key=lambda kv: -kv[1])[:5]:
             out(f"    error x{n}: {kind}")
     out()

@@ -53,6 +53,35 @@ def percentile(values: Sequence[float], q: float) -> float:
     return ordered[rank - 1]
 
 
+def _cpu_of(stat_path: str) -> tuple[int, float] | None:
+    """(process group, CPU seconds used) of one /proc/<pid>/stat, or None if it is gone."""
+    try:
+        with open(stat_path) as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    # After the command name: state, ppid, pgrp, ..., utime (12th), stime (13th).
+    return int(fields[2]), (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(*, pgid: int | None = None, cmdline_contains: str | None = None) -> float:
+    """CPU seconds used so far by the live processes of a process group or whose command line holds a text."""
+    total = 0.0
+    for stat in glob.glob("/proc/[0-9]*/stat"):
+        if cmdline_contains is not None:
+            try:
+                with open(stat[: -len("stat")] + "cmdline", "rb") as fh:
+                    if cmdline_contains.encode() not in fh.read():
+                        continue
+            except OSError:
+                continue
+        got = _cpu_of(stat)
+        if got is None or (pgid is not None and got[0] != pgid):
+            continue
+        total += got[1]
+    return total
+
+
 # === PostgreSQL ==================================================================================
 
 
@@ -126,8 +155,9 @@ def _get(port: int, path: str, timeout: float = 2.0) -> int:
 
 @contextlib.contextmanager
 def gunicorn(target: str, *, env: dict[str, str], workers: int = 2, threads: int = 1, ready_path: str = "/healthz",
-             pythonpath: str | None = None, log_path: str | None = None, timeout: float = 60.0) -> Iterator[int]:
-    """Serve ``target`` (module:app) with gunicorn on a free loopback port; yield the port.
+             pythonpath: str | None = None, log_path: str | None = None,
+             timeout: float = 60.0) -> Iterator[tuple[int, int]]:
+    """Serve ``target`` (module:app) with gunicorn on a free loopback port; yield (port, process group).
 
     The server runs in its own process group, so stopping it stops master and workers together.
     """
@@ -153,7 +183,7 @@ def gunicorn(target: str, *, env: dict[str, str], workers: int = 2, threads: int
             if time.monotonic() > deadline:
                 raise RuntimeError(f"gunicorn did not answer {ready_path} within {timeout:.0f} s")
             time.sleep(0.2)
-        yield port
+        yield port, proc.pid
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGTERM)
