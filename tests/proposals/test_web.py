@@ -24,8 +24,10 @@ from tests.proposals.roadmap_support import (
 )
 from tests.proposals.test_service import (
     AFTER_GOVERNANCE,
+    AFTER_HARD_FORK,
     COMMITTEE,
     GOVERNANCE_DETAIL,
+    HARD_FORK_DETAIL,
     NOW,
     decide,
     import_roadmap,
@@ -149,7 +151,8 @@ def test_lifecycle_buttons_and_lapse_notice(app, client, session, chair, marlow)
     login(app, client, marlow)
     post_amendment(client, **{f"insert-{AFTER_GOVERNANCE}": GOVERNANCE_DETAIL})
     post_amendment(client, **{f"insert-{AFTER_GOVERNANCE}": "Terms last two years."}, title="Clash")
-    first, clash = sorted(amendments(session), key=lambda a: a.id)
+    post_amendment(client, **{f"insert-{AFTER_HARD_FORK}": HARD_FORK_DETAIL}, title="Elsewhere")
+    first, clash, elsewhere = sorted(amendments(session), key=lambda a: a.id)
     token = csrf_token(client, f"/documents/roadmap/amendments/{first.id}")
     assert client.post(f"/documents/roadmap/amendments/{first.id}/discussion",
                        data={"csrf_token": token}).status_code == 302
@@ -180,6 +183,9 @@ def test_lifecycle_buttons_and_lapse_notice(app, client, session, chair, marlow)
     page = client.get(f"/documents/roadmap/amendments/{clash.id}").get_data(as_text=True)
     assert "This amendment can no longer be voted on" in page and "votes already cast lapse" in page
     assert "Propose it again against the current version" in page
+    page = client.get(f"/documents/roadmap/amendments/{elsewhere.id}").get_data(as_text=True)
+    assert "first proposed against version 1; re-applied unchanged to version 2" in page
+    assert "rebased: from version 1 to version 2" in page and "Draft: not yet open for discussion." in page
     page = client.get(f"/documents/roadmap/amendments/{first.id}").get_data(as_text=True)
     assert "Adopted: it is part of the document." in page and "/documents/roadmap/v2" in page
     version = client.get("/documents/roadmap/v2").get_data(as_text=True)
