@@ -8,7 +8,7 @@ from flask import Flask, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
-from ..errors import GovernanceError, InvalidInput, NotEligible, RateLimited
+from ..errors import ForumUnavailable, GovernanceError, InvalidInput, NotEligible, RateLimited
 
 log = logging.getLogger(__name__)
 
@@ -65,12 +65,21 @@ def handle_csrf(exc: CSRFError):
 def handle_domain(exc: GovernanceError):
     """Domain errors raised by services."""
     reasons: list[str] = []
+    message = exc.message
     if isinstance(exc, NotEligible):
         reasons = exc.reasons
     elif isinstance(exc, InvalidInput):
         reasons = [msg for _field, msg in exc.reasons]
-    headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, RateLimited) else {}
-    return error_response(exc.status, exc.message, reasons=reasons, headers=headers)
+        if len(reasons) == 1:
+            message, reasons = reasons[0], []
+        else:
+            message = "The request could not be accepted; nothing was changed."
+    headers = {}
+    if isinstance(exc, RateLimited):
+        headers["Retry-After"] = str(exc.retry_after)
+    elif isinstance(exc, ForumUnavailable):
+        headers["Retry-After"] = "30"
+    return error_response(exc.status, message, reasons=reasons, headers=headers)
 
 
 def handle_500(exc: InternalServerError):

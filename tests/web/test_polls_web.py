@@ -151,7 +151,7 @@ def test_json_ballot_api(forum_app, web, session, committee, forum):  # noqa: F8
     ok = web.post(f"/polls/{poll.id}/ballot", json={"ranking": [["Cedar"], ["Ash"]]}, headers=headers)
     assert ok.status_code == 201 and len(ok.json["tracker"]) == 16
     bad = web.post(f"/polls/{poll.id}/ballot", json={"ranking": [["Cedar"], ["Cedar"]]}, headers=headers)
-    assert bad.status_code == 400 and "ranked more than once" in bad.json["error"]["reasons"][0]
+    assert bad.status_code == 400 and "ranked more than once" in bad.json["error"]["message"]
 
 
 def test_ineligible_member_sees_reasons(forum_app, web, session, committee, forum):  # noqa: F811
