@@ -43,7 +43,7 @@ from governance.tally.core import Profile  # noqa: E402
 from governance.tally.irv import irv  # noqa: E402
 
 CANDIDATES = [f"C{i:02d}" for i in range(15)]
-SYDNEY = Path("/work/shared/reference/tally/meek-nz-examples/Sydney.blt")
+SYDNEY = Path(__file__).resolve().parent.parent / "tests" / "data" / "tally" / "sydney" / "Sydney.blt"
 
 
 # === Ballots ====================================================================================
