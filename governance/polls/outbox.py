@@ -86,6 +86,16 @@ def prepare(session: Session, job_id: int, base_url: str, category: str | None) 
     job = session.get(Outbox, job_id)
     if job is None or job.done_at is not None:
         return None
+    if job.kind == "head":
+        head = session.get(TreeHead, job.payload.get("head"))
+        if head is None:
+            return {"call": None}
+        what = f"{job.payload.get('document')} version {job.payload.get('version')}"
+        raw = "\n".join([f"The audit log's signed head after the publication of {what}:", "", "```json",
+                         json.dumps(log.head_dict(head), indent=2, sort_keys=True), "```", "",
+                         f"Check it against {base_url.rstrip('/')}/audit/head"])
+        return {"call": "create_topic", "head": head.id,
+                "kwargs": {"title": f"Audit log head: {what} published"[:250], "raw": raw, "category": category}}
     poll = session.get(Poll, job.payload.get("poll")) if job.payload.get("poll") is not None else None
     if poll is None:
         return {"call": None}
@@ -130,7 +140,7 @@ def finish(session: Session, job_id: int, *, now: datetime, answer: dict[str, An
     if job.kind == "topic" and poll is not None and answer.get("topic_id"):
         poll.forum_topic_id = int(answer["topic_id"])
         session.add(poll)
-    if job.kind == "results" and head_id is not None:
+    if job.kind in ("results", "head") and head_id is not None:
         head = session.get(TreeHead, head_id)
         if head is not None and head.forum_post_id is None and answer.get("id"):
             head.forum_post_id = int(answer["id"])

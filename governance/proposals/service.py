@@ -41,7 +41,7 @@ from ..audit import log
 from ..errors import Conflict, InvalidInput, NotAllowed, NotEligible, NotFound
 from ..identity.eligibility import Eligibility, Rule, check
 from ..identity.service import member_evidence
-from ..models import Amendment, CharterVersion, Document, DocumentVersion, Member, Poll
+from ..models import Amendment, CharterVersion, Document, DocumentVersion, Member, Outbox, Poll
 from ..models.documents import PENDING_STATUSES
 from ..polls import charter as charters
 from ..polls import service as polls
@@ -296,6 +296,10 @@ def publish_version(*, session: Session, actor: Member | None, charter: CharterV
     if previous is not None:
         _after_new_version(session=session, document=document, old=previous, new=version, now=now,
                            adopted_id=None)
+    # Every publication gets a signed tree head, posted to the forum as an independent copy.
+    head = log.make_head(session=session, reason=f"document {slug} version {version.number} published", now=now)
+    session.add(Outbox(kind="head", payload={"head": head.id, "document": slug, "version": version.number}))
+    session.flush()
     return version
 
 
