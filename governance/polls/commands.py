@@ -73,8 +73,9 @@ def seed_demo() -> None:
     except demo.AlreadySeeded as exc:
         click.echo(f"seed-demo: {exc}; nothing changed")
         return
-    for role, poll_id in ids.items():
-        click.echo(f"{role.replace('_', ' ')}: /polls/{poll_id}")
+    for role, ident in ids.items():
+        path = f"/documents/roadmap/amendments/{ident}" if role == "roadmap_amendment" else f"/polls/{ident}"
+        click.echo(f"{role.replace('_', ' ')}: {path}")
 
 
 COMMANDS: list[click.Command] = [polls_group, seed_demo]

@@ -180,4 +180,28 @@ def seed(*, engine: Engine, immediate: Engine, forum: Forum, now: datetime | Non
                              statement="Happy to help keep the forum friendly.", conflicts="", now=now)
         session.commit()
         ids["scheduled_election"] = upcoming.id
+
+        # 5. The roadmap, and an amendment that adds detail, open for discussion.
+        from pathlib import Path
+
+        from ..proposals import blocks
+        from ..proposals import service as documents
+
+        roadmap = (Path(__file__).resolve().parent.parent / "proposals" / "demo" / "roadmap.md").read_text()
+        documents.import_document(session=session, charter=current, slug="roadmap", source=roadmap,
+                                  now=now - timedelta(days=30), note="the roadmap as the community adopted it",
+                                  title="Roadmap")
+        session.commit()
+        last_block = len(blocks.parse_blocks(roadmap)) - 1
+        amendment = documents.propose(
+            session=session, actor=members["inkwell"], charter=current, slug="roadmap", base_number=1,
+            title="Say how documentation is kept current",
+            rationale="Adds detail only: how the handbook follows each release.",
+            insertions=[(last_block, "Each release ships with its handbook updated: the documentation SIG "
+                                     "reviews every user-visible change before the release is tagged.")],
+            now=now - timedelta(days=1))
+        documents.open_discussion(session=session, actor=members["inkwell"], charter=current, amendment=amendment,
+                                  now=now - timedelta(days=1))
+        session.commit()
+        ids["roadmap_amendment"] = amendment.id
         return ids

@@ -20,6 +20,7 @@ def test_seed_demo_fills_an_empty_database_once(forum_app, forum, session):
     assert polls["Which signing scheme for release artefacts?"].electorate_size == 7
     assert polls["Name of the next release"].status == "open"
     assert polls["Moderation team election"].status == "nominations"
+    assert "roadmap amendment: /documents/roadmap/amendments/" in result.output
     again = runner.invoke(args=["seed-demo"])
     assert again.exit_code == 0 and "nothing changed" in again.output
     assert len(session.exec(select(Poll)).all()) == 4
@@ -38,6 +39,8 @@ def test_tick_delivers_announcements_and_results_to_the_forum(forum_app, forum, 
     assert pending == []
     replies = [p for p in forum.data.posts_created() if "Results of" in p.get("raw", "")]
     assert replies and "root_hash" in replies[0]["raw"]
+    # The roadmap's publication made a signed head, posted as its own topic.
+    assert "Audit log head: roadmap version 1 published" in titles
 
 
 def test_tick_retries_when_the_forum_is_down(forum_app, forum, session):
