@@ -23,8 +23,14 @@ def _tick_once() -> str:
     delivered, failed = clock.deliver_outbox(
         engine=app.extensions["governance.engine"], immediate=app.extensions["governance.engine_immediate"],
         forum=forum, now=now, base_url=app.config["BASE_URL"], category=app.config["DISCOURSE_ANNOUNCE_CATEGORY"])
+    from ..proposals import service as documents
+
+    posted, not_posted = documents.deliver_topics(
+        engine=app.extensions["governance.engine"], immediate=app.extensions["governance.engine_immediate"],
+        forum=forum, base_url=app.config["BASE_URL"], category=app.config["DISCOURSE_ANNOUNCE_CATEGORY"], now=now)
     moves = ", ".join(f"poll {pid}: {step}" for pid, step in steps) or "no poll moved"
-    return f"{now:%Y-%m-%d %H:%M:%S}Z {moves}; forum posts delivered {delivered}, failed {failed}"
+    return (f"{now:%Y-%m-%d %H:%M:%S}Z {moves}; forum posts delivered {delivered + posted}, "
+            f"failed {failed + not_posted}")
 
 
 @click.group("polls")
@@ -37,7 +43,7 @@ def polls_group() -> None:
               help="Keep running, ticking every SECONDS (for a process supervisor); default: tick once.")
 @with_appcontext
 def tick(every: float | None) -> None:
-    """Open and close polls whose time has come, and deliver owed forum posts (run from cron)."""
+    """Open and close polls whose time has come; deliver owed forum posts, amendment topics included (cron)."""
     if every is None:
         click.echo(_tick_once())
         return

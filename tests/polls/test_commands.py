@@ -41,6 +41,8 @@ def test_tick_delivers_announcements_and_results_to_the_forum(forum_app, forum, 
     assert replies and "root_hash" in replies[0]["raw"]
     # The roadmap's publication made a signed head, posted as its own topic.
     assert "Audit log head: roadmap version 1 published" in titles
+    # The demo amendment's discussion topic went out too.
+    assert any("Say how documentation is kept current" in t for t in titles)
 
 
 def test_tick_retries_when_the_forum_is_down(forum_app, forum, session):
