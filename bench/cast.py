@@ -77,9 +77,9 @@ class Secrets:
     api_key: str = field(default_factory=lambda: "a" + secrets.token_hex(16))
 
 
-def app_settings(url: str, keys: Secrets, forum_port: int) -> dict[str, str]:
+def app_settings(url: str, keys: Secrets, forum_port: int, *, rate_limit: bool = True) -> dict[str, str]:
     """The app's settings, as the GOVERNANCE_* environment gives them to gunicorn."""
-    return {
+    settings = {
         "ENV": "production",
         "SECRET_KEY": keys.secret_key,
         "DISCOURSE_CONNECT_SECRET": keys.connect_secret,
@@ -91,6 +91,9 @@ def app_settings(url: str, keys: Secrets, forum_port: int) -> dict[str, str]:
         # High enough never to throttle the benchmark; the limiter still counts every ballot.
         "RATELIMIT_VOTE": VOTE_LIMIT,
     }
+    if not rate_limit:
+        settings["RATELIMIT_ENABLED"] = "false"  # parsed as JSON by from_prefixed_env
+    return settings
 
 
 def make_app(settings: dict[str, str]):
@@ -395,8 +398,8 @@ def time_results(port: int, poll_id: int, count: int) -> tuple[float, int]:
 def measure(name: str, url: str, args, work: Path) -> Row:
     """Prepare one database, then measure the bare app, voting, and the results page."""
     keys = Secrets()
-    settings = app_settings(url, keys, free_port())
-    app = make_app(settings)
+    settings = app_settings(url, keys, free_port(), rate_limit=not args.no_rate_limit)
+    app = make_app({**settings, "RATELIMIT_ENABLED": not args.no_rate_limit})
     row = Row(database=name)
     out(f"[{name}] preparing: {args.voters} voters, a {args.method} poll over {len(OPTIONS)} options, "
         f"a closed poll with {args.results_ballots} ballots")
@@ -539,7 +542,11 @@ def report(rows: list[Row], args) -> None:
         f"{os.cpu_count()} CPUs shared by server and client")
     out("Load average (1, 5, 15 min) at start: {:.1f} {:.1f} {:.1f}; at end: {:.1f} {:.1f} {:.1f} "
         "(other work on the machine competes for the same CPUs)".format(*args.load_start, *os.getloadavg()))
-    out(f"Rate limit for votes set to {VOTE_LIMIT} (never throttles here; each ballot still pays its counter upsert)")
+    if args.no_rate_limit:
+        out("Rate limits turned off (GOVERNANCE_RATELIMIT_ENABLED=false): no counter upsert per ballot")
+    else:
+        out(f"Rate limit for votes set to {VOTE_LIMIT} (never throttles here; each ballot still pays its "
+            "counter upsert)")
     out()
     header = (f"{'database':<11} {'ballots/s':>9} {'p50 ms':>7} {'p99 ms':>7} {'errors':>6} {'lost':>5} "
               f"{'dupes':>5} {'bare req/s':>10} {'ratio':>6} {'results p50 ms':>14}")
@@ -607,6 +614,9 @@ def parse_args(argv=None):
                         help="results page requests for the p50 (default: 20; --quick: 5)")
     parser.add_argument("--bare-seconds", type=float,
                         help="how long to load the bare Flask app (default: 10; --quick: 3)")
+    parser.add_argument("--no-rate-limit", action="store_true",
+                        help="turn rate limits off (GOVERNANCE_RATELIMIT_ENABLED=false) to measure what the "
+                             "per-ballot counter costs; by default the vote limit is set too high to throttle")
     parser.add_argument("--profile", type=int, default=0, metavar="N",
                         help="after each load run, cast N more ballots in-process under cProfile and print the SQL "
                              "statements per ballot and where the time goes (default: 0, off)")
