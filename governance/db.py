@@ -71,7 +71,27 @@ def init_app(app: Flask) -> None:
     engine = make_engine(url, **dict(app.config.get("ENGINE_OPTIONS") or {}))
     app.extensions["governance.engine"] = engine
     app.extensions["governance.engine_immediate"] = engine.execution_options(sqlite_immediate=True)
+    app.extensions["governance.engine_counters"] = _counter_engine(url, engine, dict(app.config.get("ENGINE_OPTIONS") or {}))
     app.teardown_appcontext(close_session)
+
+
+def _counter_engine(url: str, engine: Engine, options: dict) -> Engine:
+    """The engine for rate-limit counters.
+
+    On SQLite its connections commit with ``synchronous=NORMAL`` (durable against a process
+    crash, not a power cut): a lost counter increment costs nothing, and it spares every counted
+    request a second fsync. Everything else keeps ``synchronous=FULL``. On PostgreSQL the counter
+    transaction itself turns off the commit flush wait, so the main engine serves.
+    """
+    if engine.dialect.name != "sqlite":
+        return engine
+    counters = make_engine(url, **options)
+
+    @event.listens_for(counters, "connect")
+    def _relaxed(dbapi_connection, _record):
+        dbapi_connection.execute("PRAGMA synchronous = NORMAL")
+
+    return counters
 
 
 def engine() -> Engine:

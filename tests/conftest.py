@@ -127,7 +127,8 @@ def app(request, database_url, app_config):
                      **overrides}
     app = make_test_app(database_url, **overrides)
     yield app
-    app.extensions["governance.engine"].dispose()
+    for name in ("governance.engine", "governance.engine_counters"):
+        app.extensions[name].dispose()
 
 
 @pytest.fixture

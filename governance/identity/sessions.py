@@ -32,11 +32,15 @@ def resolve(*, session: Session, token: str) -> Member | None:
     """The member behind a live session token, or None (unknown, expired or revoked)."""
     if not token or len(token) > 200:
         return None
-    row = session.exec(select(LoginSession).where(LoginSession.token_hash == _hash(token))).first()
-    if row is None or row.revoked_at is not None or row.expires_at <= utcnow():
+    found = session.exec(
+        select(Member, LoginSession.expires_at, LoginSession.revoked_at)
+        .join(LoginSession, LoginSession.member_id == Member.id)
+        .where(LoginSession.token_hash == _hash(token))
+    ).first()
+    if found is None:
         return None
-    member = session.get(Member, row.member_id)
-    if member is None:
+    member, expires_at, revoked_at = found
+    if revoked_at is not None or expires_at <= utcnow():
         return None
     member._session_token = token
     return member

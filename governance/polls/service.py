@@ -20,7 +20,6 @@ from fractions import Fraction
 from typing import Any
 
 from sqlalchemy import func, update
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from ..audit import log
@@ -626,8 +625,14 @@ def ballot_hash(tracker: str, ranking: list[list[str]]) -> str:
 
 
 def cast(*, session: Session, poll: Poll, member: Member, ranking: list[list[str]], now: datetime,
-         send_receipt: bool = False) -> Receipt:
-    """Record (or replace) a member's ballot; the last one before the close counts."""
+         send_receipt: bool = False, labels: set[str] | None = None) -> Receipt:
+    """Record (or replace) a member's ballot; the last one before the close counts.
+
+    ``labels`` are the poll's option labels when the caller has them already (saves a query).
+    The hot path is a handful of statements: the poll under its shared lock, the key, the
+    voter's current ballot, one insert-or-update each for the ballot and the participation row,
+    and the audit append.
+    """
     poll = _lock_poll(session, poll, exclusive=False)
     if poll.status != "open" or poll.opened_at is None:
         raise VotingClosed("Voting is not open for this poll." if poll.status != "closed"
@@ -637,9 +642,8 @@ def cast(*, session: Session, poll: Poll, member: Member, ranking: list[list[str
     verdict = eligibility(session, poll, member)
     if not verdict.ok:
         raise NotEligible("You may not vote in this poll.", list(verdict.reasons))
-    labels = {o.label for o in options(session, poll)}
-    if poll.kind == "referendum":
-        labels |= {"yes", "no"}
+    if labels is None:
+        labels = {o.label for o in options(session, poll)}
     unknown = [name for group in ranking for name in group if name not in labels]
     if unknown:
         raise InvalidInput([("ranking", f"{unknown[0]!r} is not an option of this poll")])
@@ -648,33 +652,26 @@ def cast(*, session: Session, poll: Poll, member: Member, ranking: list[list[str
         raise VotingClosed("Voting has closed.")
     link = _link(key.key, poll, member)
     tracker = secrets.token_hex(8)
-    existing = session.exec(select(Ballot).where(Ballot.poll_id == poll.id, Ballot.voter_link == link)).first()
-    replaced_tracker = existing.tracker if existing else None
-    if existing is None:
-        try:
-            with session.begin_nested():
-                session.add(Ballot(id=secrets.token_hex(16), poll_id=poll.id, tracker=tracker,
-                                   ranking=ranking, voter_link=link))
-        except IntegrityError:
-            # A concurrent submission by the same voter won the insert: replace its ballot instead.
-            existing = session.exec(select(Ballot).where(Ballot.poll_id == poll.id,
-                                                         Ballot.voter_link == link)).one()
-            replaced_tracker = existing.tracker
-    if existing is not None:
-        session.execute(update(Ballot).where(Ballot.id == existing.id).values(ranking=ranking, tracker=tracker))
-    participation = session.exec(select(Participation).where(Participation.poll_id == poll.id,
-                                                             Participation.member_id == member.id)).first()
-    if participation is None:
-        try:
-            with session.begin_nested():
-                session.add(Participation(id=secrets.token_hex(16), poll_id=poll.id, member_id=member.id,
-                                          evidence=member_evidence(member).to_dict(), last_cast_at=now))
-        except IntegrityError:
-            participation = session.exec(select(Participation).where(Participation.poll_id == poll.id,
-                                                                     Participation.member_id == member.id)).one()
-    if participation is not None:
-        participation.last_cast_at = now
-        session.add(participation)
+    ballots = Ballot.__table__
+    found = session.execute(select(ballots.c.id, ballots.c.tracker).where(
+        ballots.c.poll_id == poll.id, ballots.c.voter_link == link)).first()
+    if found is None:
+        # Insert unless a concurrent submission by the same voter got there first (no savepoint:
+        # the unique constraint decides, and the loser replaces the winner's ballot below).
+        inserted = session.execute(_insert(session, ballots).values(
+            id=secrets.token_hex(16), poll_id=poll.id, tracker=tracker, ranking=ranking, voter_link=link,
+        ).on_conflict_do_nothing(index_elements=["poll_id", "voter_link"]).returning(ballots.c.id)).first()
+        if inserted is None:
+            found = session.execute(select(ballots.c.id, ballots.c.tracker).where(
+                ballots.c.poll_id == poll.id, ballots.c.voter_link == link)).one()
+    replaced_tracker = found.tracker if found is not None else None
+    if found is not None:
+        session.execute(update(ballots).where(ballots.c.id == found.id).values(ranking=ranking, tracker=tracker))
+    table = Participation.__table__
+    session.execute(_insert(session, table).values(
+        id=secrets.token_hex(16), poll_id=poll.id, member_id=member.id,
+        evidence=member_evidence(member).to_dict(), last_cast_at=now,
+    ).on_conflict_do_update(index_elements=["poll_id", "member_id"], set_={"last_cast_at": now}))
     payload = {"poll": poll.id, "tracker": tracker, "ballot_hash": ballot_hash(tracker, ranking)}
     if replaced_tracker:
         payload["replaces"] = replaced_tracker
@@ -685,6 +682,14 @@ def cast(*, session: Session, poll: Poll, member: Member, ranking: list[list[str
                            payload={"poll": poll.id, "username": member.username, "tracker": tracker}))
     session.flush()
     return Receipt(tracker=tracker, replaced=bool(replaced_tracker), cast_at=now)
+
+
+def _insert(session: Session, table):
+    """The dialect's INSERT (with ON CONFLICT) for the session's database."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    return dialect.insert(table)
 
 
 def my_ballot(session: Session, poll: Poll, member: Member) -> Ballot | None:

@@ -38,7 +38,13 @@ def now() -> datetime:
 
 @bp.before_request
 def follow_the_clock() -> None:
-    """Open and close polls whose time has come, before showing anything about them."""
+    """Open and close polls whose time has come, before showing anything about them.
+
+    Only for pages (GET): a submission does not need it, because every write checks the poll's
+    times itself inside its own transaction (a ballot after the close is refused there).
+    """
+    if request.method not in ("GET", "HEAD"):
+        return
     clock.run_due(engine=current_app.extensions["governance.engine"],
                   immediate=current_app.extensions["governance.engine_immediate"],
                   forum=Forum.from_config(current_app.config, max_wait=2.0), now=now())
@@ -365,8 +371,10 @@ def cast(poll_id: int):
             ranking = ballot_forms.parse_json(method=poll.method, options=refs, data=request.get_json(silent=True))
         else:
             ranking = ballot_forms.parse_form(method=poll.method, options=refs, form=request.form.to_dict(flat=False))
+        wants_receipt = (request.get_json(silent=True) or {}).get("receipt") is True if request.is_json \
+            else request.form.get("receipt") == "on"
         receipt = service.cast(session=db, poll=poll, member=current_user, ranking=ranking, now=now(),
-                               send_receipt=request.form.get("receipt") == "on" or bool(request.is_json))
+                               send_receipt=wants_receipt, labels={o.label for o in options})
     except InvalidInput as exc:
         db.rollback()
         if request.is_json:
