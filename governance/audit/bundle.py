@@ -938,13 +938,7 @@ class _Verifier:
         for entry in evidence:
             item = entry.get("evidence", entry) if isinstance(entry, dict) else {}
             try:
-                created = item.get("created_at")
-                verdict = check(rule, Evidence(
-                    forum_user_id=int(item["forum_user_id"]), username=item["username"],
-                    created_at=datetime.fromisoformat(created) if created else None,
-                    trust_level=int(item.get("trust_level", 0)), groups=frozenset(item.get("groups", ())),
-                    suspended=bool(item.get("suspended")), silenced=bool(item.get("silenced")),
-                    staged=bool(item.get("staged")), active=bool(item.get("active", True))), opens_at=opens)
+                verdict = check(rule, Evidence.from_dict(item), opens_at=opens)
             except (KeyError, TypeError, ValueError) as exc:
                 raise _error(f"participant evidence is malformed ({exc})") from None
             if not verdict.ok:

@@ -112,7 +112,7 @@ def electorate(session: Session, poll: Poll) -> Electorate:
     frozen = session.exec(select(ElectorateEntry).where(ElectorateEntry.poll_id == poll.id)).all()
     for entry in frozen:
         # The same selection open_poll made: members of the groups who passed the rule at opening.
-        if check(rule, _evidence(entry.evidence), opens_at=poll.opens_at).ok:
+        if check(rule, Evidence.from_dict(entry.evidence), opens_at=poll.opens_at).ok:
             eligible.append({"username": entry.username, "evidence": entry.evidence})
     eligible.sort(key=lambda m: m["username"])
     return Electorate(eligible=eligible, participants=participants, participant_evidence=took_part, basis="group")
@@ -511,21 +511,6 @@ def check_log(session: Session, *, batch: int = 5000) -> LogCheck:
 
 
 # === Helpers ====================================================================================
-
-
-def _evidence(data: dict[str, Any]) -> Evidence:
-    created = data.get("created_at")
-    return Evidence(
-        forum_user_id=int(data["forum_user_id"]),
-        username=data["username"],
-        created_at=datetime.fromisoformat(created) if created else None,
-        trust_level=int(data.get("trust_level", 0)),
-        groups=frozenset(data.get("groups", ())),
-        suspended=bool(data.get("suspended")),
-        silenced=bool(data.get("silenced")),
-        staged=bool(data.get("staged")),
-        active=bool(data.get("active", True)),
-    )
 
 
 def _amendment_version(session: Session, amendment_id: int) -> dict[str, Any]:

@@ -84,6 +84,22 @@ class Evidence:
     staged: bool = False
     active: bool = True
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Evidence:
+        """Inverse of ``to_dict`` (raises KeyError, TypeError or ValueError on malformed data)."""
+        created = data.get("created_at")
+        return cls(
+            forum_user_id=int(data["forum_user_id"]),
+            username=data["username"],
+            created_at=datetime.fromisoformat(created) if created else None,
+            trust_level=int(data.get("trust_level", 0)),
+            groups=frozenset(data.get("groups", ())),
+            suspended=bool(data.get("suspended")),
+            silenced=bool(data.get("silenced")),
+            staged=bool(data.get("staged")),
+            active=bool(data.get("active", True)),
+        )
+
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready view for the frozen electorate and the audit export."""
         return {

@@ -474,19 +474,8 @@ def eligibility(session: Session, poll: Poll, member: Member) -> Eligibility:
         if entry is None:
             groups = ", ".join(rule.groups)
             return Eligibility(False, (f"you were not a member of {groups} when this poll opened",))
-        return check(rule, _evidence_from_dict(entry.evidence), opens_at=opened)
+        return check(rule, Evidence.from_dict(entry.evidence), opens_at=opened)
     return check(rule, member_evidence(member), opens_at=opened)
-
-
-def _evidence_from_dict(data: dict[str, Any]) -> Evidence:
-    created = data.get("created_at")
-    return Evidence(
-        forum_user_id=int(data["forum_user_id"]), username=data["username"],
-        created_at=datetime.fromisoformat(created) if created else None,
-        trust_level=int(data.get("trust_level", 0)), groups=frozenset(data.get("groups", ())),
-        suspended=bool(data.get("suspended")), silenced=bool(data.get("silenced")),
-        staged=bool(data.get("staged")), active=bool(data.get("active", True)),
-    )
 
 
 # === Opening =====================================================================================
@@ -565,7 +554,7 @@ def open_poll(*, session: Session, poll: Poll, now: datetime, snapshot: GroupSna
         for item in snapshot.members:
             session.add(ElectorateEntry(poll_id=poll.id, forum_user_id=item["forum_user_id"],
                                         username=item["username"], evidence=item))
-            if check(rule, _evidence_from_dict(item), opens_at=poll.opens_at).ok:
+            if check(rule, Evidence.from_dict(item), opens_at=poll.opens_at).ok:
                 eligible.append({"username": item["username"], "evidence": item})
         poll.electorate_hash = electorate_hash(eligible)
         poll.electorate_size = len(eligible)
