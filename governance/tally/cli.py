@@ -90,6 +90,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--threshold", type=_fraction, default=None, help="yesno: share of yes+no needed, e.g. 2/3"
     )
+    parser.add_argument(
+        "--civs",
+        action="store_true",
+        help="the .csv file is a CIVS ballot file: a header of candidates, then one row of ratings per "
+        "ballot, higher = preferred (without it, CSV cells are ranks: 1 = first choice)",
+    )
     return parser
 
 
@@ -111,7 +117,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             options["majority"] = args.majority
         if args.threshold is not None:
             options["threshold"] = args.threshold
-        profile = read_ballots(args.ballots)
+        if args.civs:
+            from .civs import read_civs_csv
+
+            text = Path(args.ballots).read_text(encoding="utf-8-sig")
+            profile = read_civs_csv(text, seats=args.seats or 1, name=str(args.ballots))
+        else:
+            profile = read_ballots(args.ballots)
         tie_breaker = TieBreaker(seed=args.seed) if args.seed is not None else None
         if tie_breaker is None and args.method in MULTI_SEAT and Path(args.ballots).suffix.lower() == ".blt":
             # A BLT file may carry its own tie order ([tie ...]); STV counts use it as Droop does.
@@ -119,6 +131,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             tie_breaker = read_blt_meta(Path(args.ballots).read_text(encoding="utf-8-sig")).tie_breaker()
         result = count(profile, args.method, seats=args.seats, tie_breaker=tie_breaker, **options)
+        if args.format == "json":
+            report = to_json(result)
+        elif args.format == "csv":
+            report = to_csv(result)
+        else:
+            report = to_text(result, title=profile.title) + "\n"
     except TallyError as exc:
         print(f"governance-tally: {exc}", file=sys.stderr)
         return 2
@@ -128,12 +146,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # never a traceback for people running a count
         print(f"governance-tally: internal error ({type(exc).__name__}): {exc}", file=sys.stderr)
         return 1
-    if args.format == "json":
-        sys.stdout.write(to_json(result))
-    elif args.format == "csv":
-        sys.stdout.write(to_csv(result))
-    else:
-        print(to_text(result, title=profile.title))
+    sys.stdout.write(report)
     return 0
 
 

@@ -202,7 +202,8 @@ def _details(result: Result, places: int) -> list[str]:
         ("strongest_paths", "Strongest paths"),
     ):
         matrix = d.get(key)
-        if matrix:
+        # Only a square mapping of mappings is a matrix to print (CIVS keeps other shapes here).
+        if isinstance(matrix, Mapping) and matrix and all(isinstance(v, Mapping) for v in matrix.values()):
             names = list(matrix)
             rows = [[""] + names]
             for a in names:

@@ -164,3 +164,18 @@ def test_cli_usage_errors(capsys):
     out = capsys.readouterr().out
     for word in ("--method", "--seats", "--format", "--seed", "--precision", "civs-pr", "ranked-pairs"):
         assert word in out
+
+
+NIXOS_2024_CIVS = str(DATA / "nixos-sc-2024" / "civs_ballots.csv")
+NIXOS_2024_ELECTED = ["Ericson2314", "roberth", "Gabriella439", "jtojnar", "tomberek", "winterqt", "fpletz"]
+
+
+@pytest.mark.parametrize("fmt", ["text", "json", "csv"])
+def test_cli_counts_a_civs_ballot_file_in_every_format(capsys, fmt):
+    """CIVS files hold ratings (higher = preferred); --civs reads them so, and every report renders."""
+    assert main([NIXOS_2024_CIVS, "--civs", "--method", "civs-pr", "--seats", "7", "--format", fmt]) == 0
+    out = capsys.readouterr().out
+    if fmt == "json":
+        assert json.loads(out)["elected"] == NIXOS_2024_ELECTED
+    else:
+        assert all(name in out for name in NIXOS_2024_ELECTED)
