@@ -185,3 +185,33 @@ def test_charter_page_and_update(forum_app, web, session, committee):  # noqa: F
     ok = web.post("/charter/", data={"csrf_token": token, "charter": json.dumps(data), "note": "renamed"})
     assert ok.status_code == 302
     assert b"Charter of the demo community" in web.get("/charter/").data
+
+
+@pytest.mark.parametrize("changes", [
+    {"method": "irv"},
+    {"method": "schulze"},
+    {"method": "ranked-pairs"},
+    {"method": "schulze", "default_option": True},
+    {"kind": "referendum", "method": "yesno", "options": [], "threshold": "2/3", "quorum": 2},
+], ids=["irv", "schulze", "ranked-pairs", "debian-nota", "referendum"])
+def test_results_page_and_downloads_for_every_decision_method(forum_app, web, session, committee, forum, changes):  # noqa: F811
+    poll = open_poll(forum_app, session, committee, **changes)
+    web.get(f"/polls/{poll.id}")  # the clock opens it
+    session.rollback()
+    poll = session.get(Poll, poll.id)
+    labels = [o.label for o in service.options(session, poll)]
+    for i, name in enumerate(["marlow_p", "halvard", "inkwell", "rackham", "cadence"]):
+        voter = sync_member(session, forum, name)
+        ranking = [[labels[i % len(labels)]]] + ([[labels[(i + 1) % len(labels)]]] if poll.kind != "referendum" else [])
+        service.cast(session=session, poll=poll, member=voter, ranking=ranking, now=OPEN + timedelta(minutes=i))
+        session.commit()
+    at(forum_app, CLOSE)
+    page = web.get(f"/polls/{poll.id}/results")
+    assert page.status_code == 200, page.data[:500]
+    assert b"Traceback" not in page.data
+    if poll.kind == "referendum":
+        assert b"Yes 3" in page.data or b"Yes 2" in page.data
+    else:
+        assert b"Pairwise preferences" in page.data or b"Round by round" in page.data
+    for fmt in ("json", "csv", "txt", "blt", "abif", "toi"):
+        assert web.get(f"/polls/{poll.id}/results.{fmt}").status_code == 200, fmt
