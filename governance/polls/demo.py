@@ -14,6 +14,7 @@ import random
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy.engine import Engine
@@ -24,6 +25,8 @@ from ..identity import service as identity
 from ..identity.eligibility import Rule, check
 from ..identity.forum import Forum, evidence_from_admin
 from ..models import Member, Poll
+from ..proposals import blocks
+from ..proposals import service as documents
 from . import charter, clock, service
 from .service import PollInput
 
@@ -99,8 +102,15 @@ def seed(*, engine: Engine, immediate: Engine, forum: Forum, now: datetime | Non
                   if check(Rule(min_trust_level=1), identity.member_evidence(m), opens_at=opened + timedelta(days=8)).ok]
         ids: dict[str, int] = {}
 
+        # 0. The roadmap as the community adopted it, before anything else happened.
+        roadmap = (Path(__file__).resolve().parent.parent / "proposals" / "demo" / "roadmap.md").read_text()
+        documents.import_document(session=session, charter=current, slug="roadmap", source=roadmap,
+                                  now=t0 - timedelta(days=1), note="the roadmap as the community adopted it",
+                                  title="Roadmap")
+        session.commit()
+
         # 1. A closed steering-committee election with published results.
-        election = service.create(session=session, actor=chair, charter=current, data=PollInput(
+        election = service.create(session=session, actor=chair, charter=current, now=t0, data=PollInput(
             body="community", kind="election", method="meek", seats=3, title="Steering committee election 2026",
             description="Three seats on the steering committee. Candidates elected first serve two years; "
                         "the others one year.",
@@ -131,7 +141,7 @@ def seed(*, engine: Engine, immediate: Engine, forum: Forum, now: datetime | Non
         # 2. An open SIG decision (electorate frozen from the forum's group list).
         vex = members["vexillum"]
         t1 = now - timedelta(days=2)
-        sig = service.create(session=session, actor=vex, charter=current, data=PollInput(
+        sig = service.create(session=session, actor=vex, charter=current, now=t1, data=PollInput(
             body="sig-security", kind="decision", method="schulze",
             title="Which signing scheme for release artefacts?",
             description="The SIG picks one scheme for signing release artefacts from the next release on.",
@@ -150,25 +160,27 @@ def seed(*, engine: Engine, immediate: Engine, forum: Forum, now: datetime | Non
         ids["open_sig_decision"] = sig.id
 
         # 3. An open community poll (instant-runoff, with a few ballots in).
-        community = service.create(session=session, actor=chair, charter=current, data=PollInput(
+        t2 = t1 + timedelta(hours=5)  # after the SIG's first ballots, so the log reads in time order
+        community = service.create(session=session, actor=chair, charter=current, now=t2, data=PollInput(
             body="community", kind="decision", method="irv", title="Name of the next release",
             description="Suggestions came from the forum thread; the three most liked are on the ballot.",
             options=["Axolotl", "Basilisk", "Cassowary"], default_option=False,
-            opens_at=t1 + timedelta(hours=1), closes_at=now + timedelta(days=6)))
-        service.schedule(session=session, actor=chair, charter=current, poll=community, now=t1)
+            opens_at=t2 + timedelta(hours=1), closes_at=now + timedelta(days=6)))
+        service.schedule(session=session, actor=chair, charter=current, poll=community, now=t2)
         session.commit()
-        clock.run_due(engine=engine, immediate=immediate, forum=forum, now=t1 + timedelta(hours=1))
+        clock.run_due(engine=engine, immediate=immediate, forum=forum, now=t2 + timedelta(hours=1))
         session.expire_all()
         community = session.get(Poll, community.id)
         for i, voter in enumerate(voters[5:17]):
             service.cast(session=session, poll=community, member=voter,
                          ranking=_ranking(rng, ["Axolotl", "Basilisk", "Cassowary"], ["Axolotl"]),
-                         now=t1 + timedelta(hours=3 + i))
+                         now=t2 + timedelta(hours=2 + i))
             session.commit()
         ids["open_community_poll"] = community.id
 
         # 4. A scheduled election taking nominations now.
-        upcoming = service.create(session=session, actor=chair, charter=current, data=PollInput(
+        upcoming = service.create(session=session, actor=chair, charter=current, now=now - timedelta(hours=2),
+                                  data=PollInput(
             body="community", kind="election", method="scottish", seats=2, title="Moderation team election",
             description="Two moderators for the forum, counted with Scottish STV.",
             nominations_open_at=now - timedelta(hours=1), nominations_close_at=now + timedelta(days=5),
@@ -181,17 +193,7 @@ def seed(*, engine: Engine, immediate: Engine, forum: Forum, now: datetime | Non
         session.commit()
         ids["scheduled_election"] = upcoming.id
 
-        # 5. The roadmap, and an amendment that adds detail, open for discussion.
-        from pathlib import Path
-
-        from ..proposals import blocks
-        from ..proposals import service as documents
-
-        roadmap = (Path(__file__).resolve().parent.parent / "proposals" / "demo" / "roadmap.md").read_text()
-        documents.import_document(session=session, charter=current, slug="roadmap", source=roadmap,
-                                  now=now - timedelta(days=30), note="the roadmap as the community adopted it",
-                                  title="Roadmap")
-        session.commit()
+        # 5. An amendment to the roadmap that adds detail, open for discussion.
         last_block = len(blocks.parse_blocks(roadmap)) - 1
         amendment = documents.propose(
             session=session, actor=members["inkwell"], charter=current, slug="roadmap", base_number=1,
@@ -199,9 +201,9 @@ def seed(*, engine: Engine, immediate: Engine, forum: Forum, now: datetime | Non
             rationale="Adds detail only: how the handbook follows each release.",
             insertions=[(last_block, "Each release ships with its handbook updated: the documentation SIG "
                                      "reviews every user-visible change before the release is tagged.")],
-            now=now - timedelta(days=1))
+            now=now)
         documents.open_discussion(session=session, actor=members["inkwell"], charter=current, amendment=amendment,
-                                  now=now - timedelta(days=1))
+                                  now=now)
         session.commit()
         ids["roadmap_amendment"] = amendment.id
         return ids

@@ -234,8 +234,9 @@ def _labels_for(poll: Poll, data: PollInput) -> list[str]:
     return []
 
 
-def create(*, session: Session, actor: Member, charter: CharterVersion, data: PollInput) -> Poll:
-    """Create a draft poll for a body the actor manages."""
+def create(*, session: Session, actor: Member, charter: CharterVersion, data: PollInput,
+           now: datetime | None = None) -> Poll:
+    """Create a draft poll for a body the actor manages (``now`` defaults to the clock)."""
     body = charters.body(charter, data.body)
     if not charters.may_manage(charter, data.body, actor):
         raise NotAllowed(f"Only members of {', '.join(body.get('managers', []))} may create polls for {body['name']}.")
@@ -247,7 +248,7 @@ def create(*, session: Session, actor: Member, charter: CharterVersion, data: Po
     session.add(poll)
     session.flush()
     _replace_options(session, poll, _labels_for(poll, data))
-    log.record(session=session, type="poll.created", actor=actor, poll_id=poll.id,
+    log.record(session=session, type="poll.created", actor=actor, poll_id=poll.id, created_at=now,
                payload={"poll": poll.id, "body": poll.body, "kind": poll.kind, "title": poll.title})
     return poll
 

@@ -213,7 +213,7 @@ def _set_status(session: Session, amendment: Amendment, document: Document, stat
     amendment.status = status
     _history(amendment, now, event, status=status, previous=previous, **details)
     session.add(amendment)
-    log.record(session=session, type=f"amendment.{event}", actor=actor, document=document.slug,
+    log.record(session=session, created_at=now, type=f"amendment.{event}", actor=actor, document=document.slug,
                poll_id=amendment.poll_id,
                payload={"document": document.slug, "amendment": amendment.id, "from": previous,
                         "to": status, **details})
@@ -292,7 +292,7 @@ def publish_version(*, session: Session, actor: Member | None, charter: CharterV
                "note": version.note}
     if result is not None:
         payload["classification"] = _summary_payload(result)
-    log.record(session=session, type="document.version_published", actor=actor, document=slug, payload=payload)
+    log.record(session=session, created_at=now, type="document.version_published", actor=actor, document=slug, payload=payload)
     if previous is not None:
         _after_new_version(session=session, document=document, old=previous, new=version, now=now,
                            adopted_id=None)
@@ -353,10 +353,10 @@ def propose(*, session: Session, actor: Member, charter: CharterVersion, slug: s
     _history(amendment, now, "proposed", status="draft", base=base.number, sha256=digest)
     session.add(amendment)
     session.flush()
-    log.record(session=session, type="amendment.proposed", actor=actor, document=slug,
+    log.record(session=session, created_at=now, type="amendment.proposed", actor=actor, document=slug,
                payload={"document": slug, "amendment": amendment.id, "title": title, "base": base.number,
                         "base_sha256": base.sha256, "sha256": digest, "supersedes": supersedes_id})
-    log.record(session=session, type="amendment.classified", actor=None, document=slug,
+    log.record(session=session, created_at=now, type="amendment.classified", actor=None, document=slug,
                payload={"document": slug, "amendment": amendment.id, "base": base.number,
                         "classification": _summary_payload(result)})
     return amendment
@@ -446,7 +446,7 @@ def link_topic(*, session: Session, actor: Member, charter: CharterVersion, amen
     amendment.topic_error = ""
     _history(amendment, now, "topic_linked", topic=number)
     session.add(amendment)
-    log.record(session=session, type="amendment.topic_linked", actor=actor, document=document.slug,
+    log.record(session=session, created_at=now, type="amendment.topic_linked", actor=actor, document=document.slug,
                payload={"document": document.slug, "amendment": amendment.id, "topic": number})
     session.flush()
     return amendment
@@ -491,7 +491,7 @@ def topic_posted(*, session: Session, amendment_id: int, now: datetime, topic_id
     amendment.topic_error = ""
     _history(amendment, now, "topic_posted", topic=int(topic_id))
     session.add(amendment)
-    log.record(session=session, type="amendment.topic_posted", actor=None, document=document.slug,
+    log.record(session=session, created_at=now, type="amendment.topic_posted", actor=None, document=document.slug,
                payload={"document": document.slug, "amendment": amendment.id, "topic": int(topic_id)})
     session.flush()
 
@@ -670,7 +670,7 @@ def on_referendum_published(*, session: Session, poll: Poll, now: datetime) -> O
     session.flush()
     _set_status(session, amendment, document, "adopted", event="adopted", actor=None, now=now, poll=poll.id,
                 version=version.number, result_hash=poll.result_hash, **figures)
-    log.record(session=session, type="document.version_published", actor=None, document=document.slug,
+    log.record(session=session, created_at=now, type="document.version_published", actor=None, document=document.slug,
                poll_id=poll.id,
                payload={"document": document.slug, "version": version.number, "sha256": version.sha256,
                         "adopted_by": "poll", "poll": poll.id, "result_hash": poll.result_hash,
@@ -705,7 +705,7 @@ def _after_new_version(*, session: Session, document: Document, old: DocumentVer
             _history(amendment, now, "rebased", from_base=previous["base"], to_base=new.number,
                      sha256=amendment.sha256, previous_sha256=previous["sha256"])
             session.add(amendment)
-            log.record(session=session, type="amendment.rebased", actor=None, document=document.slug,
+            log.record(session=session, created_at=now, type="amendment.rebased", actor=None, document=document.slug,
                        poll_id=amendment.poll_id,
                        payload={"document": document.slug, "amendment": amendment.id,
                                 "from_version": previous["base"], "to_version": new.number,

@@ -178,7 +178,8 @@ def create():
     if request.method == "GET":
         return _form_page("polls/form.html", charter=charter)
     try:
-        poll = service.create(session=db, actor=current_user, charter=charter, data=_poll_input(request.form))
+        poll = service.create(session=db, actor=current_user, charter=charter, data=_poll_input(request.form),
+                              now=now())
     except InvalidInput as exc:
         db.rollback()
         return _form_page("polls/form.html", charter=charter, status=400, errors=exc.reasons, form=request.form)

@@ -21,6 +21,10 @@ def test_seed_demo_fills_an_empty_database_once(forum_app, forum, session):
     assert polls["Name of the next release"].status == "open"
     assert polls["Moderation team election"].status == "nominations"
     assert "roadmap amendment: /documents/roadmap/amendments/" in result.output
+    from governance.audit import log
+
+    times = [entry.created_at for entry in log.entries(session)]
+    assert times == sorted(times)  # the demo's story is told in time order
     again = runner.invoke(args=["seed-demo"])
     assert again.exit_code == 0 and "nothing changed" in again.output
     assert len(session.exec(select(Poll)).all()) == 4
