@@ -701,7 +701,14 @@ def my_participation(session: Session, poll: Poll, member: Member) -> Participat
 
 
 def _forget_voters(session: Session, poll: Poll) -> None:
-    """Destroy the per-poll key and every voter link; clear voting times."""
+    """Destroy the per-poll key and every voter link; clear voting times; drop undelivered receipts.
+
+    A receipt waiting in the outbox names a voter and a tracker; one the forum has not taken by
+    the close is dropped rather than kept as a link (the tracker was shown on the page already).
+    """
+    from sqlalchemy import delete
+
+    session.execute(delete(Outbox).where(Outbox.poll_id == poll.id, Outbox.kind == "receipt"))
     key = session.get(PollKey, poll.id)
     if key is not None:
         session.delete(key)

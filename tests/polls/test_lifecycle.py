@@ -69,13 +69,16 @@ def test_decision_from_draft_to_published_results(forum_app, forum, session, com
     receipts = {}
     for name, ranking in ballots.items():
         receipts[name] = service.cast(session=session, poll=poll, member=voters[name], ranking=ranking,
-                                      now=OPEN + timedelta(minutes=5))
+                                      now=OPEN + timedelta(minutes=5), send_receipt=True)
         session.commit()
     # marlow changes their mind: the last ballot counts, the old tracker is gone
     again = service.cast(session=session, poll=poll, member=voters["marlow_p"], ranking=[["Ash"]],
                          now=OPEN + timedelta(minutes=9))
     session.commit()
     assert again.replaced and again.tracker != receipts["marlow_p"].tracker
+    from governance.models import Outbox
+
+    assert len(session.exec(select(Outbox).where(Outbox.kind == "receipt")).all()) == 4  # queued for the forum
     assert service.turnout(session, poll) == 4
     assert session.exec(select(Ballot).where(Ballot.poll_id == poll.id)).all().__len__() == 4
     assert service.my_ballot(session, poll, voters["marlow_p"]).ranking == [["Ash"]]
@@ -97,6 +100,8 @@ def test_decision_from_draft_to_published_results(forum_app, forum, session, com
     assert session.get(PollKey, poll.id) is None
     assert all(b.voter_link is None for b in session.exec(select(Ballot).where(Ballot.poll_id == poll.id)))
     assert all(p.last_cast_at is None for p in session.exec(select(Participation)))
+    # Receipts the forum never took (nothing delivered them here) are dropped at the close, not kept as links.
+    assert session.exec(select(Outbox).where(Outbox.kind == "receipt")).all() == []
     # The log is an unbroken chain with the whole story.
     entries = log.entries(session)
     verify_chain([log.as_entry(e) for e in entries])
