@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import text
+from sqlalchemy import insert, text
 from sqlmodel import Session, select
 
 from ..models import AuditEntry, TreeHead
@@ -48,6 +48,13 @@ def last(session: Session) -> AuditEntry | None:
     return session.exec(select(AuditEntry).order_by(AuditEntry.seq.desc()).limit(1)).first()
 
 
+class _Tip(NamedTuple):
+    """What the chain needs of the newest entry to append the next one."""
+
+    seq: int
+    hash: str
+
+
 def record(
     *,
     session: Session,
@@ -57,32 +64,37 @@ def record(
     poll_id: int | None = None,
     document: str | None = None,
     created_at=None,
-) -> AuditEntry:
-    """Append one event. ``actor`` is a member (its username is stored), a name, or None."""
+) -> Entry:
+    """Append one event and return it. ``actor`` is a member (its username is stored), a name, or None.
+
+    Runs on every ballot, so it reads only the newest entry's sequence number and hash and writes
+    with one plain INSERT.
+    """
     _lock(session)
-    previous = last(session)
+    table = AuditEntry.__table__
+    tip = session.execute(select(table.c.seq, table.c.hash).order_by(table.c.seq.desc()).limit(1)).first()
     name = getattr(actor, "username", actor)
     entry = make_entry(
-        as_entry(previous) if previous else None,
+        _Tip(tip.seq, tip.hash) if tip else None,
         type=type,
         actor=name,
         payload=dict(payload),
         created_at=created_at,
     )
-    row = AuditEntry(
-        seq=entry.seq,
-        created_at=entry.created_at,
-        type=entry.type,
-        actor=entry.actor,
-        payload=entry.payload,
-        prev_hash=entry.prev_hash,
-        hash=entry.hash,
-        poll_id=poll_id,
-        document=document,
+    session.execute(
+        insert(table).values(
+            seq=entry.seq,
+            created_at=entry.created_at,
+            type=entry.type,
+            actor=entry.actor,
+            payload=entry.payload,
+            prev_hash=entry.prev_hash,
+            hash=entry.hash,
+            poll_id=poll_id,
+            document=document,
+        )
     )
-    session.add(row)
-    session.flush()
-    return row
+    return entry
 
 
 def entries(
