@@ -81,10 +81,12 @@ def _counter_engine(url: str, engine: Engine, options: dict) -> Engine:
     On SQLite its connections commit with ``synchronous=NORMAL`` (durable against a process
     crash, not a power cut): a lost counter increment costs nothing, and it spares every counted
     request a second fsync. Everything else keeps ``synchronous=FULL``. On PostgreSQL the counter
-    transaction itself turns off the commit flush wait, so the main engine serves.
+    transaction itself turns off the commit flush wait, and its pool skips the pre-ping round trip.
     """
     if engine.dialect.name != "sqlite":
-        return engine
+        # No pre-ping: a counter statement on a dead connection fails, and the limiter then lets
+        # the request through (see web.ratelimit.hit) while the pool replaces the connection.
+        return make_engine(url, **{**options, "pool_pre_ping": False})
     counters = make_engine(url, **options)
 
     @event.listens_for(counters, "connect")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import logging
 import random
 import re
 import time
@@ -15,9 +16,12 @@ import time
 from flask import current_app, request, session
 from sqlalchemy import delete
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import OperationalError
 
 from ..errors import RateLimited
 from ..models import RateLimitCounter
+
+log = logging.getLogger(__name__)
 
 _PERIODS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
 _LIMIT_RE = re.compile(r"^\s*(\d+)\s*/\s*(second|minute|hour|day)\s*$")
@@ -45,13 +49,19 @@ def hit(key: str, limit: int, period: int, *, now: float | None = None) -> tuple
     stmt = dialect.insert(table).values(key=key, window_start=window, count=1)
     stmt = stmt.on_conflict_do_update(index_elements=["key", "window_start"],
                                       set_={"count": table.c.count + 1}).returning(table.c.count)
-    with engine.begin() as conn:
-        if engine.dialect.name == "postgresql":
-            # A counter lost in a server crash costs nothing; don't wait for the WAL flush.
-            conn.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
-        count = conn.execute(stmt).scalar_one()
-        if random.random() < 0.01:  # prune old windows now and then
-            conn.execute(delete(table).where(table.c.window_start < window - 86400))
+    try:
+        with engine.begin() as conn:
+            if engine.dialect.name == "postgresql":
+                # A counter lost in a server crash costs nothing; don't wait for the WAL flush.
+                conn.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
+            count = conn.execute(stmt).scalar_one()
+            if random.random() < 0.01:  # prune old windows now and then
+                conn.execute(delete(table).where(table.c.window_start < window - 86400))
+    except OperationalError as exc:
+        # The limiter must not take the site down with it: count nothing, let the request
+        # through (its own database work will fail clearly if the database is really gone).
+        log.warning("rate limit not counted: %s", str(exc).splitlines()[0])
+        return True, 0
     return count <= limit, max(1, window + period - int(now))
 
 

@@ -134,3 +134,18 @@ def test_rate_limit_counters_live_in_the_database(app):
     codes = [c.get("/auth/login").status_code for c in (a, b, a, b, a, b)]
     assert codes.count(302) == 4 and codes.count(429) == 2
     other.extensions["governance.engine"].dispose()
+
+
+def test_rate_limiter_lets_requests_through_when_its_counter_fails(app, client, monkeypatch):
+    """A broken counter must not take the site down: the request proceeds, nothing is counted."""
+    from sqlalchemy.exc import OperationalError
+
+    class Broken:
+        dialect = app.extensions["governance.engine_counters"].dialect
+
+        def begin(self):
+            raise OperationalError("INSERT", {}, Exception("database is locked"))
+
+    monkeypatch.setitem(app.extensions, "governance.engine_counters", Broken())
+    app.config["RATELIMIT_LOGIN"] = "1/minute"
+    assert [client.get("/auth/login").status_code for _ in range(3)] == [302, 302, 302]
