@@ -81,12 +81,10 @@ def _counter_engine(url: str, engine: Engine, options: dict) -> Engine:
     On SQLite its connections commit with ``synchronous=NORMAL`` (durable against a process
     crash, not a power cut): a lost counter increment costs nothing, and it spares every counted
     request a second fsync. Everything else keeps ``synchronous=FULL``. On PostgreSQL the counter
-    transaction itself turns off the commit flush wait, and its pool skips the pre-ping round trip.
+    transaction itself turns off the commit flush wait, so the main engine serves.
     """
     if engine.dialect.name != "sqlite":
-        # No pre-ping: a counter statement on a dead connection fails, and the limiter then lets
-        # the request through (see web.ratelimit.hit) while the pool replaces the connection.
-        return make_engine(url, **{**options, "pool_pre_ping": False})
+        return engine
     counters = make_engine(url, **options)
 
     @event.listens_for(counters, "connect")
@@ -94,6 +92,16 @@ def _counter_engine(url: str, engine: Engine, options: dict) -> Engine:
         dbapi_connection.execute("PRAGMA synchronous = NORMAL")
 
     return counters
+
+
+def dispose(app: Flask) -> None:
+    """Close every pooled connection of the app's engines (tests, and workers shutting down)."""
+    seen: set[int] = set()
+    for name in ("governance.engine", "governance.engine_counters"):
+        eng = app.extensions.get(name)
+        if eng is not None and id(eng) not in seen:
+            seen.add(id(eng))
+            eng.dispose()
 
 
 def engine() -> Engine:

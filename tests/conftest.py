@@ -20,6 +20,7 @@ import pytest
 from sqlalchemy import text
 from werkzeug.serving import make_server
 
+from governance.db import dispose as dispose_engines
 from governance.db import make_engine, upgrade
 from governance.factory import create_app
 
@@ -127,8 +128,7 @@ def app(request, database_url, app_config):
                      **overrides}
     app = make_test_app(database_url, **overrides)
     yield app
-    for name in ("governance.engine", "governance.engine_counters"):
-        app.extensions[name].dispose()
+    dispose_engines(app)
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from governance.config import DEV_SECRET_KEY, StartupError, check, database_url, mask_url
+from governance.db import dispose as dispose_engines
 from governance.factory import create_app
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -153,4 +154,4 @@ def test_create_app_without_test_config_reads_environment(monkeypatch, tmp_path)
     monkeypatch.setenv("GOVERNANCE_TIMEZONE", "Europe/Amsterdam")
     app = create_app()
     assert app.config["TIMEZONE"] == "Europe/Amsterdam"
-    app.extensions["governance.engine"].dispose()
+    dispose_engines(app)

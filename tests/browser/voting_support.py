@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from governance.db import dispose as dispose_engines
 from governance.polls import charter, clock, service
 from governance.polls.service import PollInput
 from tests.conftest import LiveServer, forum_adapter, make_test_app, sync_member
@@ -90,7 +91,7 @@ def site(database_url, forum, poll_method):
     app.config["FAKE_NOW"] = OPEN + timedelta(minutes=10)
     with server:
         yield Site(app=app, url=server.url, forum=forum, poll_id=poll_id)
-    app.extensions["governance.engine"].dispose()
+    dispose_engines(app)
 
 
 def log_in_through_forum(page, site: Site, username: str, next_path: str) -> None:

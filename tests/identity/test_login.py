@@ -9,6 +9,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import requests
 
+from governance.db import dispose as dispose_engines
 from tests.conftest import LiveServer, csrf_token
 from tests.identity.conftest import COOKIE, RETURN_URL, member_rows, nonce_rows, session_rows, who
 
@@ -134,7 +135,7 @@ def test_login_is_rate_limited_with_retry_after(database_url):
     assert "Too many requests" in refused.get_data(as_text=True)
     # The return URL shares the limit: a flood of forged answers is cut off too.
     assert client.get("/auth/sso", query_string={"sso": "x", "sig": "y"}).status_code == 429
-    app.extensions["governance.engine"].dispose()
+    dispose_engines(app)
 
 
 def test_account_suspended_before_the_answer_arrives_is_refused_plainly(browser, other_browser, forum):

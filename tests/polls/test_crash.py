@@ -31,6 +31,7 @@ from sqlalchemy import func, select, text
 
 from governance.audit import log
 from governance.audit.chain import verify_chain
+from governance.db import dispose as dispose_engines
 from governance.db import make_engine
 from governance.models import Ballot, Member, Participation, Poll
 from governance.polls import charter, clock, service
@@ -188,7 +189,7 @@ def test_kill_9_mid_vote_loses_no_acknowledged_ballot(database_url):
     time.sleep(max(0.0, (opens - datetime.now(UTC)).total_seconds() + 0.1))
     clock.run_due(engine=app.extensions["governance.engine"], immediate=app.extensions["governance.engine_immediate"],
                   forum=None, now=datetime.now(UTC))
-    app.extensions["governance.engine"].dispose()
+    dispose_engines(app)
 
     port = _free_port()
     history: dict[int, list[str | None]] = {}
@@ -254,5 +255,5 @@ def test_kill_9_mid_vote_loses_no_acknowledged_ballot(database_url):
     response = client.post(f"/polls/{poll.id}/ballot", headers={"User-Agent": USER_AGENT},
                            data={"csrf_token": csrf, "poll": str(poll.id), f"rank-{option_ids['Ash']}": "1"})
     assert response.status_code == 200 and TRACKER_RE.search(response.get_data(as_text=True))
-    app.extensions["governance.engine"].dispose()
+    dispose_engines(app)
     assert time.monotonic() - started < 60

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from governance.db import dispose as dispose_engines
 from tests.conftest import csrf_token, login, make_member
 
 
@@ -39,7 +40,7 @@ def test_secure_cookie_when_base_url_is_https(database_url):
 
     app = make_test_app(database_url, BASE_URL="https://vote.example.org")
     assert app.config["SESSION_COOKIE_SECURE"] is True
-    app.extensions["governance.engine"].dispose()
+    dispose_engines(app)
 
 
 @pytest.mark.parametrize("accept, kind", [("text/html", "text/html"), ("application/json", "application/json")])
@@ -121,7 +122,7 @@ def test_login_is_rate_limited(database_url):
     assert codes[3:] == [429, 429]
     response = client.get("/auth/login", headers={"Accept": "application/json"})
     assert response.status_code == 429 and int(response.headers["Retry-After"]) >= 1
-    app.extensions["governance.engine"].dispose()
+    dispose_engines(app)
 
 
 def test_rate_limit_counters_live_in_the_database(app):
@@ -133,7 +134,7 @@ def test_rate_limit_counters_live_in_the_database(app):
     a, b = app.test_client(), other.test_client()
     codes = [c.get("/auth/login").status_code for c in (a, b, a, b, a, b)]
     assert codes.count(302) == 4 and codes.count(429) == 2
-    other.extensions["governance.engine"].dispose()
+    dispose_engines(other)
 
 
 def test_rate_limiter_lets_requests_through_when_its_counter_fails(app, client, monkeypatch):
