@@ -6,7 +6,7 @@ import secrets
 from datetime import timedelta
 from urllib.parse import urlencode
 
-from flask import Blueprint, current_app, flash, redirect, request, session, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, request, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
 from ..db import get_session, write_session
@@ -19,6 +19,19 @@ from .ratelimit import limited
 bp = Blueprint("auth", __name__, url_prefix="/auth")
 
 BROWSER_KEY = "login_browser"
+
+
+@bp.before_request
+def only_top_level_navigation():
+    """Refuse login steps loaded as images, scripts or frames (e.g. an image in a document).
+
+    Browsers say what a request is for in Sec-Fetch-Dest; a login is only ever a page the member
+    navigates to. Without this, ``![](/auth/login)`` in a roadmap would make every reader's
+    browser start a login and spend their login rate limit.
+    """
+    dest = request.headers.get("Sec-Fetch-Dest")
+    if dest is not None and dest not in ("document", "empty"):
+        abort(400, description="Log in by following a link, not from an embedded resource.")
 
 
 def return_url() -> str:

@@ -150,3 +150,17 @@ def test_rate_limiter_lets_requests_through_when_its_counter_fails(app, client, 
     monkeypatch.setitem(app.extensions, "governance.engine_counters", Broken())
     app.config["RATELIMIT_LOGIN"] = "1/minute"
     assert [client.get("/auth/login").status_code for _ in range(3)] == [302, 302, 302]
+
+
+@pytest.mark.parametrize("dest", ["image", "script", "iframe", "style"])
+def test_login_refuses_embedded_loads_and_stores_nothing(app, client, session, dest):
+    """An image pointing at /auth/login (say, in a roadmap) must not start logins for its readers."""
+    from sqlmodel import select
+
+    from governance.models import LoginNonce, RateLimitCounter
+
+    response = client.get("/auth/login", headers={"Sec-Fetch-Dest": dest})
+    assert response.status_code == 400
+    assert session.exec(select(LoginNonce)).all() == []
+    assert session.exec(select(RateLimitCounter)).all() == []
+    assert client.get("/auth/login", headers={"Sec-Fetch-Dest": "document"}).status_code == 302
