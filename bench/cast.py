@@ -48,6 +48,7 @@ from common import (  # noqa: E402
     percentile,
     postgres_database,
     postgres_server,
+    voter_cookies,
 )
 
 OPTIONS = ["Ash", "Birch", "Cedar", "Damson", "Elder"]
@@ -124,14 +125,11 @@ def _ranking(rng: random.Random) -> list[str]:
 
 def prepare(app, *, voters: int, results_ballots: int, method: str) -> Prepared:
     """Migrate, create the polls, the voters with their sessions and cookies, open the polls."""
-    from flask import session as flask_session
-    from flask_wtf.csrf import generate_csrf
     from sqlalchemy import insert
     from sqlmodel import Session
 
     from governance.db import get_session, upgrade
     from governance.identity import sessions
-    from governance.identity.login import login_manager
     from governance.models import Ballot, Member
     from governance.polls import charter, clock, service
 
@@ -172,16 +170,7 @@ def prepare(app, *, voters: int, results_ballots: int, method: str) -> Prepared:
     # Each voter's cookie: Flask-Login's session token and identifier, and the CSRF token, signed
     # exactly as the app signs its own session cookie.
     started = time.perf_counter()
-    serializer = app.session_interface.get_signing_serializer(app)
-    cookies = []
-    for token in tokens:
-        with app.test_request_context("/", environ_base={"REMOTE_ADDR": "127.0.0.1"},
-                                      headers={"User-Agent": USER_AGENT}):
-            flask_session["_user_id"] = token
-            flask_session["_fresh"] = True
-            flask_session["_id"] = login_manager._session_identifier_generator()
-            csrf = generate_csrf()
-            cookies.append((serializer.dumps(dict(flask_session)), csrf))
+    cookies = voter_cookies(app, tokens, user_agent=USER_AGENT)
     timings["cookies"] = time.perf_counter() - started
 
     # Open both polls with the clock, once their opening time has passed in real time.

@@ -26,6 +26,30 @@ from flask import Flask
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = Path(__file__).resolve().parent
 
+def voter_cookies(app: Flask, tokens: Sequence[str], *, user_agent: str) -> list[tuple[str, str]]:
+    """(signed session cookie, CSRF token) for each login-session token, signed as the app signs its own.
+
+    The cookie carries Flask-Login's session token and identifier and a CSRF secret, so a
+    load generator or crash test can post ballots as many distinct logged-in voters.
+    """
+    from flask import session as flask_session
+    from flask_wtf.csrf import generate_csrf
+
+    from governance.identity.login import login_manager
+
+    serializer = app.session_interface.get_signing_serializer(app)
+    cookies = []
+    for token in tokens:
+        with app.test_request_context("/", environ_base={"REMOTE_ADDR": "127.0.0.1"},
+                                      headers={"User-Agent": user_agent}):
+            flask_session["_user_id"] = token
+            flask_session["_fresh"] = True
+            flask_session["_id"] = login_manager._session_identifier_generator()
+            csrf = generate_csrf()
+            cookies.append((serializer.dumps(dict(flask_session)), csrf))
+    return cookies
+
+
 #: A bare Flask app (no database, no templates, no extensions): the ceiling for a Flask view
 #: served by the same gunicorn settings, so the ballot figures can be read as a ratio of it.
 bare_app = Flask(__name__)

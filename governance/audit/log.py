@@ -43,11 +43,6 @@ def as_entry(row: AuditEntry) -> Entry:
     )
 
 
-def last(session: Session) -> AuditEntry | None:
-    """The newest entry, or None for an empty log."""
-    return session.exec(select(AuditEntry).order_by(AuditEntry.seq.desc()).limit(1)).first()
-
-
 class _Tip(NamedTuple):
     """What the chain needs of the newest entry to append the next one."""
 

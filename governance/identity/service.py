@@ -18,7 +18,7 @@ from ..models import LoginNonce, Member
 from ..models.base import utcnow
 from . import discourse
 from .eligibility import Evidence
-from .forum import Forum, evidence_from_admin
+from .forum import Forum
 
 NONCE_TTL = timedelta(minutes=10)
 
@@ -136,9 +136,3 @@ def member_evidence(member: Member) -> Evidence:
         staged=member.staged,
         active=member.active,
     )
-
-
-def refresh_member(*, session: Session, forum: Forum, member: Member) -> Member:
-    """Refresh one member from the forum's admin API."""
-    raw = forum.user_detail(member.forum_user_id)
-    return upsert_member(session=session, evidence=evidence_from_admin(raw), raw=raw)

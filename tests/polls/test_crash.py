@@ -29,6 +29,7 @@ from urllib.parse import urlencode
 
 from sqlalchemy import func, select, text
 
+from bench.common import voter_cookies
 from governance.audit import log
 from governance.audit.chain import verify_chain
 from governance.db import dispose as dispose_engines
@@ -66,12 +67,9 @@ def _settings(database_url: str) -> dict:
 
 def _prepare(app) -> tuple[Poll, dict[str, int], list[tuple[str, str]], datetime]:
     """An open-soon community poll and VOTERS members, each with a signed session cookie and CSRF token."""
-    from flask import session as flask_session
-    from flask_wtf.csrf import generate_csrf
 
     from governance.db import get_session
     from governance.identity import sessions
-    from governance.identity.login import login_manager
 
     now = datetime.now(UTC)
     opens = now + timedelta(seconds=2)
@@ -93,16 +91,7 @@ def _prepare(app) -> tuple[Poll, dict[str, int], list[tuple[str, str]], datetime
         tokens = [sessions.start(session=db, member=m, lifetime=timedelta(hours=1)) for m in members]
         option_ids = {o.label: o.id for o in service.options(db, poll)}
         db.commit()
-    serializer = app.session_interface.get_signing_serializer(app)
-    cookies = []
-    for token in tokens:
-        with app.test_request_context("/", environ_base={"REMOTE_ADDR": "127.0.0.1"},
-                                      headers={"User-Agent": USER_AGENT}):
-            flask_session["_user_id"] = token
-            flask_session["_fresh"] = True
-            flask_session["_id"] = login_manager._session_identifier_generator()
-            csrf = generate_csrf()
-            cookies.append((serializer.dumps(dict(flask_session)), csrf))
+    cookies = voter_cookies(app, tokens, user_agent=USER_AGENT)
     return poll, option_ids, cookies, opens
 
 
