@@ -25,9 +25,16 @@ from .merkle import root_from_leaf_hashes
 _LOG_LOCK = 7_243_001
 
 
+_TABLE = AuditEntry.__table__
+# Built once: ballots append on every vote, and building a statement costs more than running it.
+_TAKE_LOCK = text("SELECT pg_advisory_xact_lock(:k)")
+_TIP = select(_TABLE.c.seq, _TABLE.c.hash).order_by(_TABLE.c.seq.desc()).limit(1)
+_APPEND = insert(_TABLE)
+
+
 def _lock(session: Session) -> None:
     if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOG_LOCK})
+        session.execute(_TAKE_LOCK, {"k": _LOG_LOCK})
 
 
 def as_entry(row: AuditEntry) -> Entry:
@@ -66,8 +73,7 @@ def record(
     with one plain INSERT.
     """
     _lock(session)
-    table = AuditEntry.__table__
-    tip = session.execute(select(table.c.seq, table.c.hash).order_by(table.c.seq.desc()).limit(1)).first()
+    tip = session.execute(_TIP).first()  # flushes the caller's pending rows first
     name = getattr(actor, "username", actor)
     entry = make_entry(
         _Tip(tip.seq, tip.hash) if tip else None,
@@ -76,18 +82,19 @@ def record(
         payload=dict(payload),
         created_at=created_at,
     )
-    session.execute(
-        insert(table).values(
-            seq=entry.seq,
-            created_at=entry.created_at,
-            type=entry.type,
-            actor=entry.actor,
-            payload=entry.payload,
-            prev_hash=entry.prev_hash,
-            hash=entry.hash,
-            poll_id=poll_id,
-            document=document,
-        )
+    session.connection().execute(
+        _APPEND,
+        {
+            "seq": entry.seq,
+            "created_at": entry.created_at,
+            "type": entry.type,
+            "actor": entry.actor,
+            "payload": entry.payload,
+            "prev_hash": entry.prev_hash,
+            "hash": entry.hash,
+            "poll_id": poll_id,
+            "document": document,
+        },
     )
     return entry
 

@@ -11,6 +11,7 @@ or after ``closes_at`` is refused even if no request has closed the poll yet.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import secrets
@@ -19,7 +20,7 @@ from datetime import datetime, timedelta
 from fractions import Fraction
 from typing import Any
 
-from sqlalchemy import func, update
+from sqlalchemy import bindparam, func, update
 from sqlmodel import Session, select
 
 from ..audit import log
@@ -41,6 +42,7 @@ from ..models import (
 )
 from ..proposals.render import render
 from . import charter as charters
+from .ballots import OptionRef
 from .methods import KIND_METHODS, METHOD_NAMES
 
 MAX_OPTIONS = 100
@@ -614,16 +616,81 @@ def ballot_hash(tracker: str, ranking: list[list[str]]) -> str:
     return sha256_hex(canonical_json({"tracker": tracker, "ranking": ranking}))
 
 
+@dataclass(frozen=True)
+class BallotBox:
+    """A poll as one vote sees it, read under the poll's shared lock in the voter's transaction.
+
+    ``key`` is the per-poll key of voter links (None once the poll has closed); ``options`` are
+    (id, label) pairs in ballot-file order, for reading the submitted ballot.
+    """
+
+    poll: Poll
+    key: str | None
+    options: tuple[OptionRef, ...]
+
+    @property
+    def labels(self) -> frozenset[str]:
+        return frozenset(o.label for o in self.options)
+
+
+# Statements of the voting path, built once: every ballot runs them, and building a statement
+# costs more than running it. Parameters are bound by name at execution.
+_BALLOTS = Ballot.__table__
+_PARTICIPATION = Participation.__table__
+_OPTIONS = PollOption.__table__
+_BOX = (select(Poll, PollKey.key).outerjoin(PollKey, PollKey.poll_id == Poll.id)
+        .where(Poll.id == bindparam("poll_id")).execution_options(populate_existing=True))
+_BOX_SHARED = _BOX.with_for_update(read=True, of=Poll.__table__)
+_BOX_OPTIONS = (select(_OPTIONS.c.id, _OPTIONS.c.label).where(_OPTIONS.c.poll_id == bindparam("poll_id"))
+                .order_by(_OPTIONS.c.position))
+_FIND_BALLOT = select(_BALLOTS.c.id, _BALLOTS.c.tracker).where(
+    _BALLOTS.c.poll_id == bindparam("poll_id"), _BALLOTS.c.voter_link == bindparam("voter_link"))
+_REPLACE_BALLOT = (update(_BALLOTS).where(_BALLOTS.c.id == bindparam("ballot_id"))
+                   .values(ranking=bindparam("ranking", type_=_BALLOTS.c.ranking.type),
+                           tracker=bindparam("tracker")))
+
+
+@functools.cache
+def _vote_writes(dialect_name: str):
+    """The dialect's insert-or-nothing for a ballot and insert-or-update for a participation row."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    dialect = postgresql if dialect_name == "postgresql" else sqlite
+    new_ballot = (dialect.insert(_BALLOTS).on_conflict_do_nothing(index_elements=["poll_id", "voter_link"])
+                  .returning(_BALLOTS.c.id))
+    participation = dialect.insert(_PARTICIPATION)
+    participation = participation.on_conflict_do_update(
+        index_elements=["poll_id", "member_id"], set_={"last_cast_at": participation.excluded.last_cast_at})
+    return new_ballot, participation
+
+
+def ballot_box(session: Session, poll_id: int) -> BallotBox:
+    """Read a poll for voting: its row under the shared lock, its key and its options (two statements).
+
+    Voters share the lock; opening, closing and cancelling take it alone, so a close waits for
+    the votes in flight and no vote lands after it. On SQLite the write transaction (BEGIN
+    IMMEDIATE) is exclusive already.
+    """
+    query = _BOX_SHARED if session.get_bind().dialect.name == "postgresql" else _BOX
+    found = session.execute(query, {"poll_id": poll_id}).first()
+    if found is None:
+        raise NotFound(f"There is no poll {poll_id}.")
+    rows = session.connection().execute(_BOX_OPTIONS, {"poll_id": poll_id})
+    return BallotBox(poll=found[0], key=found[1], options=tuple(OptionRef(i, label) for i, label in rows))
+
+
 def cast(*, session: Session, poll: Poll, member: Member, ranking: list[list[str]], now: datetime,
-         send_receipt: bool = False, labels: set[str] | None = None) -> Receipt:
+         send_receipt: bool = False, box: BallotBox | None = None) -> Receipt:
     """Record (or replace) a member's ballot; the last one before the close counts.
 
-    ``labels`` are the poll's option labels when the caller has them already (saves a query).
-    The hot path is a handful of statements: the poll under its shared lock, the key, the
-    voter's current ballot, one insert-or-update each for the ballot and the participation row,
-    and the audit append.
+    ``box`` is the poll as ``ballot_box`` read it in this transaction, when the caller has it
+    already (the ballot page reads it to parse the form); otherwise it is read here. The rest is
+    four or five statements: the voter's current ballot, one insert-or-update each for the
+    ballot and the participation row, and the audit append.
     """
-    poll = _lock_poll(session, poll, exclusive=False)
+    if box is None or box.poll.id != poll.id:
+        box = ballot_box(session, poll.id)
+    poll = box.poll
     if poll.status != "open" or poll.opened_at is None:
         raise VotingClosed("Voting is not open for this poll." if poll.status != "closed"
                            else "Voting has closed.")
@@ -632,36 +699,29 @@ def cast(*, session: Session, poll: Poll, member: Member, ranking: list[list[str
     verdict = eligibility(session, poll, member)
     if not verdict.ok:
         raise NotEligible("You may not vote in this poll.", list(verdict.reasons))
-    if labels is None:
-        labels = {o.label for o in options(session, poll)}
+    labels = box.labels
     unknown = [name for group in ranking for name in group if name not in labels]
     if unknown:
         raise InvalidInput([("ranking", f"{unknown[0]!r} is not an option of this poll")])
-    key = session.get(PollKey, poll.id)
-    if key is None:
+    if box.key is None:
         raise VotingClosed("Voting has closed.")
-    link = _link(key.key, poll, member)
+    conn = session.connection()
+    new_ballot, participation = _vote_writes(conn.dialect.name)
+    link = _link(box.key, poll, member)
     tracker = secrets.token_hex(8)
-    ballots = Ballot.__table__
-    found = session.execute(select(ballots.c.id, ballots.c.tracker).where(
-        ballots.c.poll_id == poll.id, ballots.c.voter_link == link)).first()
+    found = conn.execute(_FIND_BALLOT, {"poll_id": poll.id, "voter_link": link}).first()
     if found is None:
         # Insert unless a concurrent submission by the same voter got there first (no savepoint:
         # the unique constraint decides, and the loser replaces the winner's ballot below).
-        inserted = session.execute(_insert(session, ballots).values(
-            id=secrets.token_hex(16), poll_id=poll.id, tracker=tracker, ranking=ranking, voter_link=link,
-        ).on_conflict_do_nothing(index_elements=["poll_id", "voter_link"]).returning(ballots.c.id)).first()
+        inserted = conn.execute(new_ballot, {"id": secrets.token_hex(16), "poll_id": poll.id, "tracker": tracker,
+                                             "ranking": ranking, "voter_link": link}).first()
         if inserted is None:
-            found = session.execute(select(ballots.c.id, ballots.c.tracker).where(
-                ballots.c.poll_id == poll.id, ballots.c.voter_link == link)).one()
+            found = conn.execute(_FIND_BALLOT, {"poll_id": poll.id, "voter_link": link}).one()
     replaced_tracker = found.tracker if found is not None else None
     if found is not None:
-        session.execute(update(ballots).where(ballots.c.id == found.id).values(ranking=ranking, tracker=tracker))
-    table = Participation.__table__
-    session.execute(_insert(session, table).values(
-        id=secrets.token_hex(16), poll_id=poll.id, member_id=member.id,
-        evidence=member_evidence(member).to_dict(), last_cast_at=now,
-    ).on_conflict_do_update(index_elements=["poll_id", "member_id"], set_={"last_cast_at": now}))
+        conn.execute(_REPLACE_BALLOT, {"ballot_id": found.id, "ranking": ranking, "tracker": tracker})
+    conn.execute(participation, {"id": secrets.token_hex(16), "poll_id": poll.id, "member_id": member.id,
+                                 "evidence": member_evidence(member).to_dict(), "last_cast_at": now})
     payload = {"poll": poll.id, "tracker": tracker, "ballot_hash": ballot_hash(tracker, ranking)}
     if replaced_tracker:
         payload["replaces"] = replaced_tracker
@@ -670,16 +730,8 @@ def cast(*, session: Session, poll: Poll, member: Member, ranking: list[list[str
     if send_receipt:
         session.add(Outbox(kind="receipt", poll_id=poll.id,
                            payload={"poll": poll.id, "username": member.username, "tracker": tracker}))
-    session.flush()
+        session.flush()
     return Receipt(tracker=tracker, replaced=bool(replaced_tracker), cast_at=now)
-
-
-def _insert(session: Session, table):
-    """The dialect's INSERT (with ON CONFLICT) for the session's database."""
-    from sqlalchemy.dialects import postgresql, sqlite
-
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    return dialect.insert(table)
 
 
 def my_ballot(session: Session, poll: Poll, member: Member) -> Ballot | None:

@@ -357,25 +357,26 @@ def ballot(poll_id: int):
 
 
 @bp.post("/<int:poll_id>/ballot")
-@limited("vote")
+@limited("vote", in_transaction=True)
 @login_required
 def cast(poll_id: int):
     """Record the ballot (replacing an earlier one) and show the receipt."""
     db = get_session()
-    poll = _poll(poll_id)
-    options = service.options(db, poll)
-    refs = [ballot_forms.OptionRef(o.id, o.label) for o in options]
+    box = service.ballot_box(db, poll_id)
+    poll = box.poll
     if request.form.get("poll") not in (None, str(poll.id)):
         raise InvalidInput([("poll", "this ballot was filled in for another poll; nothing was recorded")])
     try:
         if request.is_json:
-            ranking = ballot_forms.parse_json(method=poll.method, options=refs, data=request.get_json(silent=True))
+            data = request.get_json(silent=True)
+            ranking = ballot_forms.parse_json(method=poll.method, options=box.options, data=data)
+            wants_receipt = isinstance(data, dict) and data.get("receipt") is True
         else:
-            ranking = ballot_forms.parse_form(method=poll.method, options=refs, form=request.form.to_dict(flat=False))
-        wants_receipt = (request.get_json(silent=True) or {}).get("receipt") is True if request.is_json \
-            else request.form.get("receipt") == "on"
+            ranking = ballot_forms.parse_form(method=poll.method, options=box.options,
+                                              form=request.form.to_dict(flat=False))
+            wants_receipt = request.form.get("receipt") == "on"
         receipt = service.cast(session=db, poll=poll, member=current_user, ranking=ranking, now=now(),
-                               send_receipt=wants_receipt, labels={o.label for o in options})
+                               send_receipt=wants_receipt, box=box)
     except InvalidInput as exc:
         db.rollback()
         if request.is_json:
@@ -385,8 +386,7 @@ def cast(poll_id: int):
     if request.is_json:
         return {"tracker": receipt.tracker, "replaced": receipt.replaced}, 201
     return render_template("polls/receipt.html", poll=poll, receipt=receipt, ranking=ranking,
-                           tracker=ballot_forms.format_tracker(receipt.tracker),
-                           sent=request.form.get("receipt") == "on")
+                           tracker=ballot_forms.format_tracker(receipt.tracker), sent=wants_receipt)
 
 
 # === Results ====================================================================================

@@ -215,3 +215,37 @@ def test_results_page_and_downloads_for_every_decision_method(forum_app, web, se
         assert b"Pairwise preferences" in page.data or b"Round by round" in page.data
     for fmt in ("json", "csv", "txt", "blt", "abif", "toi"):
         assert web.get(f"/polls/{poll.id}/results.{fmt}").status_code == 200, fmt
+
+
+def test_every_ballot_attempt_spends_the_vote_limit_once(forum_app, web, session, committee, forum):  # noqa: F811
+    """Ballots are counted in their own transaction; refused ones are counted again on their own."""
+    from governance.models import RateLimitCounter
+
+    poll = open_poll(forum_app, session, committee)
+    forum_app.config["RATELIMIT_VOTE"] = "4/minute"
+    login(forum_app, web, sync_member(session, forum, "marlow_p"))
+    ids = option_ids(session, poll)
+    token = csrf_token(web, f"/polls/{poll.id}/ballot")
+    good = {"csrf_token": token, "poll": str(poll.id), f"rank-{ids['Ash']}": "1"}
+
+    def spent():
+        session.rollback()
+        return sum(c.count for c in session.exec(select(RateLimitCounter)).all()
+                   if c.key.startswith("vote:"))
+
+    assert web.post(f"/polls/{poll.id}/ballot", data=good).status_code == 200
+    assert spent() == 1
+    bad_form = web.post(f"/polls/{poll.id}/ballot", data={**good, f"rank-{ids['Ash']}": "9"})
+    assert bad_form.status_code == 400 and spent() == 2
+    bad_json = web.post(f"/polls/{poll.id}/ballot", json={"ranking": [["Nope"]]},
+                        headers={"X-CSRFToken": token, "Accept": "application/json"})
+    assert bad_json.status_code == 400 and spent() == 3
+    at(forum_app, CLOSE + timedelta(seconds=1))  # refused inside the service (409)
+    assert web.post(f"/polls/{poll.id}/ballot", data=good).status_code == 409 and spent() == 4
+    at(forum_app, OPEN + timedelta(minutes=2))
+    over = web.post(f"/polls/{poll.id}/ballot", data={**good, f"rank-{ids['Birch']}": "2"})
+    assert over.status_code == 429 and int(over.headers["Retry-After"]) >= 1
+    session.rollback()
+    ballots = session.exec(select(Ballot)).all()
+    assert len(ballots) == 1 and ballots[0].ranking == [["Ash"]]
+    assert spent() == 4  # a refused request leaves the counter at the limit
