@@ -278,12 +278,14 @@ def drive(job: dict, result_path: str) -> None:
         thread.start()
     clock["start"] = time.perf_counter()
     clock["end"] = clock["start"] + seconds
+    cpu_start = time.process_time()
     start.wait()
     for thread in threads:
         thread.join(seconds + 60)
     elapsed = time.perf_counter() - clock["start"]
+    cpu = time.process_time() - cpu_start
     with open(result_path, "w") as fh:
-        json.dump({"elapsed": elapsed, "records": [r for rs in records for r in rs]}, fh)
+        json.dump({"elapsed": elapsed, "cpu": cpu, "records": [r for rs in records for r in rs]}, fh)
 
 
 def run_load(job: dict) -> dict:
@@ -328,6 +330,7 @@ class Row:
     bare_rps: float = float("nan")
     bare_cpu_ms: float = float("nan")
     app_cpu_ms: float = float("nan")
+    client_cpu_ms: float = float("nan")
     db_cpu_ms: float = float("nan")
     results_p50_ms: float = float("nan")
     results_status: int = 0
@@ -435,6 +438,7 @@ def measure(name: str, url: str, args, work: Path) -> Row:
             row.error_kinds[kind] = row.error_kinds.get(kind, 0) + 1
     row.ballots_per_s = row.acknowledged / load["elapsed"]
     row.app_cpu_ms = cpu / max(row.requests, 1) * 1000
+    row.client_cpu_ms = load["cpu"] / max(row.requests, 1) * 1000
     row.db_cpu_ms = db_cpu / max(row.requests, 1) * 1000
     latencies = [r[2] for r in records]
     row.p50_ms = percentile(latencies, 50) * 1000
@@ -555,8 +559,9 @@ def report(rows: list[Row], args) -> None:
         spent = r.app_cpu_ms + (0.0 if r.db_cpu_ms != r.db_cpu_ms else r.db_cpu_ms)
         db_part = "" if r.db_cpu_ms != r.db_cpu_ms else f" + {r.db_cpu_ms:.1f} ms in PostgreSQL backends"
         out(f"    CPU per ballot request: {r.app_cpu_ms:.1f} ms in gunicorn{db_part} (bare Flask request: "
-            f"{r.bare_cpu_ms:.2f} ms); CPU-bound ceiling with {os.cpu_count()} CPUs for the server alone: "
-            f"{os.cpu_count() * 1000 / spent:.0f} ballots/s")
+            f"{r.bare_cpu_ms:.2f} ms), {r.client_cpu_ms:.1f} ms in the load generator; CPU-bound ceiling with "
+            f"{os.cpu_count()} CPUs for the server alone: {os.cpu_count() * 1000 / spent:.0f} ballots/s, "
+            f"with the load generator: {os.cpu_count() * 1000 / (spent + r.client_cpu_ms):.0f} ballots/s")
         for kind, n in sorted(r.error_kinds.items(), key=lambda kv: -kv[1])[:5]:
             out(f"    error x{n}: {kind}")
     out()

@@ -21,20 +21,25 @@ from ..models import AuditEntry, TreeHead
 from .chain import Entry, format_time, make_entry
 from .merkle import root_from_leaf_hashes
 
-#: Advisory lock key for the log head (any constant unique to this purpose).
+#: Advisory lock key for the log head (any constant unique to this purpose; migration 0003's
+#: ``audit_log_tip_locked`` takes the same one).
 _LOG_LOCK = 7_243_001
 
 
 _TABLE = AuditEntry.__table__
 # Built once: ballots append on every vote, and building a statement costs more than running it.
-_TAKE_LOCK = text("SELECT pg_advisory_xact_lock(:k)")
 _TIP = select(_TABLE.c.seq, _TABLE.c.hash).order_by(_TABLE.c.seq.desc()).limit(1)
+# PostgreSQL: take the advisory lock, then read the newest entry on a fresh snapshot, in one
+# round trip (the function comes with migration 0003 and embeds the same key).
+_TIP_LOCKED = text("SELECT seq, hash FROM audit_log_tip_locked()")
 _APPEND = insert(_TABLE)
 
 
-def _lock(session: Session) -> None:
+def _tip(session: Session):
+    """The newest entry's (seq, hash), read under the log's write lock; flushes pending rows first."""
     if session.get_bind().dialect.name == "postgresql":
-        session.execute(_TAKE_LOCK, {"k": _LOG_LOCK})
+        return session.execute(_TIP_LOCKED).first()
+    return session.execute(_TIP).first()
 
 
 def as_entry(row: AuditEntry) -> Entry:
@@ -72,8 +77,7 @@ def record(
     Runs on every ballot, so it reads only the newest entry's sequence number and hash and writes
     with one plain INSERT.
     """
-    _lock(session)
-    tip = session.execute(_TIP).first()  # flushes the caller's pending rows first
+    tip = _tip(session)
     name = getattr(actor, "username", actor)
     entry = make_entry(
         _Tip(tip.seq, tip.hash) if tip else None,

@@ -9,6 +9,7 @@ import hashlib
 import secrets
 from datetime import timedelta
 
+from sqlalchemy import bindparam
 from sqlmodel import Session, select
 
 from ..models import LoginSession, Member
@@ -28,15 +29,19 @@ def start(*, session: Session, member: Member, lifetime: timedelta) -> str:
     return token
 
 
+# Built once: every request of a logged-in member runs it.
+_RESOLVE = (
+    select(Member, LoginSession.expires_at, LoginSession.revoked_at)
+    .join(LoginSession, LoginSession.member_id == Member.id)
+    .where(LoginSession.token_hash == bindparam("token_hash"))
+)
+
+
 def resolve(*, session: Session, token: str) -> Member | None:
     """The member behind a live session token, or None (unknown, expired or revoked)."""
     if not token or len(token) > 200:
         return None
-    found = session.exec(
-        select(Member, LoginSession.expires_at, LoginSession.revoked_at)
-        .join(LoginSession, LoginSession.member_id == Member.id)
-        .where(LoginSession.token_hash == _hash(token))
-    ).first()
+    found = session.execute(_RESOLVE, {"token_hash": _hash(token)}).first()
     if found is None:
         return None
     member, expires_at, revoked_at = found

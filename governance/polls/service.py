@@ -618,15 +618,20 @@ def ballot_hash(tracker: str, ranking: list[list[str]]) -> str:
 
 @dataclass(frozen=True)
 class BallotBox:
-    """A poll as one vote sees it, read under the poll's shared lock in the voter's transaction.
+    """A poll as a vote reads it before writing: the poll, its key and its options.
 
     ``key`` is the per-poll key of voter links (None once the poll has closed); ``options`` are
-    (id, label) pairs in ballot-file order, for reading the submitted ballot.
+    (id, label) pairs in ballot-file order, for reading the submitted ballot. Options are frozen
+    when the poll opens; the status, the closing time and the key are read again under the
+    poll's lock by ``cast``.
     """
 
     poll: Poll
     key: str | None
     options: tuple[OptionRef, ...]
+    #: The transaction that read the poll under its lock (PostgreSQL's FOR SHARE, or SQLite's
+    #: write transaction), or None: ``cast`` re-reads the poll's state unless it runs in it.
+    locked_in: Any = None
 
     @property
     def labels(self) -> frozenset[str]:
@@ -638,9 +643,14 @@ class BallotBox:
 _BALLOTS = Ballot.__table__
 _PARTICIPATION = Participation.__table__
 _OPTIONS = PollOption.__table__
+_POLLS = Poll.__table__
 _BOX = (select(Poll, PollKey.key).outerjoin(PollKey, PollKey.poll_id == Poll.id)
         .where(Poll.id == bindparam("poll_id")).execution_options(populate_existing=True))
-_BOX_SHARED = _BOX.with_for_update(read=True, of=Poll.__table__)
+_BOX_SHARED = _BOX.with_for_update(read=True, of=_POLLS)
+_STATE = (select(_POLLS.c.status, _POLLS.c.opened_at, _POLLS.c.closes_at, PollKey.__table__.c.key)
+          .outerjoin(PollKey.__table__, PollKey.__table__.c.poll_id == _POLLS.c.id)
+          .where(_POLLS.c.id == bindparam("poll_id")))
+_STATE_SHARED = _STATE.with_for_update(read=True, of=_POLLS)
 _BOX_OPTIONS = (select(_OPTIONS.c.id, _OPTIONS.c.label).where(_OPTIONS.c.poll_id == bindparam("poll_id"))
                 .order_by(_OPTIONS.c.position))
 _FIND_BALLOT = select(_BALLOTS.c.id, _BALLOTS.c.tracker).where(
@@ -664,37 +674,66 @@ def _vote_writes(dialect_name: str):
     return new_ballot, participation
 
 
-def ballot_box(session: Session, poll_id: int) -> BallotBox:
-    """Read a poll for voting: its row under the shared lock, its key and its options (two statements).
+#: Options of polls that have opened, by (poll id, tie-break seed): frozen at opening, so a copy
+#: per process saves every ballot a query. The seed is drawn at random when the poll opens, so
+#: no other poll (in another database, say) shares the key. Bounded.
+_FROZEN_OPTIONS: dict[tuple[int, str], tuple[OptionRef, ...]] = {}
+_FROZEN_OPTIONS_MAX = 512
 
-    Voters share the lock; opening, closing and cancelling take it alone, so a close waits for
-    the votes in flight and no vote lands after it. On SQLite the write transaction (BEGIN
-    IMMEDIATE) is exclusive already.
+
+def ballot_box(session: Session, poll_id: int) -> BallotBox:
+    """Read a poll for voting: the poll with its key, and its options.
+
+    On PostgreSQL the poll's row is read under its shared lock (FOR SHARE), held to the end of
+    the transaction; on SQLite the lock is the write transaction itself, if one is open.
     """
-    query = _BOX_SHARED if session.get_bind().dialect.name == "postgresql" else _BOX
-    found = session.execute(query, {"poll_id": poll_id}).first()
+    conn = session.connection()
+    postgresql = conn.dialect.name == "postgresql"
+    found = session.execute(_BOX_SHARED if postgresql else _BOX, {"poll_id": poll_id}).first()
     if found is None:
         raise NotFound(f"There is no poll {poll_id}.")
-    rows = session.connection().execute(_BOX_OPTIONS, {"poll_id": poll_id})
-    return BallotBox(poll=found[0], key=found[1], options=tuple(OptionRef(i, label) for i, label in rows))
+    poll = found[0]
+    locked = postgresql or bool(conn.get_execution_options().get("sqlite_immediate"))
+    frozen = bool(poll.tie_seed) and poll.opened_at is not None and poll.status in ("open", "closed", "published")
+    options = _FROZEN_OPTIONS.get((poll.id, poll.tie_seed)) if frozen else None
+    if options is None:
+        options = tuple(OptionRef(i, label) for i, label in conn.execute(_BOX_OPTIONS, {"poll_id": poll_id}))
+        if frozen:
+            if len(_FROZEN_OPTIONS) >= _FROZEN_OPTIONS_MAX:
+                _FROZEN_OPTIONS.clear()
+            _FROZEN_OPTIONS[(poll.id, poll.tie_seed)] = options
+    return BallotBox(poll=poll, key=found[1], options=options,
+                     locked_in=session.get_transaction() if locked else None)
 
 
 def cast(*, session: Session, poll: Poll, member: Member, ranking: list[list[str]], now: datetime,
          send_receipt: bool = False, box: BallotBox | None = None) -> Receipt:
     """Record (or replace) a member's ballot; the last one before the close counts.
 
-    ``box`` is the poll as ``ballot_box`` read it in this transaction, when the caller has it
-    already (the ballot page reads it to parse the form); otherwise it is read here. The rest is
-    four or five statements: the voter's current ballot, one insert-or-update each for the
-    ballot and the participation row, and the audit append.
+    ``box`` is the poll as ``ballot_box`` read it, when the caller has it already (the ballot
+    page reads it to parse the form); otherwise it is read here. The poll's status, closing
+    time and key count only as read under the poll's shared lock in this transaction (else
+    they are read again under it): voters share the lock, while opening, closing and
+    cancelling take it alone, so a close waits for the votes in flight and no vote lands after
+    it (SQLite write transactions are exclusive already). The rest is four or five statements:
+    the voter's current ballot, one insert-or-update each for the ballot and the participation
+    row, and the audit append.
     """
     if box is None or box.poll.id != poll.id:
         box = ballot_box(session, poll.id)
     poll = box.poll
-    if poll.status != "open" or poll.opened_at is None:
-        raise VotingClosed("Voting is not open for this poll." if poll.status != "closed"
+    conn = session.connection()
+    if box.locked_in is not None and box.locked_in is session.get_transaction():
+        state = box.poll
+        state_key = box.key
+    else:
+        state = conn.execute(_STATE_SHARED if conn.dialect.name == "postgresql" else _STATE,
+                             {"poll_id": poll.id}).one()
+        state_key = state.key
+    if state.status != "open" or state.opened_at is None:
+        raise VotingClosed("Voting is not open for this poll." if state.status != "closed"
                            else "Voting has closed.")
-    if poll.closes_at is not None and now >= poll.closes_at:
+    if state.closes_at is not None and now >= state.closes_at:
         raise VotingClosed("Voting has closed.")
     verdict = eligibility(session, poll, member)
     if not verdict.ok:
@@ -703,11 +742,10 @@ def cast(*, session: Session, poll: Poll, member: Member, ranking: list[list[str
     unknown = [name for group in ranking for name in group if name not in labels]
     if unknown:
         raise InvalidInput([("ranking", f"{unknown[0]!r} is not an option of this poll")])
-    if box.key is None:
+    if state_key is None:
         raise VotingClosed("Voting has closed.")
-    conn = session.connection()
     new_ballot, participation = _vote_writes(conn.dialect.name)
-    link = _link(box.key, poll, member)
+    link = _link(state_key, poll, member)
     tracker = secrets.token_hex(8)
     found = conn.execute(_FIND_BALLOT, {"poll_id": poll.id, "voter_link": link}).first()
     if found is None:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, Response, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from ..errors import ForumUnavailable, GovernanceError, InvalidInput, NotEligible, RateLimited
@@ -92,8 +93,24 @@ def handle_500(exc: InternalServerError):
                           "please try again.")
 
 
+def handle_database_unavailable(exc: OperationalError):
+    """The database did not answer in time (busy past its timeout, or down): nothing was saved."""
+    from ..db import close_session
+
+    close_session(exc)
+    log.warning("database unavailable on %s %s: %s", request.method, request.path,
+                str(exc.orig if exc.orig is not None else exc).splitlines()[0])
+    message = ("The database is busy or unreachable right now. Nothing you submitted was saved; "
+               "please try again in a moment.")
+    try:
+        return error_response(503, message, headers={"Retry-After": "5"})
+    except SQLAlchemyError:  # the page itself needed the database (the member's login): say it plainly
+        return Response(message + "\n", status=503, mimetype="text/plain", headers={"Retry-After": "5"})
+
+
 def init_app(app: Flask) -> None:
     """Register every handler."""
+    app.register_error_handler(OperationalError, handle_database_unavailable)
     app.register_error_handler(CSRFError, handle_csrf)
     app.register_error_handler(GovernanceError, handle_domain)
     app.register_error_handler(InternalServerError, handle_500)

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from ..db import get_session
+from ..db import begin_writing, get_session, reads_first
 from ..errors import InvalidInput, NotAllowed, NotEligible
 from ..identity.eligibility import Rule
 from ..identity.forum import Forum
@@ -24,7 +24,7 @@ from ..polls import chart, clock, service
 from ..polls import charter as charters
 from ..polls.methods import EQUAL_RANKS, KIND_METHODS, METHOD_NAMES, UNRANKED_MEANING
 from .filters import display_zone
-from .ratelimit import limited
+from .ratelimit import limited, spend
 
 bp = Blueprint("polls", __name__, url_prefix="/polls")
 charter_bp = Blueprint("charter", __name__, url_prefix="/charter")
@@ -357,10 +357,15 @@ def ballot(poll_id: int):
 
 
 @bp.post("/<int:poll_id>/ballot")
+@reads_first
 @limited("vote", in_transaction=True)
 @login_required
 def cast(poll_id: int):
-    """Record the ballot (replacing an earlier one) and show the receipt."""
+    """Record the ballot (replacing an earlier one) and show the receipt.
+
+    The member, the poll and its options are read and the ballot is checked before the write
+    transaction opens; the service checks the poll's state again under its lock.
+    """
     db = get_session()
     box = service.ballot_box(db, poll_id)
     poll = box.poll
@@ -375,8 +380,10 @@ def cast(poll_id: int):
             ranking = ballot_forms.parse_form(method=poll.method, options=box.options,
                                               form=request.form.to_dict(flat=False))
             wants_receipt = request.form.get("receipt") == "on"
-        receipt = service.cast(session=db, poll=poll, member=current_user, ranking=ranking, now=now(),
-                               send_receipt=wants_receipt, box=box)
+        begin_writing(db)
+        spend(db)
+        receipt = service.cast(session=db, poll=poll, member=current_user._get_current_object(), ranking=ranking,
+                               now=now(), send_receipt=wants_receipt, box=box)
     except InvalidInput as exc:
         db.rollback()
         if request.is_json:

@@ -14,14 +14,15 @@ import logging
 import random
 import re
 import time
+from dataclasses import dataclass
 
-from flask import current_app, request, session
-from sqlalchemy import delete, event
+from flask import current_app, g, request, session
+from sqlalchemy import bindparam, delete, event, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 
-from ..db import get_session
+from ..db import begin_writing, get_session
 from ..errors import RateLimited
 from ..models import RateLimitCounter
 
@@ -86,21 +87,43 @@ def hit(key: str, limit: int, period: int, *, now: float | None = None) -> tuple
     return _verdict(count, limit, period, window, now)
 
 
-def hit_in(db, key: str, limit: int, period: int, *, now: float | None = None) -> tuple[bool, int]:
-    """Count one request against ``key`` inside the request's own transaction ``db``.
+@dataclass
+class _Charge:
+    """A request's hit, counted by the view in its write transaction (``spend``) or afterwards."""
 
-    The count lands with the request's commit. A request whose transaction is rolled back
-    instead (refused input, a domain error) is counted again by ``limited`` in a transaction of
-    its own, so failures spend the limit too.
-    """
-    now = time.time() if now is None else now
-    window = int(now // period * period)
-    count = _add(db.connection(), key, window)
-    db.info.setdefault(_PENDING, []).append((key, window))
-    return _verdict(count, limit, period, window, now)
+    key: str
+    limit: int
+    period: int
+    window: int
+    now: float
+    spent: bool = False
 
 
+_CHARGE = "governance_rate_charge"
 _PENDING = "governance.rate_hits"
+
+
+@functools.cache
+def _current(dialect_name: str):
+    return select(_TABLE.c.count).where(_TABLE.c.key == bindparam("key"),
+                                        _TABLE.c.window_start == bindparam("window_start"))
+
+
+def spend(db) -> None:
+    """Count this request in ``db``'s transaction (a view marked ``limited(..., in_transaction=True)``
+    calls it in its write transaction); RateLimited if that takes the client over the limit.
+
+    The count lands with the view's commit. If the transaction does not commit, ``limited``
+    counts the request again on its own afterwards, so refused attempts spend the limit too.
+    """
+    charge = g.get(_CHARGE)
+    if charge is None or charge.spent:
+        return
+    charge.spent = True
+    count = _add(db.connection(), charge.key, charge.window)
+    if count > charge.limit:
+        raise RateLimited(retry_after=_verdict(count, charge.limit, charge.period, charge.window, charge.now)[1])
+    db.info.setdefault(_PENDING, []).append((charge.key, charge.window))
 
 
 @event.listens_for(Session, "after_commit")
@@ -108,16 +131,15 @@ def _landed(db, *_args) -> None:
     db.info.pop(_PENDING, None)
 
 
-def _recount_lost(db) -> None:
-    """Count again, in the request's session, the hits whose transaction did not commit."""
+def _settle(db, charge: _Charge) -> None:
+    """After the view: count, on its own, a hit the view did not spend or whose spending was undone."""
     lost = db.info.pop(_PENDING, None)
-    if not lost:
-        return
+    if lost is None and charge.spent:
+        return  # committed with the view's work, or refused as over the limit (the count stays there)
     db.rollback()
     try:
-        conn = db.connection()
-        for key, window in lost:
-            _add(conn, key, window)
+        begin_writing(db)
+        _add(db.connection(), charge.key, charge.window)
         db.commit()
     except OperationalError as exc:
         db.rollback()
@@ -140,10 +162,10 @@ def limited(name: str, *, in_transaction: bool = False):
     """Decorate a view so each client gets ``RATELIMIT_<NAME>`` requests; put it outermost.
 
     By default each hit is counted in a short transaction of its own, before the view runs. With
-    ``in_transaction`` it is counted in the request's own transaction instead (one commit fewer),
-    for views that do no slow work (such as calling the forum) before they commit: on SQLite
-    that transaction holds the write lock from the count on. Requests whose transaction is rolled
-    back are counted again on their own, so refused input spends the limit like anything else.
+    ``in_transaction`` the client's count is only read before the view (a client at the limit is
+    refused at once); the view counts the hit in its own write transaction by calling ``spend``
+    (one transaction fewer per request), and a request that ends without committing that count
+    (refused input, a domain error, or no ``spend`` at all) is counted afterwards on its own.
     """
 
     def decorator(view):
@@ -159,23 +181,24 @@ def limited(name: str, *, in_transaction: bool = False):
                     raise RateLimited(retry_after=retry)
                 return view(*args, **kwargs)
             db = get_session()
+            now = time.time()
+            window = int(now // period * period)
             try:
-                allowed, retry = hit_in(db, key, limit, period)
+                count = db.connection().execute(_current(db.get_bind().dialect.name),
+                                                {"key": key, "window_start": window}).scalar() or 0
             except OperationalError as exc:
                 db.rollback()
-                db.info.pop(_PENDING, None)
-                log.warning("rate limit not counted: %s", str(exc).splitlines()[0])
-                allowed, retry = True, 0
-            if not allowed:
-                db.rollback()
-                db.info.pop(_PENDING, None)  # over the limit already: the count stays there
-                raise RateLimited(retry_after=retry)
+                log.warning("rate limit not read: %s", str(exc).splitlines()[0])
+                count = 0
+            if count >= limit:
+                raise RateLimited(retry_after=_verdict(count + 1, limit, period, window, now)[1])
+            charge = g.setdefault(_CHARGE, _Charge(key, limit, period, window, now))
             try:
                 response = view(*args, **kwargs)
             except BaseException:
-                _recount_lost(db)
+                _settle(db, charge)
                 raise
-            _recount_lost(db)
+            _settle(db, charge)
             return response
 
         return wrapper

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from governance.audit import log
 from governance.audit.signing import generate_key, key_id, load_private_key
@@ -81,6 +81,51 @@ def test_the_log_refuses_changes_through_the_orm_too(app, session):
 
 
 # === flask audit verify-log =====================================================================
+
+
+def test_concurrent_appends_keep_one_chain(app, runner):
+    """Writers in separate transactions append at once; every entry chains to the one before it."""
+    import threading
+
+    from governance.db import write_session
+
+    errors: list[BaseException] = []
+    start = threading.Barrier(6)
+
+    def writer(w: int) -> None:
+        try:
+            start.wait()
+            for i in range(15):
+                with app.app_context(), write_session() as s:
+                    log.record(session=s, type="poll.created", actor=f"w{w}", payload={"poll": w, "i": i},
+                               poll_id=w, created_at=WHEN)
+                    s.commit()
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(w,)) for w in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert errors == []
+    with Session(_engine(app)) as s:
+        rows = s.exec(select(AuditEntry).order_by(AuditEntry.seq)).all()
+    assert [r.seq for r in rows] == list(range(90))
+    assert all(b.prev_hash == a.hash for a, b in zip(rows, rows[1:], strict=False))
+    result = runner.invoke(args=["audit", "verify-log"])
+    assert result.exit_code == 0 and "chain: 90 entries" in result.output, result.output
+
+
+def test_the_lock_key_is_the_one_the_migration_takes():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(log.__file__).parent.parent / "migrations" / "versions" / "0003_audit_tip.py"
+    spec = importlib.util.spec_from_file_location("m0003", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert module.LOG_LOCK == log._LOG_LOCK
 
 
 def test_verify_log_passes_on_an_intact_log(app, session, runner):

@@ -164,3 +164,25 @@ def test_login_refuses_embedded_loads_and_stores_nothing(app, client, session, d
     assert session.exec(select(LoginNonce)).all() == []
     assert session.exec(select(RateLimitCounter)).all() == []
     assert client.get("/auth/login", headers={"Sec-Fetch-Dest": "document"}).status_code == 302
+
+
+def test_connections_dropped_while_idle_are_replaced(app, client, monkeypatch, database_url):
+    """A pooled PostgreSQL connection that sat idle is checked before use; a dead one is replaced."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("PostgreSQL connections only")
+    from sqlalchemy import create_engine, text
+
+    import governance.db as db
+
+    assert client.get("/healthz").status_code == 200  # a connection is now pooled, idle
+    engine = app.extensions["governance.engine"]
+    assert engine.pool.checkedin() >= 1
+    killer = create_engine(database_url)
+    with killer.begin() as conn:
+        killed = conn.execute(text("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                                   "WHERE datname = current_database() AND pid <> pg_backend_pid()")).scalar()
+    killer.dispose()
+    assert killed >= 1
+    monkeypatch.setattr(db, "IDLE_PING_SECONDS", 0.0)  # as if it had been idle long enough
+    response = client.get("/healthz")
+    assert response.status_code == 200 and response.json["database"] == "ok"

@@ -249,3 +249,31 @@ def test_every_ballot_attempt_spends_the_vote_limit_once(forum_app, web, session
     ballots = session.exec(select(Ballot)).all()
     assert len(ballots) == 1 and ballots[0].ranking == [["Ash"]]
     assert spent() == 4  # a refused request leaves the counter at the limit
+
+
+def test_a_ballot_that_cannot_get_the_database_in_time_gets_503_and_writes_nothing(
+        forum_app, web, session, committee, forum, monkeypatch, database_url):  # noqa: F811
+    """SQLite: another writer holds the write lock past the busy timeout."""
+    if not database_url.startswith("sqlite"):
+        pytest.skip("the single writer lock is SQLite's")
+    import governance.db as db
+
+    poll = open_poll(forum_app, session, committee)
+    login(forum_app, web, sync_member(session, forum, "marlow_p"))
+    ids = option_ids(session, poll)
+    token = csrf_token(web, f"/polls/{poll.id}/ballot")
+    monkeypatch.setattr(db, "SQLITE_BUSY_TIMEOUT_MS", 200)
+    holder = forum_app.extensions["governance.engine_immediate"].connect()
+    tx = holder.begin()
+    try:
+        response = web.post(f"/polls/{poll.id}/ballot", data={"csrf_token": token, "poll": str(poll.id),
+                                                              f"rank-{ids['Ash']}": "1"})
+    finally:
+        tx.rollback()
+        holder.close()
+    assert response.status_code == 503 and response.headers["Retry-After"] == "5"
+    assert b"Nothing you submitted was saved" in response.data
+    session.rollback()
+    assert session.exec(select(Ballot)).all() == []
+    assert web.post(f"/polls/{poll.id}/ballot", data={"csrf_token": token, "poll": str(poll.id),
+                                                      f"rank-{ids['Ash']}": "1"}).status_code == 200
