@@ -147,16 +147,16 @@ def postgres_server() -> Iterator[str]:
 def postgres_database(server_url: str) -> Iterator[str]:
     """A fresh, empty database on the server at ``server_url``; dropped afterwards."""
     from sqlalchemy import text
+    from sqlalchemy.engine import make_url
 
     from governance.db import make_engine
 
     name = f"gov_bench_{uuid.uuid4().hex[:10]}"
-    base, _, _ = server_url.rpartition("/")
     admin = make_engine(server_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
     try:
-        yield f"{base}/{name}"
+        yield make_url(server_url).set(database=name).render_as_string(hide_password=False)
     finally:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

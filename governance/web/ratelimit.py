@@ -162,10 +162,12 @@ def limited(name: str, *, in_transaction: bool = False):
     """Decorate a view so each client gets ``RATELIMIT_<NAME>`` requests; put it outermost.
 
     By default each hit is counted in a short transaction of its own, before the view runs. With
-    ``in_transaction`` the client's count is only read before the view (a client at the limit is
-    refused at once); the view counts the hit in its own write transaction by calling ``spend``
-    (one transaction fewer per request), and a request that ends without committing that count
-    (refused input, a domain error, or no ``spend`` at all) is counted afterwards on its own.
+    ``in_transaction`` the hit is counted in the request's own transaction (one transaction
+    fewer per request): on PostgreSQL at once, before the view; on SQLite the count is only
+    read before the view (a client at the limit is refused at once) and the view counts the hit
+    by calling ``spend`` once its write transaction is open. A request that ends without
+    committing its count (refused input, a domain error, or no ``spend`` at all) is counted
+    afterwards on its own.
     """
 
     def decorator(view):
@@ -183,16 +185,20 @@ def limited(name: str, *, in_transaction: bool = False):
             db = get_session()
             now = time.time()
             window = int(now // period * period)
+            charge = g.setdefault(_CHARGE, _Charge(key, limit, period, window, now))
             try:
-                count = db.connection().execute(_current(db.get_bind().dialect.name),
-                                                {"key": key, "window_start": window}).scalar() or 0
+                if db.get_bind().dialect.name == "sqlite":
+                    # Read only: counting would take SQLite's single write lock this early.
+                    count = db.connection().execute(_current("sqlite"), {"key": key, "window_start": window}).scalar()
+                    if (count or 0) >= limit:
+                        raise RateLimited(retry_after=_verdict((count or 0) + 1, limit, period, window, now)[1])
+                else:
+                    spend(db)  # row locks: counting first, in the request's transaction, is the check
             except OperationalError as exc:
                 db.rollback()
-                log.warning("rate limit not read: %s", str(exc).splitlines()[0])
-                count = 0
-            if count >= limit:
-                raise RateLimited(retry_after=_verdict(count + 1, limit, period, window, now)[1])
-            charge = g.setdefault(_CHARGE, _Charge(key, limit, period, window, now))
+                db.info.pop(_PENDING, None)
+                charge.spent = True  # not counted: the limiter must not take the site down with it
+                log.warning("rate limit not counted: %s", str(exc).splitlines()[0])
             try:
                 response = view(*args, **kwargs)
             except BaseException:
