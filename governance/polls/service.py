@@ -653,8 +653,8 @@ _STATE = (select(_POLLS.c.status, _POLLS.c.opened_at, _POLLS.c.closes_at, PollKe
 _STATE_SHARED = _STATE.with_for_update(read=True, of=_POLLS)
 _BOX_OPTIONS = (select(_OPTIONS.c.id, _OPTIONS.c.label).where(_OPTIONS.c.poll_id == bindparam("poll_id"))
                 .order_by(_OPTIONS.c.position))
-_FIND_BALLOT = select(_BALLOTS.c.id, _BALLOTS.c.tracker).where(
-    _BALLOTS.c.poll_id == bindparam("poll_id"), _BALLOTS.c.voter_link == bindparam("voter_link"))
+_FIND_BALLOT_LOCKED = select(_BALLOTS.c.id, _BALLOTS.c.tracker).where(
+    _BALLOTS.c.poll_id == bindparam("poll_id"), _BALLOTS.c.voter_link == bindparam("voter_link")).with_for_update()
 _REPLACE_BALLOT = (update(_BALLOTS).where(_BALLOTS.c.id == bindparam("ballot_id"))
                    .values(ranking=bindparam("ranking", type_=_BALLOTS.c.ranking.type),
                            tracker=bindparam("tracker")))
@@ -715,9 +715,9 @@ def cast(*, session: Session, poll: Poll, member: Member, ranking: list[list[str
     time and key count only as read under the poll's shared lock in this transaction (else
     they are read again under it): voters share the lock, while opening, closing and
     cancelling take it alone, so a close waits for the votes in flight and no vote lands after
-    it (SQLite write transactions are exclusive already). The rest is four or five statements:
-    the voter's current ballot, one insert-or-update each for the ballot and the participation
-    row, and the audit append.
+    it (SQLite write transactions are exclusive already). The rest is four statements for a
+    first ballot (insert the ballot, insert-or-update the participation row, the audit append's
+    two) and two more for a replacement (the current ballot, locked, and its update).
     """
     if box is None or box.poll.id != poll.id:
         box = ballot_box(session, poll.id)
@@ -747,17 +747,16 @@ def cast(*, session: Session, poll: Poll, member: Member, ranking: list[list[str
     new_ballot, participation = _vote_writes(conn.dialect.name)
     link = _link(state_key, poll, member)
     tracker = secrets.token_hex(8)
-    found = conn.execute(_FIND_BALLOT, {"poll_id": poll.id, "voter_link": link}).first()
-    if found is None:
-        # Insert unless a concurrent submission by the same voter got there first (no savepoint:
-        # the unique constraint decides, and the loser replaces the winner's ballot below).
-        inserted = conn.execute(new_ballot, {"id": secrets.token_hex(16), "poll_id": poll.id, "tracker": tracker,
-                                             "ranking": ranking, "voter_link": link}).first()
-        if inserted is None:
-            found = conn.execute(_FIND_BALLOT, {"poll_id": poll.id, "voter_link": link}).one()
-    replaced_tracker = found.tracker if found is not None else None
-    if found is not None:
+    # A first ballot is one insert. If the voter has one already (or a concurrent submission of
+    # theirs got there first: the unique constraint decides, no savepoint needed), lock it, so
+    # that replacements by one voter queue and each names the ballot it replaces, and replace it.
+    inserted = conn.execute(new_ballot, {"id": secrets.token_hex(16), "poll_id": poll.id, "tracker": tracker,
+                                         "ranking": ranking, "voter_link": link}).first()
+    replaced_tracker = None
+    if inserted is None:
+        found = conn.execute(_FIND_BALLOT_LOCKED, {"poll_id": poll.id, "voter_link": link}).one()
         conn.execute(_REPLACE_BALLOT, {"ballot_id": found.id, "ranking": ranking, "tracker": tracker})
+        replaced_tracker = found.tracker
     conn.execute(participation, {"id": secrets.token_hex(16), "poll_id": poll.id, "member_id": member.id,
                                  "evidence": member_evidence(member).to_dict(), "last_cast_at": now})
     payload = {"poll": poll.id, "tracker": tracker, "ballot_hash": ballot_hash(tracker, ranking)}

@@ -1,4 +1,4 @@
-"""Concurrent submissions by one voter leave exactly one ballot (SQLite and PostgreSQL)."""
+"""Concurrent submissions by one voter leave exactly one ballot and one story in the log (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from datetime import timedelta
 from sqlalchemy import func
 from sqlmodel import Session, select
 
-from governance.models import Ballot, Member, Participation, Poll
+from governance.models import AuditEntry, Ballot, Member, Participation, Poll
 from governance.polls import service
 from tests.conftest import sync_member
 from tests.polls.test_lifecycle import OPEN, committee, make_scheduled, run_clock  # noqa: F401
@@ -46,3 +46,13 @@ def test_fifty_concurrent_casts_leave_one_ballot(forum_app, forum, session, comm
     assert len(ballots) == 1
     assert ballots[0].tracker in trackers  # the last acknowledged one counts
     assert session.exec(select(func.count()).select_from(Participation)).one() == 1
+    # The log tells one story: a first ballot, then each replacement naming the ballot it
+    # replaced, ending at the stored one.
+    events = session.exec(select(AuditEntry).where(AuditEntry.poll_id == poll.id,
+                                                   AuditEntry.type.in_(["ballot.cast", "ballot.replaced"]))
+                          .order_by(AuditEntry.seq)).all()
+    assert [e.type for e in events] == ["ballot.cast"] + ["ballot.replaced"] * 49
+    for before, after in zip(events, events[1:], strict=False):
+        assert after.payload["replaces"] == before.payload["tracker"]
+    assert events[-1].payload["tracker"] == ballots[0].tracker
+    assert sorted(e.payload["tracker"] for e in events) == sorted(trackers)
