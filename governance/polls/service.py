@@ -18,9 +18,10 @@ import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from fractions import Fraction
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import bindparam, func, update
+from sqlalchemy.orm import load_only
 from sqlmodel import Session, select
 
 from ..audit import log
@@ -460,7 +461,7 @@ def eligibility_now(poll: Poll, member: Member, now: datetime) -> Eligibility:
     return check(rule_of(poll), member_evidence(member), opens_at=min(opens, max(now, opens)))
 
 
-def eligibility(session: Session, poll: Poll, member: Member) -> Eligibility:
+def eligibility(session: Session, poll: Poll, member: Member, *, evidence: Evidence | None = None) -> Eligibility:
     """May ``member`` vote in this (open) poll?
 
     Group polls use the electorate frozen at opening: the member must be in it, judged on the
@@ -478,7 +479,7 @@ def eligibility(session: Session, poll: Poll, member: Member) -> Eligibility:
             groups = ", ".join(rule.groups)
             return Eligibility(False, (f"you were not a member of {groups} when this poll opened",))
         return check(rule, Evidence.from_dict(entry.evidence), opens_at=opened)
-    return check(rule, member_evidence(member), opens_at=opened)
+    return check(rule, evidence or member_evidence(member), opens_at=opened)
 
 
 # === Opening =====================================================================================
@@ -644,7 +645,12 @@ _BALLOTS = Ballot.__table__
 _PARTICIPATION = Participation.__table__
 _OPTIONS = PollOption.__table__
 _POLLS = Poll.__table__
+# The columns a vote uses (the rest, such as the description and a closed poll's result, load
+# on first use: only a refused ballot's page needs them).
 _BOX = (select(Poll, PollKey.key).outerjoin(PollKey, PollKey.poll_id == Poll.id)
+        .options(load_only(Poll.id, Poll.body, Poll.kind, Poll.method, Poll.title, Poll.status, Poll.seats,
+                           Poll.eligibility, Poll.default_option, Poll.opens_at, Poll.closes_at, Poll.opened_at,
+                           Poll.tie_seed))
         .where(Poll.id == bindparam("poll_id")).execution_options(populate_existing=True))
 _BOX_SHARED = _BOX.with_for_update(read=True, of=_POLLS)
 _STATE = (select(_POLLS.c.status, _POLLS.c.opened_at, _POLLS.c.closes_at, PollKey.__table__.c.key)
@@ -660,18 +666,30 @@ _REPLACE_BALLOT = (update(_BALLOTS).where(_BALLOTS.c.id == bindparam("ballot_id"
                            tracker=bindparam("tracker")))
 
 
+class _VoteWrites(NamedTuple):
+    participation: Any  # insert-or-update the voter's participation row
+    new_ballot: Any  # insert a first ballot unless the voter has one; returns its id if inserted
+    both: Any  # PostgreSQL: the two above in one statement (a data-modifying WITH); else None
+
+
 @functools.cache
-def _vote_writes(dialect_name: str):
-    """The dialect's insert-or-nothing for a ballot and insert-or-update for a participation row."""
+def _vote_writes(dialect_name: str) -> _VoteWrites:
+    """The dialect's writes of a vote, built once."""
     from sqlalchemy.dialects import postgresql, sqlite
 
     dialect = postgresql if dialect_name == "postgresql" else sqlite
-    new_ballot = (dialect.insert(_BALLOTS).on_conflict_do_nothing(index_elements=["poll_id", "voter_link"])
-                  .returning(_BALLOTS.c.id))
-    participation = dialect.insert(_PARTICIPATION)
+    participation = dialect.insert(_PARTICIPATION).values(
+        id=bindparam("participation_id"), poll_id=bindparam("poll_id"), member_id=bindparam("member_id"),
+        evidence=bindparam("evidence", type_=_PARTICIPATION.c.evidence.type),
+        last_cast_at=bindparam("last_cast_at", type_=_PARTICIPATION.c.last_cast_at.type))
     participation = participation.on_conflict_do_update(
         index_elements=["poll_id", "member_id"], set_={"last_cast_at": participation.excluded.last_cast_at})
-    return new_ballot, participation
+    new_ballot = (dialect.insert(_BALLOTS).values(
+        id=bindparam("ballot_id"), poll_id=bindparam("poll_id"), tracker=bindparam("tracker"),
+        ranking=bindparam("ranking", type_=_BALLOTS.c.ranking.type), voter_link=bindparam("voter_link"))
+        .on_conflict_do_nothing(index_elements=["poll_id", "voter_link"]).returning(_BALLOTS.c.id))
+    both = new_ballot.add_cte(participation.cte("participation_upsert")) if dialect_name == "postgresql" else None
+    return _VoteWrites(participation, new_ballot, both)
 
 
 #: Options of polls that have opened, by (poll id, tie-break seed): frozen at opening, so a copy
@@ -715,9 +733,10 @@ def cast(*, session: Session, poll: Poll, member: Member, ranking: list[list[str
     time and key count only as read under the poll's shared lock in this transaction (else
     they are read again under it): voters share the lock, while opening, closing and
     cancelling take it alone, so a close waits for the votes in flight and no vote lands after
-    it (SQLite write transactions are exclusive already). The rest is four statements for a
-    first ballot (insert the ballot, insert-or-update the participation row, the audit append's
-    two) and two more for a replacement (the current ballot, locked, and its update).
+    it (SQLite write transactions are exclusive already). The rest is, for a first ballot, the
+    participation row (insert-or-update) and the ballot (insert), in one statement on
+    PostgreSQL, then the audit append's two; a replacement adds two (the current ballot,
+    locked, and its update).
     """
     if box is None or box.poll.id != poll.id:
         box = ballot_box(session, poll.id)
@@ -735,7 +754,8 @@ def cast(*, session: Session, poll: Poll, member: Member, ranking: list[list[str
                            else "Voting has closed.")
     if state.closes_at is not None and now >= state.closes_at:
         raise VotingClosed("Voting has closed.")
-    verdict = eligibility(session, poll, member)
+    evidence = member_evidence(member)
+    verdict = eligibility(session, poll, member, evidence=evidence)
     if not verdict.ok:
         raise NotEligible("You may not vote in this poll.", list(verdict.reasons))
     labels = box.labels
@@ -744,21 +764,26 @@ def cast(*, session: Session, poll: Poll, member: Member, ranking: list[list[str
         raise InvalidInput([("ranking", f"{unknown[0]!r} is not an option of this poll")])
     if state_key is None:
         raise VotingClosed("Voting has closed.")
-    new_ballot, participation = _vote_writes(conn.dialect.name)
+    writes = _vote_writes(conn.dialect.name)
     link = _link(state_key, poll, member)
     tracker = secrets.token_hex(8)
-    # A first ballot is one insert. If the voter has one already (or a concurrent submission of
-    # theirs got there first: the unique constraint decides, no savepoint needed), lock it, so
-    # that replacements by one voter queue and each names the ballot it replaces, and replace it.
-    inserted = conn.execute(new_ballot, {"id": secrets.token_hex(16), "poll_id": poll.id, "tracker": tracker,
-                                         "ranking": ranking, "voter_link": link}).first()
+    params = {"poll_id": poll.id, "member_id": member.id, "participation_id": secrets.token_hex(16),
+              "evidence": evidence.to_dict(), "last_cast_at": now, "ballot_id": secrets.token_hex(16),
+              "tracker": tracker, "ranking": ranking, "voter_link": link}
+    # Who voted, and a first ballot (one insert). If the voter has a ballot already (or a
+    # concurrent submission of theirs got there first: the unique constraint decides, no
+    # savepoint needed), lock it, so that replacements by one voter queue and each names the
+    # ballot it replaces, and replace it.
+    if writes.both is not None:
+        inserted = conn.execute(writes.both, params).first()
+    else:
+        conn.execute(writes.participation, params)
+        inserted = conn.execute(writes.new_ballot, params).first()
     replaced_tracker = None
     if inserted is None:
         found = conn.execute(_FIND_BALLOT_LOCKED, {"poll_id": poll.id, "voter_link": link}).one()
         conn.execute(_REPLACE_BALLOT, {"ballot_id": found.id, "ranking": ranking, "tracker": tracker})
         replaced_tracker = found.tracker
-    conn.execute(participation, {"id": secrets.token_hex(16), "poll_id": poll.id, "member_id": member.id,
-                                 "evidence": member_evidence(member).to_dict(), "last_cast_at": now})
     payload = {"poll": poll.id, "tracker": tracker, "ballot_hash": ballot_hash(tracker, ranking)}
     if replaced_tracker:
         payload["replaces"] = replaced_tracker
