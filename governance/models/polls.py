@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Index, Text, UniqueConstraint
+from sqlalchemy import JSON, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from .base import json_field, time_field
@@ -130,10 +130,10 @@ class Participation(SQLModel, table=True):
     """
 
     __tablename__ = "participation"
-    __table_args__ = (UniqueConstraint("poll_id", "member_id"),)
+    __table_args__ = (UniqueConstraint("poll_id", "member_id"),)  # also serves lookups by poll
 
     id: str = Field(primary_key=True, max_length=32)
-    poll_id: int = Field(foreign_key="poll.id", index=True)
+    poll_id: int = Field(foreign_key="poll.id")
     member_id: int = Field(foreign_key="member.id")
     evidence: dict = json_field()
     last_cast_at: datetime | None = time_field(nullable=True)
@@ -154,8 +154,7 @@ class Ballot(SQLModel, table=True):
     __tablename__ = "ballot"
     __table_args__ = (
         UniqueConstraint("poll_id", "voter_link"),
-        UniqueConstraint("poll_id", "tracker"),
-        Index("ix_ballot_poll", "poll_id"),
+        UniqueConstraint("poll_id", "tracker"),  # both also serve lookups by poll (migration 0004)
     )
 
     id: str = Field(primary_key=True, max_length=32)
