@@ -440,6 +440,8 @@ def time_results(port: int, poll_id: int, count: int) -> tuple[float, int]:
 
 def measure(name: str, url: str, args, work: Path) -> Row:
     """Prepare one database, then measure the bare app, voting, and the results page."""
+    from sqlalchemy.engine import make_url
+
     keys = Secrets()
     settings = app_settings(url, keys, free_port(), rate_limit=not args.no_rate_limit)
     app = make_app({**settings, "RATELIMIT_ENABLED": not args.no_rate_limit})
@@ -465,7 +467,7 @@ def measure(name: str, url: str, args, work: Path) -> Row:
 
     log_path = str(work / f"gunicorn-{name}.log")
     # PostgreSQL backends show their database's name in their process title.
-    db_marker = url.rsplit("/", 1)[-1] if name == "postgresql" else None
+    db_marker = make_url(url).database if name == "postgresql" else None
     with gunicorn("app:app", env=env, log_path=log_path, **common) as (port, pgid):
         out(f"[{name}] voting for {args.seconds:.0f} s from {args.concurrency} connections ({args.mode} ballots)")
         cpu = cpu_seconds(pgid=pgid)
