@@ -559,12 +559,13 @@ def profile_casts(app, prepared: Prepared, count: int, mode: str) -> None:
         f"(under cProfile), {total:.0f} SQL statements each:")
     for key, n in sorted(statements.items(), key=lambda kv: (-kv[1], kv[0])):
         out(f"    {n / count:4.1f}  {key}")
-    parts = [("rate limit counter (own transaction)", "web/ratelimit.py", "hit"),
-             ("clock before each /polls request", "polls/clock.py", "run_due"),
+    parts = [("rate limit counter", "web/ratelimit.py", "_add"),
              ("login session -> member", "identity/login.py", "load_user"),
+             ("poll, key and options (ballot_box)", "polls/service.py", "ballot_box"),
+             ("opening the write transaction", "governance/db.py", "begin_writing"),
              ("polls.service.cast", "polls/service.py", "cast"),
              ("  audit log append", "audit/log.py", "record"),
-             ("the view's commit", "orm/session.py", "commit"),
+             ("commits", "orm/session.py", "commit"),
              ("receipt page render", "flask/templating.py", "render_template"),
              ("CSRF check", "flask_wtf/csrf.py", "protect")]
     out("  cumulative share of the in-process time (parts overlap where nested):")
