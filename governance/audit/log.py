@@ -14,7 +14,7 @@ import os
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
-from sqlalchemy import insert, text
+from sqlalchemy import func, insert, text
 from sqlmodel import Session, select
 
 from ..models import AuditEntry, TreeHead
@@ -40,6 +40,15 @@ def _tip(session: Session):
     if session.get_bind().dialect.name == "postgresql":
         return session.execute(_TIP_LOCKED).first()
     return session.execute(_TIP).first()
+
+
+def locked_tip():
+    """PostgreSQL: a FROM item that takes the log's lock and yields its newest entry (seq, hash).
+
+    For a statement that does its own writes and reads the tip in the same round trip; hand
+    the row to ``record(locked_tip=...)`` in the same transaction. No row when the log is empty.
+    """
+    return func.audit_log_tip_locked().table_valued("seq", "hash").alias("log_tip")
 
 
 def as_entry(row: AuditEntry) -> Entry:
@@ -71,13 +80,15 @@ def record(
     poll_id: int | None = None,
     document: str | None = None,
     created_at=None,
+    locked_tip: tuple[int, str] | None = None,
 ) -> Entry:
     """Append one event and return it. ``actor`` is a member (its username is stored), a name, or None.
 
     Runs on every ballot, so it reads only the newest entry's sequence number and hash and writes
-    with one plain INSERT.
+    with one plain INSERT. ``locked_tip`` is that (seq, hash) when the caller has read it already
+    under the log's lock in this transaction (see ``locked_tip()``); otherwise it is read here.
     """
-    tip = _tip(session)
+    tip = _Tip(*locked_tip) if locked_tip is not None else _tip(session)
     name = getattr(actor, "username", actor)
     entry = make_entry(
         _Tip(tip.seq, tip.hash) if tip else None,

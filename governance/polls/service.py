@@ -669,7 +669,9 @@ _REPLACE_BALLOT = (update(_BALLOTS).where(_BALLOTS.c.id == bindparam("ballot_id"
 class _VoteWrites(NamedTuple):
     participation: Any  # insert-or-update the voter's participation row
     new_ballot: Any  # insert a first ballot unless the voter has one; returns its id if inserted
-    both: Any  # PostgreSQL: the two above in one statement (a data-modifying WITH); else None
+    #: PostgreSQL: the two above and the audit log's tip under its lock, in one statement (data-
+    #: modifying WITHs); one row (inserted ballot id or NULL, tip seq, tip hash). Else None.
+    together: Any
 
 
 @functools.cache
@@ -688,8 +690,17 @@ def _vote_writes(dialect_name: str) -> _VoteWrites:
         id=bindparam("ballot_id"), poll_id=bindparam("poll_id"), tracker=bindparam("tracker"),
         ranking=bindparam("ranking", type_=_BALLOTS.c.ranking.type), voter_link=bindparam("voter_link"))
         .on_conflict_do_nothing(index_elements=["poll_id", "voter_link"]).returning(_BALLOTS.c.id))
-    both = new_ballot.add_cte(participation.cte("participation_upsert")) if dialect_name == "postgresql" else None
-    return _VoteWrites(participation, new_ballot, both)
+    if dialect_name != "postgresql":
+        return _VoteWrites(participation, new_ballot, None)
+    from sqlalchemy import literal_column, true
+
+    ballot_cte = new_ballot.cte("new_ballot")
+    tip = log.locked_tip()
+    one = select(literal_column("1").label("one")).subquery("one")  # the row, even on an empty log
+    together = (select(select(ballot_cte.c.id).scalar_subquery().label("inserted"), tip.c.seq, tip.c.hash)
+                .select_from(one.outerjoin(tip, true()))
+                .add_cte(participation.cte("participation_upsert")))
+    return _VoteWrites(participation, new_ballot, together)
 
 
 #: Options of polls that have opened, by (poll id, tie-break seed): frozen at opening, so a copy
@@ -734,9 +745,10 @@ def cast(*, session: Session, poll: Poll, member: Member, ranking: list[list[str
     they are read again under it): voters share the lock, while opening, closing and
     cancelling take it alone, so a close waits for the votes in flight and no vote lands after
     it (SQLite write transactions are exclusive already). The rest is, for a first ballot, the
-    participation row (insert-or-update) and the ballot (insert), in one statement on
-    PostgreSQL, then the audit append's two; a replacement adds two (the current ballot,
-    locked, and its update).
+    participation row (insert-or-update), the ballot (insert) and the audit append (the log's
+    newest entry under its lock, then the new entry): two statements on PostgreSQL, where the
+    first three go together, four on SQLite. A replacement adds two (the current ballot, locked,
+    and its update).
     """
     if box is None or box.poll.id != poll.id:
         box = ballot_box(session, poll.id)
@@ -774,8 +786,12 @@ def cast(*, session: Session, poll: Poll, member: Member, ranking: list[list[str
     # concurrent submission of theirs got there first: the unique constraint decides, no
     # savepoint needed), lock it, so that replacements by one voter queue and each names the
     # ballot it replaces, and replace it.
-    if writes.both is not None:
-        inserted = conn.execute(writes.both, params).first()
+    locked_tip = None
+    if writes.together is not None:
+        row = conn.execute(writes.together, params).one()
+        inserted = row.inserted
+        if row.seq is not None:
+            locked_tip = (row.seq, row.hash)
     else:
         conn.execute(writes.participation, params)
         inserted = conn.execute(writes.new_ballot, params).first()
@@ -788,7 +804,7 @@ def cast(*, session: Session, poll: Poll, member: Member, ranking: list[list[str
     if replaced_tracker:
         payload["replaces"] = replaced_tracker
     log.record(session=session, created_at=now, type="ballot.replaced" if replaced_tracker else "ballot.cast",
-               actor=None, poll_id=poll.id, payload=payload)
+               actor=None, poll_id=poll.id, payload=payload, locked_tip=locked_tip)
     if send_receipt:
         session.add(Outbox(kind="receipt", poll_id=poll.id,
                            payload={"poll": poll.id, "username": member.username, "tracker": tracker}))

@@ -117,6 +117,22 @@ def test_concurrent_appends_keep_one_chain(app, runner):
     assert result.exit_code == 0 and "chain: 90 entries" in result.output, result.output
 
 
+def test_locked_tip_gives_the_newest_entry(app, session, database_url):
+    """PostgreSQL: the tip read under the log's lock, for statements that append in one round trip."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("the lock function is PostgreSQL's")
+    tip = log.locked_tip()
+    query = select(tip.c.seq, tip.c.hash)
+    assert session.execute(query).all() == []  # an empty log: no row
+    session.rollback()
+    _fill(session, n=3, head=False)
+    newest = session.exec(select(AuditEntry).order_by(AuditEntry.seq.desc())).first()
+    assert session.execute(query).one() == (newest.seq, newest.hash)
+    entry = log.record(session=session, type="poll.created", actor="x", payload={"poll": 7}, created_at=WHEN,
+                       locked_tip=(newest.seq, newest.hash))
+    assert entry.seq == newest.seq + 1 and entry.prev_hash == newest.hash
+
+
 def test_the_lock_key_is_the_one_the_migration_takes():
     import importlib.util
     from pathlib import Path
