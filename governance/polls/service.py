@@ -672,6 +672,8 @@ class _VoteWrites(NamedTuple):
     #: PostgreSQL: the two above and the audit log's tip under its lock, in one statement (data-
     #: modifying WITHs); one row (inserted ballot id or NULL, tip seq, tip hash). Else None.
     together: Any
+    #: PostgreSQL: lock the voter's ballot and replace it, returning the replaced tracker. Else None.
+    replace: Any
 
 
 @functools.cache
@@ -691,7 +693,7 @@ def _vote_writes(dialect_name: str) -> _VoteWrites:
         ranking=bindparam("ranking", type_=_BALLOTS.c.ranking.type), voter_link=bindparam("voter_link"))
         .on_conflict_do_nothing(index_elements=["poll_id", "voter_link"]).returning(_BALLOTS.c.id))
     if dialect_name != "postgresql":
-        return _VoteWrites(participation, new_ballot, None)
+        return _VoteWrites(participation, new_ballot, None, None)
     from sqlalchemy import literal_column, true
 
     ballot_cte = new_ballot.cte("new_ballot")
@@ -700,7 +702,14 @@ def _vote_writes(dialect_name: str) -> _VoteWrites:
     together = (select(select(ballot_cte.c.id).scalar_subquery().label("inserted"), tip.c.seq, tip.c.hash)
                 .select_from(one.outerjoin(tip, true()))
                 .add_cte(participation.cte("participation_upsert")))
-    return _VoteWrites(participation, new_ballot, together)
+    current = (select(_BALLOTS.c.id, _BALLOTS.c.tracker)
+               .where(_BALLOTS.c.poll_id == bindparam("current_poll_id"),
+                      _BALLOTS.c.voter_link == bindparam("current_voter_link"))
+               .with_for_update().subquery("current"))
+    replace = (update(_BALLOTS).where(_BALLOTS.c.id == current.c.id)
+               .values(ranking=bindparam("ranking", type_=_BALLOTS.c.ranking.type), tracker=bindparam("tracker"))
+               .returning(current.c.tracker))
+    return _VoteWrites(participation, new_ballot, together, replace)
 
 
 #: Options of polls that have opened, by (poll id, tie-break seed): frozen at opening, so a copy
@@ -747,8 +756,8 @@ def cast(*, session: Session, poll: Poll, member: Member, ranking: list[list[str
     it (SQLite write transactions are exclusive already). The rest is, for a first ballot, the
     participation row (insert-or-update), the ballot (insert) and the audit append (the log's
     newest entry under its lock, then the new entry): two statements on PostgreSQL, where the
-    first three go together, four on SQLite. A replacement adds two (the current ballot, locked,
-    and its update).
+    first three go together, four on SQLite. A replacement adds the current ballot, locked, and
+    its update (one statement on PostgreSQL).
     """
     if box is None or box.poll.id != poll.id:
         box = ballot_box(session, poll.id)
@@ -781,7 +790,8 @@ def cast(*, session: Session, poll: Poll, member: Member, ranking: list[list[str
     tracker = secrets.token_hex(8)
     params = {"poll_id": poll.id, "member_id": member.id, "participation_id": secrets.token_hex(16),
               "evidence": evidence.to_dict(), "last_cast_at": now, "ballot_id": secrets.token_hex(16),
-              "tracker": tracker, "ranking": ranking, "voter_link": link}
+              "tracker": tracker, "ranking": ranking, "voter_link": link,
+              "current_poll_id": poll.id, "current_voter_link": link}
     # Who voted, and a first ballot (one insert). If the voter has a ballot already (or a
     # concurrent submission of theirs got there first: the unique constraint decides, no
     # savepoint needed), lock it, so that replacements by one voter queue and each names the
@@ -796,7 +806,9 @@ def cast(*, session: Session, poll: Poll, member: Member, ranking: list[list[str
         conn.execute(writes.participation, params)
         inserted = conn.execute(writes.new_ballot, params).first()
     replaced_tracker = None
-    if inserted is None:
+    if inserted is None and writes.replace is not None:
+        replaced_tracker = conn.execute(writes.replace, params).scalar_one()
+    elif inserted is None:
         found = conn.execute(_FIND_BALLOT_LOCKED, {"poll_id": poll.id, "voter_link": link}).one()
         conn.execute(_REPLACE_BALLOT, {"ballot_id": found.id, "ranking": ranking, "tracker": tracker})
         replaced_tracker = found.tracker
