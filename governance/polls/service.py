@@ -669,8 +669,9 @@ _REPLACE_BALLOT = (update(_BALLOTS).where(_BALLOTS.c.id == bindparam("ballot_id"
 class _VoteWrites(NamedTuple):
     participation: Any  # insert-or-update the voter's participation row
     new_ballot: Any  # insert a first ballot unless the voter has one; returns its id if inserted
-    #: PostgreSQL: the two above and the audit log's tip under its lock, in one statement (data-
-    #: modifying WITHs); one row (inserted ballot id or NULL, tip seq, tip hash). Else None.
+    #: PostgreSQL: the participation row, the ballot (replaced, or inserted as the first) and the
+    #: audit log's tip under its lock, in one statement (data-modifying WITHs); one row (inserted
+    #: ballot id or NULL, replaced tracker or NULL, tip seq, tip hash). Else None.
     together: Any
     #: PostgreSQL: lock the voter's ballot and replace it, returning the replaced tracker. Else None.
     replace: Any
@@ -682,33 +683,52 @@ def _vote_writes(dialect_name: str) -> _VoteWrites:
     from sqlalchemy.dialects import postgresql, sqlite
 
     dialect = postgresql if dialect_name == "postgresql" else sqlite
+    # Parameter names differ from every column name: Core would otherwise add a column whose
+    # name is among an UPDATE's parameters to its SET clause.
     participation = dialect.insert(_PARTICIPATION).values(
-        id=bindparam("participation_id"), poll_id=bindparam("poll_id"), member_id=bindparam("member_id"),
-        evidence=bindparam("evidence", type_=_PARTICIPATION.c.evidence.type),
-        last_cast_at=bindparam("last_cast_at", type_=_PARTICIPATION.c.last_cast_at.type))
+        id=bindparam("p_id"), poll_id=bindparam("p_poll_id"), member_id=bindparam("p_member_id"),
+        evidence=bindparam("p_evidence", type_=_PARTICIPATION.c.evidence.type),
+        last_cast_at=bindparam("p_last_cast_at", type_=_PARTICIPATION.c.last_cast_at.type))
     participation = participation.on_conflict_do_update(
         index_elements=["poll_id", "member_id"], set_={"last_cast_at": participation.excluded.last_cast_at})
     new_ballot = (dialect.insert(_BALLOTS).values(
-        id=bindparam("ballot_id"), poll_id=bindparam("poll_id"), tracker=bindparam("tracker"),
-        ranking=bindparam("ranking", type_=_BALLOTS.c.ranking.type), voter_link=bindparam("voter_link"))
+        id=bindparam("new_id"), poll_id=bindparam("new_poll_id"), tracker=bindparam("new_tracker"),
+        ranking=bindparam("new_ranking", type_=_BALLOTS.c.ranking.type), voter_link=bindparam("new_voter_link"))
         .on_conflict_do_nothing(index_elements=["poll_id", "voter_link"]).returning(_BALLOTS.c.id))
     if dialect_name != "postgresql":
         return _VoteWrites(participation, new_ballot, None, None)
-    from sqlalchemy import literal_column, true
+    from sqlalchemy import exists, literal_column, true
 
-    ballot_cte = new_ballot.cte("new_ballot")
-    tip = log.locked_tip()
-    one = select(literal_column("1").label("one")).subquery("one")  # the row, even on an empty log
-    together = (select(select(ballot_cte.c.id).scalar_subquery().label("inserted"), tip.c.seq, tip.c.hash)
-                .select_from(one.outerjoin(tip, true()))
-                .add_cte(participation.cte("participation_upsert")))
+    # The voter's ballot as it stands, locked; replaced if there is one, else a first ballot
+    # inserted. A first ballot committed by a concurrent submission of the same voter after this
+    # statement's snapshot is in neither: then nothing is written here, and ``replace`` below
+    # (a statement of its own, on a fresh snapshot) replaces it.
     current = (select(_BALLOTS.c.id, _BALLOTS.c.tracker)
                .where(_BALLOTS.c.poll_id == bindparam("current_poll_id"),
                       _BALLOTS.c.voter_link == bindparam("current_voter_link"))
-               .with_for_update().subquery("current"))
-    replace = (update(_BALLOTS).where(_BALLOTS.c.id == current.c.id)
-               .values(ranking=bindparam("ranking", type_=_BALLOTS.c.ranking.type), tracker=bindparam("tracker"))
-               .returning(current.c.tracker))
+               .with_for_update())
+    current_cte = current.cte("current_ballot")
+    replaced_cte = (update(_BALLOTS).where(_BALLOTS.c.id == current_cte.c.id)
+                    .values(ranking=bindparam("new_ranking", type_=_BALLOTS.c.ranking.type),
+                            tracker=bindparam("new_tracker"))
+                    .returning(current_cte.c.tracker).cte("replaced_ballot"))
+    first = select(bindparam("new_id", type_=_BALLOTS.c.id.type), bindparam("new_poll_id", type_=_BALLOTS.c.poll_id.type),
+                   bindparam("new_tracker", type_=_BALLOTS.c.tracker.type),
+                   bindparam("new_ranking", type_=_BALLOTS.c.ranking.type),
+                   bindparam("new_voter_link", type_=_BALLOTS.c.voter_link.type)).where(~exists(current_cte.select()))
+    inserted_cte = (dialect.insert(_BALLOTS).from_select(["id", "poll_id", "tracker", "ranking", "voter_link"], first)
+                    .on_conflict_do_nothing(index_elements=["poll_id", "voter_link"]).returning(_BALLOTS.c.id)
+                    .cte("first_ballot"))
+    tip = log.locked_tip()
+    one = select(literal_column("1").label("one")).subquery("one")  # the row, even on an empty log
+    together = (select(select(inserted_cte.c.id).scalar_subquery().label("inserted"),
+                       select(replaced_cte.c.tracker).scalar_subquery().label("replaced"), tip.c.seq, tip.c.hash)
+                .select_from(one.outerjoin(tip, true()))
+                .add_cte(participation.cte("participation_upsert")))
+    locked = current.subquery("current")
+    replace = (update(_BALLOTS).where(_BALLOTS.c.id == locked.c.id)
+               .values(ranking=bindparam("new_ranking", type_=_BALLOTS.c.ranking.type), tracker=bindparam("new_tracker"))
+               .returning(locked.c.tracker))
     return _VoteWrites(participation, new_ballot, together, replace)
 
 
@@ -788,27 +808,26 @@ def cast(*, session: Session, poll: Poll, member: Member, ranking: list[list[str
     writes = _vote_writes(conn.dialect.name)
     link = _link(state_key, poll, member)
     tracker = secrets.token_hex(8)
-    params = {"poll_id": poll.id, "member_id": member.id, "participation_id": secrets.token_hex(16),
-              "evidence": evidence.to_dict(), "last_cast_at": now, "ballot_id": secrets.token_hex(16),
-              "tracker": tracker, "ranking": ranking, "voter_link": link,
-              "current_poll_id": poll.id, "current_voter_link": link}
-    # Who voted, and a first ballot (one insert). If the voter has a ballot already (or a
-    # concurrent submission of theirs got there first: the unique constraint decides, no
-    # savepoint needed), lock it, so that replacements by one voter queue and each names the
-    # ballot it replaces, and replace it.
-    locked_tip = None
+    params = {"p_id": secrets.token_hex(16), "p_poll_id": poll.id, "p_member_id": member.id,
+              "p_evidence": evidence.to_dict(), "p_last_cast_at": now,
+              "new_id": secrets.token_hex(16), "new_poll_id": poll.id, "new_tracker": tracker,
+              "new_ranking": ranking, "new_voter_link": link, "current_poll_id": poll.id, "current_voter_link": link}
+    # Who voted, and the ballot: the voter's current one locked and replaced (so that
+    # replacements by one voter queue and each names the ballot it replaces), else a first one
+    # inserted. The unique constraint on the voter link settles a race between two submissions
+    # of one voter (no savepoint needed): the loser replaces the winner's ballot.
+    locked_tip = replaced_tracker = None
     if writes.together is not None:
         row = conn.execute(writes.together, params).one()
-        inserted = row.inserted
+        inserted, replaced_tracker = row.inserted, row.replaced
         if row.seq is not None:
             locked_tip = (row.seq, row.hash)
+        if inserted is None and replaced_tracker is None:  # a concurrent first ballot of theirs
+            replaced_tracker = conn.execute(writes.replace, params).scalar_one()
     else:
         conn.execute(writes.participation, params)
         inserted = conn.execute(writes.new_ballot, params).first()
-    replaced_tracker = None
-    if inserted is None and writes.replace is not None:
-        replaced_tracker = conn.execute(writes.replace, params).scalar_one()
-    elif inserted is None:
+    if inserted is None and replaced_tracker is None:
         found = conn.execute(_FIND_BALLOT_LOCKED, {"poll_id": poll.id, "voter_link": link}).one()
         conn.execute(_REPLACE_BALLOT, {"ballot_id": found.id, "ranking": ranking, "tracker": tracker})
         replaced_tracker = found.tracker
