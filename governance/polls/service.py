@@ -773,11 +773,11 @@ def cast(*, session: Session, poll: Poll, member: Member, ranking: list[list[str
     time and key count only as read under the poll's shared lock in this transaction (else
     they are read again under it): voters share the lock, while opening, closing and
     cancelling take it alone, so a close waits for the votes in flight and no vote lands after
-    it (SQLite write transactions are exclusive already). The rest is, for a first ballot, the
-    participation row (insert-or-update), the ballot (insert) and the audit append (the log's
-    newest entry under its lock, then the new entry): two statements on PostgreSQL, where the
-    first three go together, four on SQLite. A replacement adds the current ballot, locked, and
-    its update (one statement on PostgreSQL).
+    it (SQLite write transactions are exclusive already). The rest is the participation row
+    (insert-or-update), the ballot (the voter's current one locked and replaced, else a first
+    one inserted) and the audit append (the log's newest entry under its lock, then the new
+    entry). On PostgreSQL that is two statements, all but the new log entry going together; on
+    SQLite four for a first ballot and five for a replacement.
     """
     if box is None or box.poll.id != poll.id:
         box = ballot_box(session, poll.id)
