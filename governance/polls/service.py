@@ -777,7 +777,7 @@ def cast(*, session: Session, poll: Poll, member: Member, ranking: list[list[str
     (insert-or-update), the ballot (the voter's current one locked and replaced, else a first
     one inserted) and the audit append (the log's newest entry under its lock, then the new
     entry). On PostgreSQL that is two statements, all but the new log entry going together; on
-    SQLite four for a first ballot and five for a replacement.
+    SQLite four for a first ballot and six for a replacement.
     """
     if box is None or box.poll.id != poll.id:
         box = ballot_box(session, poll.id)
