@@ -14,7 +14,7 @@ import os
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
-from sqlalchemy import func, insert, text
+from sqlalchemy import func, insert
 from sqlmodel import Session, select
 
 from ..models import AuditEntry, TreeHead
@@ -29,9 +29,12 @@ _LOG_LOCK = 7_243_001
 _TABLE = AuditEntry.__table__
 # Built once: ballots append on every vote, and building a statement costs more than running it.
 _TIP = select(_TABLE.c.seq, _TABLE.c.hash).order_by(_TABLE.c.seq.desc()).limit(1)
-# PostgreSQL: take the advisory lock, then read the newest entry on a fresh snapshot, in one
-# round trip (the function comes with migration 0003 and embeds the same key).
-_TIP_LOCKED = text("SELECT seq, hash FROM audit_log_tip_locked()")
+#: PostgreSQL: a FROM item that takes the log's advisory lock, then yields the newest entry
+#: (seq, hash) read on a fresh snapshot (the function comes with migration 0003 and takes the
+#: same key); no row when the log is empty. A statement doing its own writes can read the tip
+#: in the same round trip and hand it to ``record(locked_tip=...)`` in the same transaction.
+LOCKED_TIP = func.audit_log_tip_locked().table_valued("seq", "hash").alias("log_tip")
+_TIP_LOCKED = select(LOCKED_TIP.c.seq, LOCKED_TIP.c.hash)
 _APPEND = insert(_TABLE)
 
 
@@ -40,15 +43,6 @@ def _tip(session: Session):
     if session.get_bind().dialect.name == "postgresql":
         return session.execute(_TIP_LOCKED).first()
     return session.execute(_TIP).first()
-
-
-def locked_tip():
-    """PostgreSQL: a FROM item that takes the log's lock and yields its newest entry (seq, hash).
-
-    For a statement that does its own writes and reads the tip in the same round trip; hand
-    the row to ``record(locked_tip=...)`` in the same transaction. No row when the log is empty.
-    """
-    return func.audit_log_tip_locked().table_valued("seq", "hash").alias("log_tip")
 
 
 def as_entry(row: AuditEntry) -> Entry:
@@ -86,7 +80,7 @@ def record(
 
     Runs on every ballot, so it reads only the newest entry's sequence number and hash and writes
     with one plain INSERT. ``locked_tip`` is that (seq, hash) when the caller has read it already
-    under the log's lock in this transaction (see ``locked_tip()``); otherwise it is read here.
+    under the log's lock in this transaction (see ``LOCKED_TIP``); otherwise it is read here.
     """
     tip = _Tip(*locked_tip) if locked_tip is not None else _tip(session)
     name = getattr(actor, "username", actor)

@@ -659,8 +659,9 @@ _STATE = (select(_POLLS.c.status, _POLLS.c.opened_at, _POLLS.c.closes_at, PollKe
 _STATE_SHARED = _STATE.with_for_update(read=True, of=_POLLS)
 _BOX_OPTIONS = (select(_OPTIONS.c.id, _OPTIONS.c.label).where(_OPTIONS.c.poll_id == bindparam("poll_id"))
                 .order_by(_OPTIONS.c.position))
-_FIND_BALLOT_LOCKED = select(_BALLOTS.c.id, _BALLOTS.c.tracker).where(
-    _BALLOTS.c.poll_id == bindparam("poll_id"), _BALLOTS.c.voter_link == bindparam("voter_link")).with_for_update()
+# SQLite's replacement: its write transaction is exclusive, so no row lock is needed.
+_FIND_BALLOT = select(_BALLOTS.c.id, _BALLOTS.c.tracker).where(
+    _BALLOTS.c.poll_id == bindparam("poll_id"), _BALLOTS.c.voter_link == bindparam("voter_link"))
 _REPLACE_BALLOT = (update(_BALLOTS).where(_BALLOTS.c.id == bindparam("ballot_id"))
                    .values(ranking=bindparam("ranking", type_=_BALLOTS.c.ranking.type),
                            tracker=bindparam("tracker")))
@@ -719,7 +720,7 @@ def _vote_writes(dialect_name: str) -> _VoteWrites:
     inserted_cte = (dialect.insert(_BALLOTS).from_select(["id", "poll_id", "tracker", "ranking", "voter_link"], first)
                     .on_conflict_do_nothing(index_elements=["poll_id", "voter_link"]).returning(_BALLOTS.c.id)
                     .cte("first_ballot"))
-    tip = log.locked_tip()
+    tip = log.LOCKED_TIP
     one = select(literal_column("1").label("one")).subquery("one")  # the row, even on an empty log
     together = (select(select(inserted_cte.c.id).scalar_subquery().label("inserted"),
                        select(replaced_cte.c.tracker).scalar_subquery().label("replaced"), tip.c.seq, tip.c.hash)
@@ -819,18 +820,17 @@ def cast(*, session: Session, poll: Poll, member: Member, ranking: list[list[str
     locked_tip = replaced_tracker = None
     if writes.together is not None:
         row = conn.execute(writes.together, params).one()
-        inserted, replaced_tracker = row.inserted, row.replaced
+        replaced_tracker = row.replaced
         if row.seq is not None:
             locked_tip = (row.seq, row.hash)
-        if inserted is None and replaced_tracker is None:  # a concurrent first ballot of theirs
+        if row.inserted is None and replaced_tracker is None:  # a concurrent first ballot of theirs
             replaced_tracker = conn.execute(writes.replace, params).scalar_one()
     else:
         conn.execute(writes.participation, params)
-        inserted = conn.execute(writes.new_ballot, params).first()
-    if inserted is None and replaced_tracker is None:
-        found = conn.execute(_FIND_BALLOT_LOCKED, {"poll_id": poll.id, "voter_link": link}).one()
-        conn.execute(_REPLACE_BALLOT, {"ballot_id": found.id, "ranking": ranking, "tracker": tracker})
-        replaced_tracker = found.tracker
+        if conn.execute(writes.new_ballot, params).first() is None:
+            found = conn.execute(_FIND_BALLOT, {"poll_id": poll.id, "voter_link": link}).one()
+            conn.execute(_REPLACE_BALLOT, {"ballot_id": found.id, "ranking": ranking, "tracker": tracker})
+            replaced_tracker = found.tracker
     payload = {"poll": poll.id, "tracker": tracker, "ballot_hash": ballot_hash(tracker, ranking)}
     if replaced_tracker:
         payload["replaces"] = replaced_tracker

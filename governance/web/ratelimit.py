@@ -63,8 +63,14 @@ def _add(conn, key: str, window: int) -> int:
     return count
 
 
-def _verdict(count: int, limit: int, period: int, window: int, now: float) -> tuple[bool, int]:
-    return count <= limit, max(1, window + period - int(now))
+def _window(now: float, period: int) -> int:
+    """The start of the fixed window that ``now`` falls in."""
+    return int(now // period * period)
+
+
+def _retry_after(window: int, period: int, now: float) -> int:
+    """Seconds until the window resets (at least one)."""
+    return max(1, window + period - int(now))
 
 
 def hit(key: str, limit: int, period: int, *, now: float | None = None) -> tuple[bool, int]:
@@ -72,7 +78,7 @@ def hit(key: str, limit: int, period: int, *, now: float | None = None) -> tuple
     until the window resets)."""
     engine = current_app.extensions["governance.engine_counters"]
     now = time.time() if now is None else now
-    window = int(now // period * period)
+    window = _window(now, period)
     try:
         with engine.begin() as conn:
             if engine.dialect.name == "postgresql":
@@ -84,7 +90,7 @@ def hit(key: str, limit: int, period: int, *, now: float | None = None) -> tuple
         # through (its own database work will fail clearly if the database is really gone).
         log.warning("rate limit not counted: %s", str(exc).splitlines()[0])
         return True, 0
-    return _verdict(count, limit, period, window, now)
+    return count <= limit, _retry_after(window, period, now)
 
 
 @dataclass
@@ -103,9 +109,7 @@ _CHARGE = "governance_rate_charge"
 _PENDING = "governance.rate_hits"
 
 
-@functools.cache
-def _current(dialect_name: str):
-    return select(_TABLE.c.count).where(_TABLE.c.key == bindparam("key"),
+_CURRENT = select(_TABLE.c.count).where(_TABLE.c.key == bindparam("key"),
                                         _TABLE.c.window_start == bindparam("window_start"))
 
 
@@ -122,7 +126,7 @@ def spend(db) -> None:
     charge.spent = True
     count = _add(db.connection(), charge.key, charge.window)
     if count > charge.limit:
-        raise RateLimited(retry_after=_verdict(count, charge.limit, charge.period, charge.window, charge.now)[1])
+        raise RateLimited(retry_after=_retry_after(charge.window, charge.period, charge.now))
     db.info.setdefault(_PENDING, []).append((charge.key, charge.window))
 
 
@@ -184,14 +188,14 @@ def limited(name: str, *, in_transaction: bool = False):
                 return view(*args, **kwargs)
             db = get_session()
             now = time.time()
-            window = int(now // period * period)
+            window = _window(now, period)
             charge = g.setdefault(_CHARGE, _Charge(key, limit, period, window, now))
             try:
                 if db.get_bind().dialect.name == "sqlite":
                     # Read only: counting would take SQLite's single write lock this early.
-                    count = db.connection().execute(_current("sqlite"), {"key": key, "window_start": window}).scalar()
-                    if (count or 0) >= limit:
-                        raise RateLimited(retry_after=_verdict((count or 0) + 1, limit, period, window, now)[1])
+                    count = db.connection().execute(_CURRENT, {"key": key, "window_start": window}).scalar() or 0
+                    if count >= limit:
+                        raise RateLimited(retry_after=_retry_after(window, period, now))
                 else:
                     spend(db)  # row locks: counting first, in the request's transaction, is the check
             except OperationalError as exc:
@@ -200,12 +204,9 @@ def limited(name: str, *, in_transaction: bool = False):
                 charge.spent = True  # not counted: the limiter must not take the site down with it
                 log.warning("rate limit not counted: %s", str(exc).splitlines()[0])
             try:
-                response = view(*args, **kwargs)
-            except BaseException:
+                return view(*args, **kwargs)
+            finally:
                 _settle(db, charge)
-                raise
-            _settle(db, charge)
-            return response
 
         return wrapper
 

@@ -121,7 +121,7 @@ def test_locked_tip_gives_the_newest_entry(app, session, database_url):
     """PostgreSQL: the tip read under the log's lock, for statements that append in one round trip."""
     if not database_url.startswith("postgresql"):
         pytest.skip("the lock function is PostgreSQL's")
-    tip = log.locked_tip()
+    tip = log.LOCKED_TIP
     query = select(tip.c.seq, tip.c.hash)
     assert session.execute(query).all() == []  # an empty log: no row
     session.rollback()
