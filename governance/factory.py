@@ -41,6 +41,11 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     config.check(app.config)
     _derive(app)
+    from .audit.log import check_signing_key
+
+    if (problem := check_signing_key()) is not None:
+        # Found now rather than at the first poll close, whose tree head could not be signed.
+        raise config.StartupError(problem)
 
     from . import cli, db
     from .identity import login

@@ -155,3 +155,18 @@ def test_create_app_without_test_config_reads_environment(monkeypatch, tmp_path)
     app = create_app()
     assert app.config["TIMEZONE"] == "Europe/Amsterdam"
     dispose_engines(app)
+
+
+@pytest.mark.parametrize("env, fragment", [
+    ({"GOVERNANCE_AUDIT_SIGNING_KEY_FILE": "/nonexistent/audit.pem"}, "cannot read GOVERNANCE_AUDIT_SIGNING_KEY_FILE"),
+    ({"GOVERNANCE_AUDIT_SIGNING_KEY": "not a key"}, "the audit signing key is unusable"),
+])
+def test_an_unusable_signing_key_stops_start_up(monkeypatch, tmp_path, env, fragment):
+    """Found at start-up, not at the first poll close (whose tree head it could not sign)."""
+    monkeypatch.delenv("GOVERNANCE_AUDIT_SIGNING_KEY", raising=False)
+    monkeypatch.delenv("GOVERNANCE_AUDIT_SIGNING_KEY_FILE", raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(StartupError) as err:
+        create_app({**GOOD, "TESTING": True, "DATABASE_URL": f"sqlite:///{tmp_path}/x.db"})
+    assert fragment in str(err.value) and "\n" not in str(err.value)

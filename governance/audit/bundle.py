@@ -716,6 +716,10 @@ class _Verifier:
             except _Failed as failed:
                 check.status, check.detail = failed.status, failed.detail
                 break
+            except (KeyError, TypeError, ValueError, AttributeError) as exc:
+                # A field of the wrong shape that no check anticipated: a malformed bundle.
+                check.status, check.detail = ERROR, f"malformed bundle: {type(exc).__name__}: {exc}"
+                break
         report.election = self.election or None
         report.head = self.head or None
         report.ballots = len(self.ballots)

@@ -174,8 +174,8 @@ def poll_bundle(session: Session, poll_id: int) -> bytes:
         raise Conflict(f"Poll {poll_id} has no entries in the event log.")
     head_row = covering_head(session, entries[-1].seq)
     head = full_head(head_row)
-    key = log.signing_key()
-    public = public_key_pem(key) if key is not None and head_row.signature else None
+    configured = public_key()
+    public = configured[0].encode("ascii") if configured and head_row.signature else None
     if frozen.basis == "rule":
         # build_bundle writes only eligible and participants to electorate.json, so the frozen
         # rule and the evidence of those who took part travel in election.json.
@@ -422,12 +422,12 @@ def entry_json(entry: AuditEntry) -> str:
 
 def public_key() -> tuple[str, str] | None:
     """(PEM text, key id) of the configured signing key's public half, or None."""
-    key = log.signing_key()
-    if key is None:
-        return None
     try:
+        key = log.signing_key()
+        if key is None:
+            return None
         pem = public_key_pem(key)
-    except (SignatureError, ValueError):
+    except (OSError, SignatureError, ValueError):
         return None
     return pem.decode("ascii"), key_id(pem)
 

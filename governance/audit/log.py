@@ -149,13 +149,32 @@ def current_root(session: Session) -> tuple[int, str]:
 
 
 def signing_key() -> bytes | None:
-    """The Ed25519 private key (PEM) from GOVERNANCE_AUDIT_SIGNING_KEY(_FILE), or None."""
+    """The Ed25519 private key (PEM) from GOVERNANCE_AUDIT_SIGNING_KEY(_FILE), or None.
+
+    A key file that is named but cannot be read raises OSError: heads must not quietly go
+    unsigned because a path is wrong (``check_signing_key`` says so at start-up).
+    """
     pem = os.environ.get("GOVERNANCE_AUDIT_SIGNING_KEY")
     path = os.environ.get("GOVERNANCE_AUDIT_SIGNING_KEY_FILE")
-    if not pem and path and os.path.exists(path):
+    if not pem and path:
         with open(path, "rb") as fh:
             return fh.read()
     return pem.encode() if pem else None
+
+
+def check_signing_key() -> str | None:
+    """Why the configured signing key cannot sign (unreadable file, not an Ed25519 key), or None."""
+    from .signing import SignatureError, load_private_key
+
+    try:
+        key = signing_key()
+        if key is not None:
+            load_private_key(key)
+    except OSError as exc:
+        return f"cannot read GOVERNANCE_AUDIT_SIGNING_KEY_FILE: {exc.strerror or exc}"
+    except SignatureError as exc:
+        return f"the audit signing key is unusable: {exc}"
+    return None
 
 
 def make_head(*, session: Session, reason: str, key: bytes | None = None, now=None) -> TreeHead:

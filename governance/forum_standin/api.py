@@ -475,7 +475,7 @@ def _find_category(data: ForumData, value) -> int | None:
     if value in (None, ""):
         return None
     text = str(value).strip()
-    if text.isdigit():
+    if text.isdecimal():
         return int(text) if int(text) in data.categories else None
     return next((c.id for c in data.categories.values() if c.name.lower() == text.lower()), None)
 

@@ -141,6 +141,19 @@ def _domain_matches(pattern: str, host: str) -> bool:
     return re.fullmatch(regex, host, flags=re.IGNORECASE) is not None
 
 
+def _signature_ok(payload: str, secret: str, sig: str) -> bool:
+    """Constant-time check of ``sig`` (any text a client sends) against the payload's signature."""
+    return hmac.compare_digest(sign(payload, secret).encode(), sig.encode("utf-8", "replace"))
+
+
+def _host(url: str) -> str:
+    """The URL's host, or "" when the URL cannot be parsed (such as an unclosed IPv6 bracket)."""
+    try:
+        return urlsplit(url).hostname or ""
+    except ValueError:
+        return ""
+
+
 def lookup_secret(
     secrets_by_domain: dict[str, str], return_sso_url: str, payload: str, sig: str
 ) -> str | None:
@@ -149,12 +162,12 @@ def lookup_secret(
     Domains are tried in reverse order; among those matching the host, the first whose secret
     verifies the signature wins, else the first matching one (which then fails to verify).
     """
-    host = urlsplit(return_sso_url).hostname or ""
+    host = _host(return_sso_url)
     first_match = None
     for domain, secret in sorted(secrets_by_domain.items(), reverse=True):
         if _domain_matches(domain, host):
             first_match = first_match or secret
-            if hmac.compare_digest(sign(payload, secret), sig):
+            if _signature_ok(payload, secret, sig):
                 return secret
     return first_match
 
@@ -264,7 +277,7 @@ def sso_provider():
     secret = lookup_secret(state.sso_secrets, return_url, payload, sig)
     if not secret:
         return _plain(MISSING_SECRET, 400)
-    if _NOT_BASE64.search(payload) or not hmac.compare_digest(sign(payload, secret), sig):
+    if _NOT_BASE64.search(payload) or not _signature_ok(payload, secret, sig):
         # Never say why: the reason would give away the expected signature.
         return _plain(LOGIN_ERROR, 422)
 
@@ -301,9 +314,7 @@ def login():
     pending = session.get("sso_query")
     target = None
     if pending:
-        target = urlsplit(
-            decode_payload(dict(parse_qsl(pending)).get("sso", "")).get("return_sso_url", "")
-        ).netloc
+        target = _host(decode_payload(dict(parse_qsl(pending)).get("sso", "")).get("return_sso_url", ""))
     with data.lock:
         rows = []
         for user in sorted(data.users.values(), key=lambda u: (not u.staff, u.username.lower())):

@@ -55,7 +55,8 @@ with _install_lock:
         _pd_client.time = _BoundedSleep()
 
 
-def _parse_time(value: str | None) -> datetime | None:
+def parse_time(value: str | None) -> datetime | None:
+    """A forum timestamp (ISO 8601, ``Z`` for UTC) as an aware UTC datetime, or None."""
     if not value:
         return None
     return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC)
@@ -95,9 +96,11 @@ class Forum:
             if status == 404:
                 raise NotFound(f"The forum has no such {what}.") from None
             raise ForumUnavailable(f"The forum refused the request for {what} (HTTP {status}).") from None
-        except (DiscourseError, requests.RequestException, ValueError, KeyError) as exc:
+        except (DiscourseError, requests.RequestException, ValueError, KeyError, TypeError, AttributeError) as exc:
+            # ValueError, KeyError, TypeError, AttributeError: an answer of the wrong shape.
             kind = "timed out" if isinstance(exc, requests.Timeout) else "could not be reached"
-            if isinstance(exc, DiscourseError) and not isinstance(exc, requests.ConnectionError):
+            if not isinstance(exc, requests.RequestException) or (
+                    isinstance(exc, DiscourseError) and not isinstance(exc, requests.ConnectionError)):
                 kind = "gave an unexpected answer"
             raise ForumUnavailable(f"The forum {kind} ({what}). Nothing was changed; please try again.") from None
         finally:
@@ -116,8 +119,9 @@ class Forum:
 
     def evidence(self, user_id: int) -> tuple[Evidence, dict[str, Any]]:
         """Eligibility evidence for one account plus the raw admin record it came from."""
-        raw = self.user_detail(user_id)
-        return evidence_from_admin(raw), raw
+        with self._call("user"):
+            raw = self.client.user_by_id(int(user_id))
+            return evidence_from_admin(raw), raw
 
     # --- groups ------------------------------------------------------------------------------
     def group_members(self, name: str, *, limit: int = 50) -> list[dict[str, Any]]:
@@ -180,15 +184,15 @@ class Forum:
 def evidence_from_admin(raw: dict[str, Any]) -> Evidence:
     """Eligibility evidence from an ``/admin/users/{id}.json`` record."""
     now = datetime.now(UTC)
-    suspended_till = _parse_time(raw.get("suspended_till"))
-    silenced_till = _parse_time(raw.get("silenced_till"))
+    suspended_till = parse_time(raw.get("suspended_till"))
+    silenced_till = parse_time(raw.get("silenced_till"))
     suspended = bool(raw.get("suspended_at")) and (suspended_till is None or suspended_till > now)
     silenced = bool(raw.get("silenced")) or (silenced_till is not None and silenced_till > now)
     groups = frozenset(g["name"] for g in raw.get("groups", []) if isinstance(g, dict) and g.get("name"))
     return Evidence(
         forum_user_id=int(raw["id"]),
         username=str(raw["username"]),
-        created_at=_parse_time(raw.get("created_at")),
+        created_at=parse_time(raw.get("created_at")),
         trust_level=int(raw.get("trust_level") or 0),
         groups=groups,
         suspended=suspended,

@@ -28,7 +28,8 @@ from sqlmodel import Session, select
 from ..errors import ForumUnavailable, NotFound
 from ..models import Member
 from . import sessions
-from .forum import Forum, evidence_from_admin
+from .eligibility import Evidence
+from .forum import Forum
 from .service import upsert_member
 
 #: The facts compared to tell whether a refresh changed a member.
@@ -109,7 +110,7 @@ class ForumAnswers:
     """Everything the forum said during one sync (the fetch phase's result)."""
 
     groups: tuple[GroupListing, ...]
-    users: dict[int, dict[str, Any]]
+    users: dict[int, tuple[Evidence, dict[str, Any]]]  # evidence and the raw admin record
     gone: frozenset[int]
 
 
@@ -168,13 +169,17 @@ def fetch(*, forum: Forum, user_ids: list[int], pace: Pacer) -> ForumAnswers:
             members = forum.group_members(group["name"])  # pages are spaced by the adapter's page_interval
         except NotFound:
             continue  # deleted since the list was read
-        listings.append(GroupListing(group["name"], frozenset(int(m["id"]) for m in members)))
-    users: dict[int, dict[str, Any]] = {}
+        try:
+            ids = frozenset(int(m["id"]) for m in members)
+        except (KeyError, TypeError, ValueError):
+            raise ForumUnavailable(f"The forum gave an unexpected answer (members of {group['name']}).") from None
+        listings.append(GroupListing(group["name"], ids))
+    users: dict[int, tuple[Evidence, dict[str, Any]]] = {}
     gone: set[int] = set()
     for user_id in user_ids:
         pace()
         try:
-            users[user_id] = forum.user_detail(user_id)
+            users[user_id] = forum.evidence(user_id)
         except NotFound:
             gone.add(user_id)
     return ForumAnswers(groups=tuple(listings), users=users, gone=frozenset(gone))
@@ -192,10 +197,10 @@ def apply(*, session: Session, answers: ForumAnswers, forum_url: str) -> SyncRep
             session.add(member)
             report.gone.append(member.username)
         elif member.forum_user_id in answers.users:
-            raw = answers.users[member.forum_user_id]
+            evidence, raw = answers.users[member.forum_user_id]
             upsert_member(
                 session=session,
-                evidence=evidence_from_admin(raw),
+                evidence=evidence,
                 raw=raw,
                 avatar_url=_avatar(raw, forum_url),
             )

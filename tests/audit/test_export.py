@@ -417,3 +417,20 @@ def test_community_poll_with_an_ineligible_participant_is_caught(forum_app, foru
     files["election.json"] = json.dumps(election).encode()
     report = verify_bundle(write_zip(files), public_key=keys[1])
     assert not report.ok and report.first_problem.name in ("election", "electorate")
+
+
+@pytest.mark.parametrize("evidence", [[5], [{"username": "x", "evidence": 5}], "nobody"])
+def test_a_bundle_with_malformed_participant_evidence_is_reported_not_crashed(forum_app, forum, session, keys,
+                                                                              evidence):
+    import json
+
+    from tests.audit.audit_support import read_zip, write_zip
+
+    driven = community_poll(forum_app, forum, session)
+    files = read_zip(export.poll_bundle(session, driven.poll_id))
+    election = json.loads(files["election.json"])
+    election["participants_evidence"] = evidence
+    files["election.json"] = json.dumps(election).encode()
+    report = verify_bundle(write_zip(files), public_key=keys[1])
+    assert not report.ok and report.first_problem.name == "electorate"
+    assert report.first_problem.status in ("ERROR", "FAIL")

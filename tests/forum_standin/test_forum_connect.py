@@ -112,6 +112,20 @@ def test_bad_signature_is_422(browser, forum):
     assert answer.text == "Login Error"
 
 
+def test_a_signature_with_non_ascii_text_is_422_not_a_crash(browser, forum):
+    query = connect_query(forum.sso_secret, nonce="x", return_sso_url=RETURN_URL)
+    query["sig"] = "\u00e9" * 64
+    assert browser.get(forum.sso_url, params=query, allow_redirects=False, timeout=5).status_code == 422
+
+
+def test_an_unparsable_return_url_does_not_crash_the_forum(browser, forum):
+    """An unclosed IPv6 bracket: no host to match a secret by, and the login page still renders."""
+    answer = start(browser, forum, return_sso_url="http://[::1/cb")
+    assert answer.status_code == 302  # to the login page (the stand-in's secret is for every host)
+    login_page = browser.get(forum.url.rstrip("/") + answer.headers["Location"], allow_redirects=False, timeout=5)
+    assert login_page.status_code == 200
+
+
 def test_tampered_payload_is_422(browser, forum):
     query = connect_query(forum.sso_secret, nonce="x", return_sso_url=RETURN_URL)
     query["sso"] = base64.b64encode(urlencode({"nonce": "y", "return_sso_url": RETURN_URL}).encode()).decode()

@@ -93,3 +93,18 @@ def test_account_deleted_on_the_forum_meanwhile_is_refused(browser, forum):
     response = browser.finish(signed)
     assert response.status_code == 404
     assert member_rows(browser.app) == [] and session_rows(browser.app) == []
+
+
+def test_an_admin_record_of_the_wrong_shape_is_a_clear_forum_error(monkeypatch):
+    """Fields missing or of the wrong type in the forum's answer: ForumUnavailable, not a crash."""
+    import pytest
+
+    from governance.errors import ForumUnavailable
+    from governance.identity.forum import Forum
+
+    forum = Forum(url="http://127.0.0.1:9", api_key="k", api_username="system")
+    for answer in ({"id": 7}, {"id": 7, "username": "x", "created_at": "yesterday"}, {"id": 7, "username": "x",
+                   "created_at": "2020-01-01T00:00:00Z", "groups": 5}, ["not", "a", "record"]):
+        monkeypatch.setattr(forum.client, "user_by_id", lambda _id, answer=answer: answer)
+        with pytest.raises(ForumUnavailable, match="unexpected answer"):
+            forum.evidence(7)
