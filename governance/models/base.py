@@ -18,6 +18,11 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+#: The largest id the databases' integer columns hold: a larger number (from a URL or a form)
+#: names nothing, and is answered as not found rather than handed to the database.
+MAX_ID = 2**31 - 1
+
+
 class UTCDateTime(TypeDecorator):
     """A timestamp stored in UTC and always read back UTC-aware (SQLite keeps no zone)."""
 

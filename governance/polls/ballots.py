@@ -25,6 +25,15 @@ class OptionRef:
     label: str
 
 
+def is_small_number(text: str) -> bool:
+    """ASCII digits, at most four: what int() reads safely as a rank ("²" is a digit to isdigit).
+
+    >>> is_small_number("12"), is_small_number("²"), is_small_number("1" * 5000)
+    (True, False, False)
+    """
+    return text.isascii() and text.isdigit() and len(text) <= 4
+
+
 def parse_form(*, method: str, options: Sequence[OptionRef], form: Mapping[str, list[str]]) -> list[list[str]]:
     """Turn form fields ``rank-<option id>`` = "1".."n" or "" into a ranking (groups of labels).
 
@@ -56,7 +65,7 @@ def parse_form(*, method: str, options: Sequence[OptionRef], form: Mapping[str, 
         raw = values[0].strip()
         if raw == "":
             continue
-        if not raw.isdigit() or not 1 <= int(raw) <= n:
+        if not is_small_number(raw) or not 1 <= int(raw) <= n:
             problems.append((field, f"the rank of {option.label} must be a whole number from 1 to {n}"))
             continue
         ranks[option.label] = int(raw)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import hmac
+import re
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -26,7 +27,7 @@ from sqlmodel import Session, select
 
 from ..audit import log
 from ..audit.canonical import canonical_json, plain, sha256_hex
-from ..errors import Conflict, InvalidInput, NotAllowed, NotEligible, NotFound, VotingClosed
+from ..errors import Conflict, ForumUnavailable, InvalidInput, NotAllowed, NotEligible, NotFound, VotingClosed
 from ..identity.eligibility import Eligibility, Evidence, Rule, check
 from ..identity.service import member_evidence
 from ..models import (
@@ -41,6 +42,7 @@ from ..models import (
     PollKey,
     PollOption,
 )
+from ..models.base import MAX_ID
 from ..proposals.render import render
 from . import charter as charters
 from .ballots import OptionRef
@@ -58,7 +60,7 @@ ACTIVE = ("nominations", "scheduled", "open", "closed")
 
 def get(session: Session, poll_id: int) -> Poll:
     """A poll by id, or NotFound."""
-    poll = session.get(Poll, poll_id)
+    poll = session.get(Poll, poll_id) if 0 < poll_id <= MAX_ID else None
     if poll is None:
         raise NotFound(f"There is no poll {poll_id}.")
     return poll
@@ -135,10 +137,15 @@ class PollInput:
     closes_at: datetime | None = None
 
 
+_THRESHOLD_RE = re.compile(r"\d{1,4}(?:/\d{1,4}|\.\d{1,4})?")
+
+
 def _threshold(text: str) -> Fraction:
-    text = text.strip().replace(":1", "")
+    text = text.strip()
     try:
-        if ":" in text:
+        # A small fraction or decimal only: Fraction() itself would take "1e-5000" (and spend
+        # seconds on longer exponents).
+        if not _THRESHOLD_RE.fullmatch(text):
             raise ValueError
         value = Fraction(text)
     except (ValueError, ZeroDivisionError):
@@ -329,10 +336,10 @@ def void(*, session: Session, poll: Poll, reason: str, actor: Member | None = No
 
     Ballots already cast lapse: they are never counted, and voter links are destroyed.
     """
+    poll = _lock_poll(session, poll, exclusive=True)  # decide on the status as it is under the lock
     if poll.status in ("published", "cancelled", "closed"):
         return poll
     was_open = poll.status == "open"
-    poll = _lock_poll(session, poll, exclusive=True)
     poll.status = "cancelled"
     poll.cancel_reason = reason[:1000]
     session.add(poll)
@@ -381,13 +388,7 @@ def nominate(*, session: Session, actor: Member, poll: Poll, nominee: Member, st
         raise Conflict("Only elections take nominations.")
     if poll.status != "nominations" or not _in_nomination_period(poll, now):
         raise Conflict("Nominations are not open for this election.")
-    problems = []
-    if not statement.strip() and actor.id == nominee.id:
-        problems.append(("statement", "write a short statement for voters"))
-    if len(statement) > MAX_TEXT or len(conflicts) > MAX_TEXT:
-        problems.append(("statement", f"statements are limited to {MAX_TEXT} characters"))
-    if problems:
-        raise InvalidInput(problems)
+    _check_statements(statement, conflicts, required=actor.id == nominee.id)
     verdict = eligibility_now(poll, nominee, now)
     if not verdict.ok:
         raise NotEligible(f"{nominee.username} cannot stand in this election.", list(verdict.reasons))
@@ -398,8 +399,7 @@ def nominate(*, session: Session, actor: Member, poll: Poll, nominee: Member, st
     nomination = existing or Nomination(poll_id=poll.id, member_id=nominee.id, nominated_by=actor.id)
     nomination.nominated_by = actor.id
     nomination.withdrawn_at = None
-    nomination.statement_md, nomination.statement_html = statement, render(statement) if statement.strip() else ""
-    nomination.conflicts_md, nomination.conflicts_html = conflicts, render(conflicts) if conflicts.strip() else ""
+    _set_statements(nomination, statement, conflicts)
     nomination.accepted_at = now if actor.id == nominee.id else None
     session.add(nomination)
     session.flush()
@@ -408,16 +408,29 @@ def nominate(*, session: Session, actor: Member, poll: Poll, nominee: Member, st
     return nomination
 
 
+def _check_statements(statement: str, conflicts: str, *, required: bool) -> None:
+    problems = []
+    if required and not statement.strip():
+        problems.append(("statement", "write a short statement for voters"))
+    if len(statement) > MAX_TEXT or len(conflicts) > MAX_TEXT:
+        problems.append(("statement", f"statements are limited to {MAX_TEXT} characters"))
+    if problems:
+        raise InvalidInput(problems)
+
+
+def _set_statements(nomination: Nomination, statement: str, conflicts: str) -> None:
+    nomination.statement_md, nomination.statement_html = statement, render(statement) if statement.strip() else ""
+    nomination.conflicts_md, nomination.conflicts_html = conflicts, render(conflicts) if conflicts.strip() else ""
+
+
 def accept_nomination(*, session: Session, actor: Member, poll: Poll, statement: str, conflicts: str,
                       now: datetime) -> Nomination:
     """The nominee accepts (with their own statement and declaration)."""
     nomination = _own_nomination(session, actor, poll)
     if poll.status != "nominations" or not _in_nomination_period(poll, now):
         raise Conflict("Nominations are closed.")
-    if not statement.strip():
-        raise InvalidInput([("statement", "write a short statement for voters")])
-    nomination.statement_md, nomination.statement_html = statement, render(statement)
-    nomination.conflicts_md, nomination.conflicts_html = conflicts, render(conflicts) if conflicts.strip() else ""
+    _check_statements(statement, conflicts, required=True)
+    _set_statements(nomination, statement, conflicts)
     nomination.accepted_at = now
     session.add(nomination)
     log.record(session=session, created_at=now, type="nomination.accepted", actor=actor, poll_id=poll.id,
@@ -500,7 +513,7 @@ def snapshot_electorate(poll: Poll, forum: Any) -> GroupSnapshot | None:
     little after the opening still freezes the groups as they were at the opening.
     Returns None for community-wide polls (nothing to snapshot).
     """
-    from ..identity.forum import evidence_from_admin
+    from ..identity.forum import parse_time
 
     rule = rule_of(poll)
     if not rule.groups:
@@ -511,17 +524,19 @@ def snapshot_electorate(poll: Poll, forum: Any) -> GroupSnapshot | None:
     for group in rule.groups:
         listed = forum.group_members(group)
         raw_pages.append({"group": group, "members": listed})
-        for item in listed:
-            added = item.get("added_at")
-            if added and opens and datetime.fromisoformat(added.replace("Z", "+00:00")) >= opens:
-                continue
-            chosen.setdefault(int(item["id"]), {"groups": set()})["groups"].add(group)
+        try:
+            for item in listed:
+                added = parse_time(item.get("added_at"))
+                if added and opens and added >= opens:
+                    continue
+                chosen.setdefault(int(item["id"]), {"groups": set()})["groups"].add(group)
+        except (AttributeError, KeyError, TypeError, ValueError):
+            raise ForumUnavailable(f"The forum gave an unexpected answer (members of {group}).") from None
     members = []
     for user_id in sorted(chosen):
         if user_id <= 0:
             continue
-        raw = forum.user_detail(user_id)
-        evidence = evidence_from_admin(raw)
+        evidence, _raw = forum.evidence(user_id)
         # Group membership as of the opening (from the lists), not as of now.
         frozen = Evidence(**{**evidence.__dict__, "groups": frozenset(chosen[user_id]["groups"])})
         members.append(frozen.to_dict())
@@ -748,7 +763,8 @@ def ballot_box(session: Session, poll_id: int) -> BallotBox:
     """
     conn = session.connection()
     postgresql = conn.dialect.name == "postgresql"
-    found = session.execute(_BOX_SHARED if postgresql else _BOX, {"poll_id": poll_id}).first()
+    found = session.execute(_BOX_SHARED if postgresql else _BOX, {"poll_id": poll_id}).first() \
+        if 0 < poll_id <= MAX_ID else None
     if found is None:
         raise NotFound(f"There is no poll {poll_id}.")
     poll = found[0]
@@ -989,7 +1005,12 @@ def _next_step(poll: Poll, now: datetime) -> str | None:
 
 
 def advance(*, session: Session, poll: Poll, now: datetime, snapshot: GroupSnapshot | None = None) -> str | None:
-    """Take the next step the clock calls for (one step); return its name."""
+    """Take the next step the clock calls for (one step); return its name.
+
+    The step is decided under the poll's lock, so of two clocks running at once (two requests, a
+    request and ``flask polls tick``) the second sees the first one's step taken.
+    """
+    poll = _lock_poll(session, poll, exclusive=True)
     step = _next_step(poll, now)
     if step == "close-nominations":
         poll.status = "scheduled"

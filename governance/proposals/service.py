@@ -42,6 +42,7 @@ from ..errors import Conflict, InvalidInput, NotAllowed, NotEligible, NotFound
 from ..identity.eligibility import Eligibility, Rule, check
 from ..identity.service import member_evidence
 from ..models import Amendment, CharterVersion, Document, DocumentVersion, Member, Outbox, Poll
+from ..models.base import MAX_ID
 from ..models.documents import PENDING_STATUSES
 from ..polls import charter as charters
 from ..polls import service as polls
@@ -54,7 +55,6 @@ MAX_INSERTIONS = 50
 MAX_NOTE = 500
 VOTING_STATUSES = ("scheduled", "open")
 #: Largest id or number the database columns hold (32-bit integers on PostgreSQL).
-MAX_INT = 2**31 - 1
 
 
 # === Reading ====================================================================================
@@ -75,7 +75,7 @@ def get_document(session: Session, slug: str) -> Document:
 
 def get_version(session: Session, document: Document, number: int) -> DocumentVersion:
     """One version of a document, or NotFound."""
-    if not 1 <= number <= MAX_INT:
+    if not 1 <= number <= MAX_ID:
         raise NotFound(f"{document.title} has no version {number}.")
     version = session.exec(select(DocumentVersion).where(DocumentVersion.document_id == document.id,
                                                          DocumentVersion.number == number)).first()
@@ -99,7 +99,7 @@ def list_versions(session: Session, document: Document) -> list[DocumentVersion]
 
 def get_amendment(session: Session, document: Document, amendment_id: int) -> Amendment:
     """An amendment of this document, or NotFound."""
-    amendment = session.get(Amendment, amendment_id) if 1 <= amendment_id <= MAX_INT else None
+    amendment = session.get(Amendment, amendment_id) if 1 <= amendment_id <= MAX_ID else None
     if amendment is None or amendment.document_id != document.id:
         raise NotFound(f"{document.title} has no amendment {amendment_id}.")
     return amendment
@@ -340,7 +340,7 @@ def propose(*, session: Session, actor: Member, charter: CharterVersion, slug: s
         raise InvalidInput([("source", f"{document.title} is entrenched: it accepts no revision, only added "
                                        "detail. " + result.summary)])
     if supersedes_id is not None:
-        old = session.get(Amendment, supersedes_id) if 1 <= supersedes_id <= MAX_INT else None
+        old = session.get(Amendment, supersedes_id) if 1 <= supersedes_id <= MAX_ID else None
         if old is None or old.document_id != document.id:
             raise InvalidInput([("supersedes", f"there is no amendment {supersedes_id} of {document.title}")])
     digest = sha256_hex(source)
@@ -440,7 +440,7 @@ def link_topic(*, session: Session, actor: Member, charter: CharterVersion, amen
         number = int(topic_id)
     except (TypeError, ValueError):
         raise InvalidInput([("topic_id", "give the forum topic's number")]) from None
-    if not 1 <= number <= MAX_INT:
+    if not 1 <= number <= MAX_ID:
         raise InvalidInput([("topic_id", "give the forum topic's number")])
     amendment.forum_topic_id = number
     amendment.topic_error = ""

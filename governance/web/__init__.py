@@ -8,14 +8,26 @@ Only this package calls ``abort()``, ``flash()`` or ``login_user()``.
 from __future__ import annotations
 
 from flask import Flask
+from flask.json.provider import DefaultJSONProvider
 from flask_wtf.csrf import CSRFProtect
 
 csrf = CSRFProtect()
+
+class _JSONProvider(DefaultJSONProvider):
+    """Request JSON nested too deeply for the parser is bad JSON (a 400), not a RecursionError."""
+
+    def loads(self, s, **kwargs):
+        try:
+            return super().loads(s, **kwargs)
+        except RecursionError:
+            raise ValueError("JSON nested too deeply") from None
 
 
 def register_blueprints(app: Flask) -> None:
     """Attach every blueprint and cross-cutting handler to the app."""
     from . import audit, auth, documents, errors, filters, main, polls, security
+
+    app.json = _JSONProvider(app)
 
     csrf.init_app(app)
     security.init_app(app)

@@ -14,12 +14,12 @@ from flask import Blueprint, Response, jsonify, render_template, request
 from ..audit import export, log
 from ..db import get_session
 from ..errors import InvalidInput, NotFound
+from ..models.base import MAX_ID
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")
 
 PER_PAGE = 50
 #: Largest id or sequence number a query may name (the columns are 32-bit on PostgreSQL).
-MAX_ID = 2**31 - 1
 _NUMBER = re.compile(r"[0-9]{1,10}")
 _TRACKER = re.compile(r"[0-9a-f]{8,128}")
 _SLUG = re.compile(r"[a-z0-9][a-z0-9_-]{0,99}")
@@ -119,7 +119,8 @@ def tracker():
         poll_id = _number("poll", required=True)
     except InvalidInput as exc:
         problems += exc.reasons
-    code = request.args.get("tracker", "").strip().lower()
+    # As the receipt shows it (groups of four joined by dashes) or typed without them.
+    code = "".join(request.args.get("tracker", "").split()).replace("-", "").lower()
     if not _TRACKER.fullmatch(code):
         problems.append(("tracker", "a tracker is 8 to 128 letters a-f and digits, as your receipt shows it"))
     if problems:

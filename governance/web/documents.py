@@ -219,12 +219,14 @@ def propose(slug: str):
                                                       insertions=insertions)
             preview = {"result": result.to_dict(), "diff": diff_html(base.source_md, text, context=2)}
             return _form_page(document, preview=preview)
-        supersedes = form.get("supersedes") or None
+        supersedes = (form.get("supersedes") or "").strip()
+        if supersedes and not (supersedes.isascii() and supersedes.isdigit() and len(supersedes) <= 100):
+            raise InvalidInput([("supersedes", "name the amendment it replaces by its number")])
         amendment = service.propose(
             session=session, actor=current_user, charter=charters.current(session), slug=slug,
             base_number=form.get("base"), title=form.get("title", ""), rationale=form.get("rationale", ""),
             source=source, insertions=insertions, now=_now(),
-            supersedes_id=int(supersedes) if supersedes and supersedes.isdigit() else None)
+            supersedes_id=int(supersedes) if supersedes else None)
     except (InvalidInput, Conflict) as exc:
         session.rollback()
         reasons = exc.reasons if isinstance(exc, InvalidInput) else [("base", exc.message)]

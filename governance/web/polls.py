@@ -118,12 +118,12 @@ def _parse_time(value: str, field: str, problems: list) -> datetime | None:
         return None
     try:
         local = datetime.fromisoformat(value)
-    except ValueError:
+        if local.tzinfo is None:
+            local = local.replace(tzinfo=display_zone())
+        return local.astimezone(UTC)
+    except (ValueError, OverflowError):  # OverflowError: year 1 east of UTC and the like
         problems.append((field, "enter a date and time such as 2026-12-01T18:00"))
         return None
-    if local.tzinfo is None:
-        local = local.replace(tzinfo=display_zone())
-    return local.astimezone(UTC)
 
 
 def _parse_int(value: str, field: str, problems: list, default: int | None = 0) -> int | None:
@@ -131,10 +131,14 @@ def _parse_int(value: str, field: str, problems: list, default: int | None = 0) 
     if not value:
         return default
     try:
-        return int(value)
+        number = int(value)
     except ValueError:
         problems.append((field, "enter a whole number"))
         return default
+    if not -(2**31) <= number < 2**31:
+        problems.append((field, "that number is too large"))
+        return default
+    return number
 
 
 def _poll_input(form) -> service.PollInput:
@@ -317,7 +321,7 @@ def _ballot_page(db, poll, *, status: int = 200, errors=None, submitted=None):
     if submitted is not None:
         for o in options:
             raw = submitted.get(f"rank-{o.id}", "")
-            if raw.isdigit():
+            if ballot_forms.is_small_number(raw):
                 ranks[o.id] = int(raw)
         choice = submitted.get("choice")
     elif current is not None:
@@ -492,6 +496,8 @@ def charter_update():
         data = json.loads(request.form.get("charter", ""))
     except json.JSONDecodeError as exc:
         raise InvalidInput([("charter", f"the charter is not valid JSON (line {exc.lineno}: {exc.msg})")]) from None
+    except RecursionError:
+        raise InvalidInput([("charter", "the charter is nested too deeply")]) from None
     charters.publish(session=db, actor=current_user, data=data, note=request.form.get("note", ""),
                      committee_group=current_app.config["COMMITTEE_GROUP"])
     db.commit()

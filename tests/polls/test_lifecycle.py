@@ -167,6 +167,8 @@ def test_only_managers_create_and_only_drafts_change(session, forum, committee):
     ({"kind": "referendum", "method": "irv"}, "method"),
     ({"body": "sig-security", "kind": "election", "method": "meek"}, "kind"),
     ({"kind": "referendum", "method": "yesno", "threshold": "3/2"}, "threshold"),
+    ({"kind": "referendum", "method": "yesno", "threshold": "1e-5000"}, "threshold"),  # Fraction() takes it
+    ({"kind": "referendum", "method": "yesno", "threshold": "2:3"}, "threshold"),
 ])
 def test_bad_poll_input_is_refused_and_nothing_is_stored(session, committee, changes, field):
     current = charter.current(session)

@@ -113,7 +113,7 @@ def test_vote_receipt_replace_and_results(forum_app, web, session, committee, fo
 
 
 @pytest.mark.parametrize("case", ["unknown", "duplicate", "out_of_range", "not_number", "shared_rank",
-                                  "other_poll", "no_csrf"])
+                                  "other_poll", "no_csrf", "superscript_digit", "huge_number"])
 def test_bad_ballots_are_refused_and_change_nothing(forum_app, web, session, committee, forum, case):  # noqa: F811
     poll = open_poll(forum_app, session, committee)
     voter = sync_member(session, forum, "marlow_p")
@@ -130,6 +130,8 @@ def test_bad_ballots_are_refused_and_change_nothing(forum_app, web, session, com
         "shared_rank": {**base, f"rank-{ids['Ash']}": "1", f"rank-{ids['Birch']}": "1"},
         "other_poll": {**base, "poll": "12345", f"rank-{ids['Ash']}": "1"},
         "no_csrf": {"poll": str(poll.id), f"rank-{ids['Ash']}": "1"},
+        "superscript_digit": {**base, f"rank-{ids['Ash']}": "\u00b2"},  # a digit to str.isdigit, not to int()
+        "huge_number": {**base, f"rank-{ids['Ash']}": "1" * 5000},  # beyond int()'s digit limit
     }[case]
     if isinstance(data, list):
         from werkzeug.datastructures import MultiDict
@@ -277,3 +279,39 @@ def test_a_ballot_that_cannot_get_the_database_in_time_gets_503_and_writes_nothi
     assert session.exec(select(Ballot)).all() == []
     assert web.post(f"/polls/{poll.id}/ballot", data={"csrf_token": token, "poll": str(poll.id),
                                                       f"rank-{ids['Ash']}": "1"}).status_code == 200
+
+
+def test_json_ballot_nested_too_deeply_is_refused(forum_app, web, session, committee, forum):  # noqa: F811
+    poll = open_poll(forum_app, session, committee)
+    login(forum_app, web, sync_member(session, forum, "marlow_p"))
+    token = csrf_token(web, f"/polls/{poll.id}")
+    body = "[" * 5000 + "]" * 5000
+    response = web.post(f"/polls/{poll.id}/ballot", data=body, content_type="application/json",
+                        headers={"X-CSRFToken": token, "Accept": "application/json"})
+    assert response.status_code == 400
+    session.rollback()
+    assert session.exec(select(Ballot)).all() == []
+
+
+@pytest.mark.parametrize("path", ["/polls/99999999999", "/polls/99999999999/results", "/polls/99999999999/ballot"])
+def test_poll_ids_beyond_the_database_are_not_found(forum_app, web, session, forum, path):
+    login(forum_app, web, sync_member(session, forum, "marlow_p"))
+    assert web.get(path).status_code == 404
+    token = csrf_token(web, "/polls/")
+    assert web.post("/polls/99999999999/ballot", data={"csrf_token": token}).status_code == 404
+
+
+@pytest.mark.parametrize("field, value, words", [
+    ("quorum", "99999999999", b"that number is too large"),
+    ("opens_at", "0001-01-01T00:00+05:00", b"enter a date and time"),
+])
+def test_poll_form_values_out_of_range_are_refused(forum_app, web, session, committee, field, value, words):  # noqa: F811
+    login(forum_app, web, committee)
+    token = csrf_token(web, "/polls/new")
+    form = {"csrf_token": token, "body": "community", "kind": "decision", "method": "irv", "title": "Mascot",
+            "options": "Axolotl\nOtter\n", "opens_at": "2099-01-01T10:00", "closes_at": "2099-01-08T10:00",
+            "quorum": "0", "threshold": "1/2", field: value}
+    response = web.post("/polls/new", data=form)
+    assert response.status_code == 400 and words in response.data
+    session.rollback()
+    assert session.exec(select(Poll)).all() == []
