@@ -27,9 +27,19 @@ def test_newest_migrations_go_down_and_up(app):
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
         command.downgrade(cfg, "0002")
-    indexes = {i["name"] for i in inspect(engine).get_indexes("ballot")}
-    assert "ix_ballot_poll" in indexes
+    assert "ix_ballot_poll" in {i["name"] for i in inspect(engine).get_indexes("ballot")}
+    assert "ix_participation_poll_id" in {i["name"] for i in inspect(engine).get_indexes("participation")}
+    assert _tip_function(engine) is False
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")
     assert _diff(engine) == []
+    assert _tip_function(engine) is (engine.dialect.name == "postgresql")
+
+
+def _tip_function(engine) -> bool:
+    """Whether migration 0003's log-tip function exists (PostgreSQL only)."""
+    if engine.dialect.name != "postgresql":
+        return False
+    with engine.connect() as conn:
+        return conn.exec_driver_sql("SELECT to_regproc('audit_log_tip_locked') IS NOT NULL").scalar()

@@ -7,6 +7,7 @@ drops it when its process dies.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import signal
 import subprocess
@@ -50,7 +51,9 @@ def test_the_next_writer_starts_when_the_first_commits(engine, tmp_path):
     first = engine.connect()
     tx = first.begin()  # BEGIN IMMEDIATE: holds the turn
     first.execute(text("INSERT INTO t (who) VALUES ('first')"))
-    assert (tmp_path / "w.db-writers").exists()
+    probe = os.open(tmp_path / "w.db-writers", os.O_RDWR)
+    with pytest.raises(BlockingIOError):  # the turn is an OS lock on that file, held now
+        fcntl.flock(probe, fcntl.LOCK_EX | fcntl.LOCK_NB)
     done: list = []
     thread = _write_in_thread(engine, "second", done)
     time.sleep(0.3)
@@ -61,6 +64,9 @@ def test_the_next_writer_starts_when_the_first_commits(engine, tmp_path):
     first.close()
     assert [w for w, _ in done] == ["second"]
     assert done[0][1] - released < 0.1  # woken at once, not after a sleeping busy handler
+    fcntl.flock(probe, fcntl.LOCK_EX | fcntl.LOCK_NB)  # free again once both have committed
+    fcntl.flock(probe, fcntl.LOCK_UN)
+    os.close(probe)
     with engine.connect() as conn:
         assert conn.execute(text("SELECT who FROM t ORDER BY id")).scalars().all() == ["first", "second"]
 
@@ -145,6 +151,10 @@ def test_begin_writing_turns_a_read_into_a_write_transaction(engine):
     assert done == []  # the session holds the turn now
     session.execute(text("INSERT INTO t (who) VALUES ('session')"))
     db.begin_writing(session)  # writing already: a no-op, nothing committed yet
+    with plain.connect() as conn:
+        assert conn.execute(text("SELECT who FROM t ORDER BY id")).scalars().all() == ["other"]
+    time.sleep(0.1)
+    assert done == []  # and the turn is still the session's
     session.commit()
     thread.join(5)
     session.close()

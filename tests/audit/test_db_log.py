@@ -127,10 +127,27 @@ def test_locked_tip_gives_the_newest_entry(app, session, database_url):
     session.rollback()
     _fill(session, n=3, head=False)
     newest = session.exec(select(AuditEntry).order_by(AuditEntry.seq.desc())).first()
-    assert session.execute(query).one() == (newest.seq, newest.hash)
+    row = session.execute(query).one()  # this transaction now holds the log's lock
+    assert row == (newest.seq, newest.hash)
     entry = log.record(session=session, type="poll.created", actor="x", payload={"poll": 7}, created_at=WHEN,
-                       locked_tip=(newest.seq, newest.hash))
-    assert entry.seq == newest.seq + 1 and entry.prev_hash == newest.hash
+                       locked_tip=tuple(row))
+    # Another transaction asking for the tip waits for the lock, then sees the entry just added.
+    import threading
+    import time
+
+    seen: list = []
+
+    def read_tip() -> None:
+        with Session(_engine(app)) as reader:
+            seen.append(tuple(reader.execute(query).one()))
+
+    other = threading.Thread(target=read_tip)
+    other.start()
+    time.sleep(0.3)
+    assert seen == []
+    session.commit()
+    other.join(10)
+    assert seen == [(entry.seq, entry.hash)]
 
 
 def test_the_lock_key_is_the_one_the_migration_takes():
