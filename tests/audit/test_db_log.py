@@ -19,10 +19,7 @@ from governance.models import AuditEntry, TreeHead
 WHEN = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)
 
 
-@pytest.fixture(autouse=True)
-def no_configured_key(monkeypatch):
-    monkeypatch.delenv("GOVERNANCE_AUDIT_SIGNING_KEY", raising=False)
-    monkeypatch.delenv("GOVERNANCE_AUDIT_SIGNING_KEY_FILE", raising=False)
+pytestmark = pytest.mark.usefixtures("unsigned")  # no signing key configured unless a test sets one
 
 
 def _fill(session, n: int = 5, *, head: bool = True, key: bytes | None = None) -> None:

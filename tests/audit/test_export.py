@@ -22,7 +22,6 @@ from governance.audit import export
 from governance.audit.bundle import verify_bundle
 from governance.audit.canonical import canonical_json
 from governance.audit.chain import Entry
-from governance.audit.signing import generate_key
 from governance.errors import Conflict, NotFound
 from governance.models import Poll, TreeHead
 from governance.polls import charter, service
@@ -36,22 +35,6 @@ from tests.audit.test_export_support import (
     schedule_decision,
 )
 from tests.conftest import sync_member
-
-
-@pytest.fixture
-def keys(monkeypatch):
-    """A signing key configured for the server (heads made at the close are signed with it)."""
-    private_pem, public_pem = generate_key()
-    monkeypatch.setenv("GOVERNANCE_AUDIT_SIGNING_KEY", private_pem.decode("ascii"))
-    monkeypatch.delenv("GOVERNANCE_AUDIT_SIGNING_KEY_FILE", raising=False)
-    return private_pem, public_pem
-
-
-@pytest.fixture
-def unsigned(monkeypatch):
-    """No signing key: heads are unsigned."""
-    monkeypatch.delenv("GOVERNANCE_AUDIT_SIGNING_KEY", raising=False)
-    monkeypatch.delenv("GOVERNANCE_AUDIT_SIGNING_KEY_FILE", raising=False)
 
 
 def _files(data: bytes) -> dict[str, bytes]:

@@ -12,7 +12,7 @@ from governance.audit import export, merkle
 from governance.audit.bundle import default_tallier, normalize_results
 from governance.audit.canonical import sha256_hex
 from governance.audit.chain import Entry, verify_segment
-from governance.audit.signing import generate_key, verify_head
+from governance.audit.signing import verify_head
 from governance.errors import NotFound
 from governance.models import Poll
 from governance.polls import charter
@@ -24,13 +24,6 @@ from tests.proposals.test_service import NOW, decide, import_roadmap, member, pu
 
 COMMITTEE = "steering-committee"
 
-
-@pytest.fixture
-def keys(monkeypatch):
-    private_pem, public_pem = generate_key()
-    monkeypatch.setenv("GOVERNANCE_AUDIT_SIGNING_KEY", private_pem.decode("ascii"))
-    monkeypatch.delenv("GOVERNANCE_AUDIT_SIGNING_KEY_FILE", raising=False)
-    return private_pem, public_pem
 
 
 def _files(data: bytes) -> dict[str, bytes]:

@@ -14,7 +14,7 @@ import pytest
 
 from governance.audit import log
 from governance.audit.bundle import verify_bundle
-from governance.audit.signing import generate_key, key_id
+from governance.audit.signing import key_id
 from tests.audit.test_export_support import (
     GROUP_BALLOTS,
     group_poll,
@@ -25,13 +25,6 @@ from tests.conftest import login, make_member
 
 ROW = re.compile(r"<tr>.*?</tr>", re.S)
 
-
-@pytest.fixture
-def keys(monkeypatch):
-    private_pem, public_pem = generate_key()
-    monkeypatch.setenv("GOVERNANCE_AUDIT_SIGNING_KEY", private_pem.decode("ascii"))
-    monkeypatch.delenv("GOVERNANCE_AUDIT_SIGNING_KEY_FILE", raising=False)
-    return private_pem, public_pem
 
 
 @pytest.fixture
