@@ -9,11 +9,14 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import re
+from fractions import Fraction
 from typing import Any
 
 from sqlmodel import Session, select
 
 from ..errors import InvalidInput, NotAllowed, NotFound
+from ..identity.eligibility import Rule
 from ..models import CharterVersion, Member
 from .methods import KIND_METHODS
 
@@ -95,6 +98,43 @@ def _sha(data: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(data, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
+_THRESHOLD_RE = re.compile(r"\d{1,4}(?:/\d{1,4}|\.\d{1,4})?")
+
+
+def parse_threshold(text: Any) -> Fraction | None:
+    """A threshold such as "1/2", "2/3" or "0.75", strictly between 0 and 1; None if it is not one.
+
+    Only small fractions and decimals: ``Fraction()`` itself would take "1e-5000" (and spend
+    seconds on longer exponents).
+
+    >>> parse_threshold("2/3"), parse_threshold("1e-5000"), parse_threshold("3/2")
+    (Fraction(2, 3), None, None)
+    """
+    if not isinstance(text, str) or not _THRESHOLD_RE.fullmatch(text.strip()):
+        return None
+    try:
+        value = Fraction(text.strip())
+    except ZeroDivisionError:
+        return None
+    return value if 0 < value < 1 else None
+
+
+def _bar_problem(bar: Any) -> str | None:
+    """What is wrong with a document's bar for one kind of amendment (None: it is usable)."""
+    if not isinstance(bar, dict):
+        return "must be an object with threshold, strict, quorum and voting_days"
+    if parse_threshold(bar.get("threshold")) is None:
+        return "threshold must be a fraction between 0 and 1, such as 1/2 or 2/3"
+    quorum, days = bar.get("quorum", 0), bar.get("voting_days")
+    if not isinstance(quorum, int) or isinstance(quorum, bool) or not 0 <= quorum < 2**31:
+        return "quorum must be a whole number of ballots, 0 or more"
+    if not isinstance(days, int) or isinstance(days, bool) or not 1 <= days <= 365:
+        return "voting_days must be a whole number of days from 1 to 365"
+    if not isinstance(bar.get("strict", False), bool):
+        return "strict must be true or false"
+    return None
+
+
 def validate(data: Any) -> list[tuple[str, str]]:
     """Plain-language problems with a charter document (empty when it is usable)."""
     problems: list[tuple[str, str]] = []
@@ -120,6 +160,10 @@ def validate(data: Any) -> list[tuple[str, str]]:
             problems.append(("bodies", f"body {slug!r}: kinds must be among {', '.join(KIND_METHODS)}"))
         if not isinstance(body.get("managers", []), list):
             problems.append(("bodies", f"body {slug!r}: managers must be a list of forum groups"))
+        try:
+            Rule.from_dict(dict(body.get("eligibility") or {}))
+        except (TypeError, ValueError) as exc:
+            problems.append(("bodies", f"body {slug!r}: eligibility is not a usable rule ({exc})"))
     for doc in data.get("documents", []) or []:
         if not isinstance(doc, dict) or not doc.get("slug"):
             problems.append(("documents", "each document rule needs a slug"))
@@ -127,6 +171,11 @@ def validate(data: Any) -> list[tuple[str, str]]:
         for key in ("proposers", "voters"):
             if doc.get(key) not in slugs:
                 problems.append(("documents", f"document {doc['slug']!r}: {key} must name a body"))
+        for kind in ("detail", "revision"):
+            if doc.get(kind) is None and kind == "revision":
+                continue  # no revisions accepted
+            if (problem := _bar_problem(doc.get(kind))) is not None:
+                problems.append(("documents", f"document {doc['slug']!r}: the {kind} bar's {problem}"))
     return problems
 
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import hmac
-import re
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -137,21 +136,11 @@ class PollInput:
     closes_at: datetime | None = None
 
 
-_THRESHOLD_RE = re.compile(r"\d{1,4}(?:/\d{1,4}|\.\d{1,4})?")
-
-
 def _threshold(text: str) -> Fraction:
-    text = text.strip()
-    try:
-        # A small fraction or decimal only: Fraction() itself would take "1e-5000" (and spend
-        # seconds on longer exponents).
-        if not _THRESHOLD_RE.fullmatch(text):
-            raise ValueError
-        value = Fraction(text)
-    except (ValueError, ZeroDivisionError):
-        raise InvalidInput([("threshold", "the threshold must be a fraction such as 1/2, 2/3 or 3/4")]) from None
-    if not 0 < value < 1:
-        raise InvalidInput([("threshold", "the threshold must be between 0 and 1 (1/2, 2/3, 3/4)")])
+    value = charters.parse_threshold(text)
+    if value is None:
+        raise InvalidInput([("threshold", "the threshold must be a fraction between 0 and 1, such as 1/2, 2/3 "
+                                          "or 3/4")])
     return value
 
 

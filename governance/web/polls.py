@@ -64,10 +64,15 @@ def index():
     groups = service.list_by_status(db)
     charter = charters.current(db)
     db.commit()
-    can_create = any(charters.may_manage(charter, b["slug"], current_user) for b in charter.data["bodies"])
-    if not can_create:
-        groups["draft"] = []
-    return render_template("polls/index.html", groups=groups, can_create=can_create, methods=METHOD_NAMES)
+    mine = _managed(charter)
+    slugs = {b["slug"] for b in mine}
+    groups["draft"] = [p for p in groups["draft"] if p.body in slugs]  # as show() would let them see
+    return render_template("polls/index.html", groups=groups, can_create=bool(mine), methods=METHOD_NAMES)
+
+
+def _managed(charter) -> list[dict]:
+    """The charter's bodies whose polls the current member manages."""
+    return [b for b in charter.data["bodies"] if charters.may_manage(charter, b["slug"], current_user)]
 
 
 @bp.get("/<int:poll_id>")
@@ -165,8 +170,7 @@ def _poll_input(form) -> service.PollInput:
 
 
 def _form_page(template: str, *, charter, status: int = 200, errors=None, form=None, poll=None):
-    bodies = [b for b in charter.data["bodies"] if charters.may_manage(charter, b["slug"], current_user)]
-    return render_template(template, bodies=bodies, kind_methods=KIND_METHODS, methods=METHOD_NAMES,
+    return render_template(template, bodies=_managed(charter), kind_methods=KIND_METHODS, methods=METHOD_NAMES,
                            errors=errors or [], form=form or {}, poll=poll, zone=display_zone().key), status
 
 
@@ -177,7 +181,7 @@ def create():
     db = get_session()
     charter = charters.current(db)
     db.commit()
-    if not any(charters.may_manage(charter, b["slug"], current_user) for b in charter.data["bodies"]):
+    if not _managed(charter):
         raise NotAllowed("Only members of a body's managing groups (the charter names them) may create polls.")
     if request.method == "GET":
         return _form_page("polls/form.html", charter=charter)
