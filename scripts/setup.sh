@@ -33,6 +33,9 @@ ensure_venv() {
         "$python" -m venv "$VENV" 2>/dev/null || {
             ensure_debian_packages python3-venv && rm -rf "$VENV" && "$python" -m venv "$VENV"; }
     fi
+    # libsodium (ristretto255, for governance.crypto via pysodium) and the browser module.
+    ensure_debian_packages libsodium23
+    "$ROOT/scripts/build-js"
     local stamp="$VENV/.installed-${extras:-base}"
     local want
     want="$(sha256sum "$ROOT/pyproject.toml" | cut -d' ' -f1)"
