@@ -20,6 +20,7 @@ from sqlmodel import Session, select
 from ..models import AuditEntry, TreeHead
 from .chain import Entry, format_time, make_entry
 from .merkle import root_from_leaf_hashes
+from .signing import sign_entry
 
 #: Advisory lock key for the log head (any constant unique to this purpose; migration 0003's
 #: ``audit_log_tip_locked`` takes the same one).
@@ -65,7 +66,7 @@ class _Tip(NamedTuple):
     hash: str
 
 
-def record(
+def record_signed(
     *,
     session: Session,
     type: str,
@@ -75,8 +76,8 @@ def record(
     document: str | None = None,
     created_at=None,
     locked_tip: tuple[int, str] | None = None,
-) -> Entry:
-    """Append one event and return it. ``actor`` is a member (its username is stored), a name, or None.
+) -> tuple[Entry, str]:
+    """Append one event; return it and its signature ("" when no signing key is configured). ``actor`` is a member (its username is stored), a name, or None.
 
     Runs on every ballot, so it reads only the newest entry's sequence number and hash and writes
     with one plain INSERT. ``locked_tip`` is that (seq, hash) when the caller has read it already
@@ -91,6 +92,7 @@ def record(
         payload=dict(payload),
         created_at=created_at,
     )
+    signature = sign_entry(_signing_key_cached(), entry.seq, entry.hash)
     session.connection().execute(
         _APPEND,
         {
@@ -103,9 +105,20 @@ def record(
             "hash": entry.hash,
             "poll_id": poll_id,
             "document": document,
+            "signature": signature,
         },
     )
-    return entry
+    return entry, signature
+
+
+def record(**kwargs) -> Entry:
+    """Append one event and return it (``record_signed`` without the signature); same arguments."""
+    return record_signed(**kwargs)[0]
+
+
+def get(session: Session, seq: int) -> AuditEntry:
+    """The stored entry ``seq``."""
+    return session.get(AuditEntry, seq)
 
 
 def entries(
@@ -160,6 +173,18 @@ def signing_key() -> bytes | None:
         with open(path, "rb") as fh:
             return fh.read()
     return pem.encode() if pem else None
+
+
+def _signing_key_cached() -> bytes | None:
+    """The signing key for the entries' signatures (every vote signs one): the environment is
+    read on each append, a key file only when the variables change."""
+    wanted = (os.environ.get("GOVERNANCE_AUDIT_SIGNING_KEY"), os.environ.get("GOVERNANCE_AUDIT_SIGNING_KEY_FILE"))
+    if _KEY_CACHE.get("for") != wanted:
+        _KEY_CACHE.update({"for": wanted, "key": signing_key()})
+    return _KEY_CACHE["key"]
+
+
+_KEY_CACHE: dict = {}
 
 
 def check_signing_key() -> str | None:

@@ -12,6 +12,7 @@ an unsigned head can only be trusted by comparing its root with one published el
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any
 
@@ -23,6 +24,7 @@ from .canonical import AuditError, canonical_json, sha256_hex
 
 __all__ = [
     "SignatureError",
+    "entry_message",
     "generate_key",
     "head_message",
     "is_signed",
@@ -30,8 +32,10 @@ __all__ = [
     "load_private_key",
     "load_public_key",
     "public_key_pem",
+    "sign_entry",
     "sign_head",
     "validate_head",
+    "verify_entry",
     "verify_head",
 ]
 
@@ -203,3 +207,43 @@ def verify_head(head: dict[str, Any], public_key: PublicKeyInput) -> None:
         key.verify(bytes.fromhex(head["signature"]), message)
     except InvalidSignature:
         raise SignatureError("the tree head signature does not verify: the head was altered") from None
+
+
+# === Entries ====================================================================================
+#
+# Each log entry is countersigned when it is appended: the signature covers the entry's hash,
+# which covers every entry before it through ``prev_hash``. Someone who can write to the
+# database but does not hold the signing key (it lives in the environment, not in the database)
+# can therefore neither add, change nor remove an entry, nor re-chain the log after one, without
+# leaving entries whose signatures do not verify.
+
+
+def entry_message(seq: int, entry_hash: str) -> bytes:
+    """The bytes an entry signature covers: canonical JSON of {entry_hash, seq}.
+
+    Its keys differ from a head's, so an entry signature can never pass for a head's.
+    """
+    return canonical_json({"entry_hash": entry_hash, "seq": seq})
+
+
+@functools.lru_cache(maxsize=4)
+def _cached_private_key(pem: bytes) -> Ed25519PrivateKey:
+    return load_private_key(pem)
+
+
+def sign_entry(private_key_pem: bytes | None, seq: int, entry_hash: str) -> str:
+    """The entry's signature (128 hex digits), or "" when no signing key is configured."""
+    if private_key_pem is None:
+        return ""
+    return _cached_private_key(private_key_pem).sign(entry_message(seq, entry_hash)).hex()
+
+
+def verify_entry(public_key: PublicKeyInput, seq: int, entry_hash: str, signature: str) -> None:
+    """Check an entry's signature; raise SignatureError saying what is wrong."""
+    if not isinstance(signature, str) or not _HEX128.fullmatch(signature):
+        raise SignatureError(f"log entry {seq} is not signed (or its signature is malformed)")
+    try:
+        load_public_key(public_key).verify(bytes.fromhex(signature), entry_message(seq, entry_hash))
+    except InvalidSignature:
+        raise SignatureError(f"log entry {seq}'s signature does not verify: the entry or one before it was "
+                             "changed, added or removed after it was signed") from None

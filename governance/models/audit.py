@@ -22,6 +22,9 @@ class AuditEntry(SQLModel, table=True):
     hash: str = Field(max_length=64, unique=True)
     poll_id: int | None = Field(default=None, index=True)
     document: str | None = Field(default=None, max_length=100, index=True)
+    #: Ed25519 signature of (seq, hash) with the audit key, made when the entry was appended;
+    #: "" when no key is configured. Not part of the hash (``governance.audit.signing``).
+    signature: str = Field(default="", max_length=128)
 
 
 class TreeHead(SQLModel, table=True):
