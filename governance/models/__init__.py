@@ -1,17 +1,16 @@
 """SQLModel tables. Importing this package registers every table on ``SQLModel.metadata``."""
 
 from .audit import AuditEntry, TreeHead
+from .ballots import Ballot, DecodedBallot, DecryptionShare, LegacyBallot, Mix, PollSecret, PollTrustee
 from .documents import Amendment, Document, DocumentVersion
 from .identity import LoginNonce, LoginSession, Member, RateLimitCounter
 from .polls import (
-    Ballot,
     CharterVersion,
     ElectorateEntry,
     Nomination,
     Outbox,
     Participation,
     Poll,
-    PollKey,
     PollOption,
 )
 
@@ -20,18 +19,23 @@ __all__ = [
     "AuditEntry",
     "Ballot",
     "CharterVersion",
+    "DecodedBallot",
+    "DecryptionShare",
     "Document",
     "DocumentVersion",
     "ElectorateEntry",
+    "LegacyBallot",
     "LoginNonce",
     "LoginSession",
     "Member",
+    "Mix",
     "Nomination",
     "Outbox",
     "Participation",
     "Poll",
-    "PollKey",
     "PollOption",
+    "PollSecret",
+    "PollTrustee",
     "RateLimitCounter",
     "TreeHead",
 ]

@@ -1,9 +1,7 @@
 """Charter versions, polls, options, nominations, the frozen electorate, participation and ballots.
 
-Secrecy by construction: ``Ballot`` has no voter column and no time column, and a random primary
-key (no insertion order). ``Participation`` (who voted) lives apart. While a poll is open the only
-bridge is ``Ballot.voter_link``, a keyed hash under the per-poll ``PollKey``; closing deletes the
-key and clears every link.
+Encrypted ballots, the per-poll secrets, trustees, mixes and decryption shares are in
+``models.ballots``. ``Participation`` (who voted) holds no time and nothing that names a ballot.
 """
 
 from __future__ import annotations
@@ -62,6 +60,17 @@ class Poll(SQLModel, table=True):
     closed_at: datetime | None = time_field(nullable=True)
     published_at: datetime | None = time_field(nullable=True)
     tie_seed: str = Field(default="", max_length=64)
+    # Encrypted ballots: who holds the decryption key ("platform" or "trustees"), the trustees'
+    # threshold, and the election parameters frozen at opening (governance.crypto's
+    # ElectionParams as a dict) with their fingerprint.
+    key_mode: str = Field(default="platform", max_length=20)
+    trustee_threshold: int = 1
+    election_params: dict | None = Field(default=None, sa_type=JSON, nullable=True)
+    fingerprint: str = Field(default="", max_length=64)
+    #: Trustee mode: the key ceremony's setup (docs/crypto.md §8), fixed at scheduling.
+    ceremony: dict | None = Field(default=None, sa_type=JSON, nullable=True)
+    #: Trustee mode: an election officer ended the mixing with at least the threshold's mixes.
+    mixing_ended: bool = False
     electorate_hash: str = Field(default="", max_length=64)
     electorate_size: int | None = None
     ballots_hash: str = Field(default="", max_length=64)
@@ -123,45 +132,19 @@ class ElectorateEntry(SQLModel, table=True):
 
 
 class Participation(SQLModel, table=True):
-    """Who voted (never what): one row per voter per poll, with their eligibility evidence.
+    """Who voted (never what, never when): one row per voter per poll, with their eligibility evidence.
 
-    ``last_cast_at`` lets a voter see when they last voted while the poll is open; it is cleared
-    when the poll closes, so no time remains to line voters up against the ballot log.
+    No time, no credential, no tracker: nothing here lines a voter up with the bulletin board.
+    The random primary key (and, on SQLite, a table without rowid) keeps no insertion order.
     """
 
     __tablename__ = "participation"
-    __table_args__ = (UniqueConstraint("poll_id", "member_id"),)  # also serves lookups by poll
+    __table_args__ = (UniqueConstraint("poll_id", "member_id"), {"sqlite_with_rowid": False})
 
     id: str = Field(primary_key=True, max_length=32)
     poll_id: int = Field(foreign_key="poll.id")
     member_id: int = Field(foreign_key="member.id")
     evidence: dict = json_field()
-    last_cast_at: datetime | None = time_field(nullable=True)
-
-
-class PollKey(SQLModel, table=True):
-    """The per-poll key for voter links; deleted when the poll closes."""
-
-    __tablename__ = "poll_key"
-
-    poll_id: int = Field(foreign_key="poll.id", primary_key=True)
-    key: str = Field(max_length=64)
-
-
-class Ballot(SQLModel, table=True):
-    """What was voted, with no voter and no time. ``ranking`` holds option labels, best group first."""
-
-    __tablename__ = "ballot"
-    __table_args__ = (
-        UniqueConstraint("poll_id", "voter_link"),
-        UniqueConstraint("poll_id", "tracker"),  # both also serve lookups by poll (migration 0004)
-    )
-
-    id: str = Field(primary_key=True, max_length=32)
-    poll_id: int = Field(foreign_key="poll.id")
-    tracker: str = Field(max_length=32)
-    ranking: list = json_field(list)
-    voter_link: str | None = Field(default=None, max_length=64, nullable=True)
 
 
 class Outbox(SQLModel, table=True):
