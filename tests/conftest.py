@@ -251,3 +251,53 @@ def sync_member(session, forum, username: str):
     member = service.upsert_member(session=session, evidence=evidence_from_admin(raw), raw=raw)
     session.commit()
     return member
+
+
+def run_clock(app, now, forum=None, **kwargs):
+    """Take every step the clock calls for at ``now``, as ``flask polls tick`` does."""
+    from governance.polls import clock
+
+    return clock.run_due(engine=app.extensions["governance.engine"],
+                         immediate=app.extensions["governance.engine_immediate"],
+                         forum=forum_adapter(forum) if forum is not None else None, now=now,
+                         secret=app.config["SECRET_KEY"], **kwargs)
+
+
+def cast_ranking(app, session, poll_id: int, member, ranking, now, **kwargs):
+    """Cast a ballot as the plain form does (encrypted by the server on arrival); return the receipt."""
+    from governance.polls import voting
+
+    return voting.cast_ranking(session=session, poll_id=poll_id, member=member, ranking=ranking, now=now,
+                               secret=app.config["SECRET_KEY"], **kwargs)
+
+
+#: The steps the clock takes when a platform-key poll closes: close, mix, decrypt, count.
+CLOSING_STEPS = ("close", "mix", "decrypt", "count")
+
+
+def close_and_count(app, poll_id: int, now):
+    """Close one poll and take its counting steps (mix, decryption, count) in fresh transactions,
+    as the clock does; return the steps taken."""
+    from sqlmodel import Session
+
+    from governance.models import Poll
+    from governance.polls import counting
+
+    engine, immediate = app.extensions["governance.engine"], app.extensions["governance.engine_immediate"]
+    with Session(immediate, expire_on_commit=False) as writer:
+        counting.close_poll(session=writer, poll=writer.get(Poll, poll_id), now=now)
+        writer.commit()
+    steps = ["close"]
+    while True:
+        with Session(engine) as reader:
+            work = counting.plan(reader, reader.get(Poll, poll_id), secret=app.config["SECRET_KEY"])
+        if work is None:
+            return steps
+        outcome = work.run()
+        with Session(immediate, expire_on_commit=False) as writer:
+            step = counting.apply(session=writer, poll=writer.get(Poll, poll_id), work=work, outcome=outcome,
+                                  now=now)
+            writer.commit()
+        if step is None:
+            return steps
+        steps.append(step)

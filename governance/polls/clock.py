@@ -21,37 +21,108 @@ from . import outbox, service
 log = logging.getLogger(__name__)
 
 
-def run_due(*, engine: Engine, immediate: Engine, forum: Any, now: datetime, max_steps: int = 20) -> list[tuple[int, str]]:
+#: In a page request the clock takes a counting step only up to this many ciphertexts (a
+#: fraction of a second); bigger mixes and decryptions wait for ``flask polls tick``.
+REQUEST_WORK_LIMIT = 2_000
+
+
+def run_due(*, engine: Engine, immediate: Engine, forum: Any, now: datetime, secret: str, max_steps: int = 20,
+            work_limit: int | None = None) -> list[tuple[int, str]]:
     """Take every step the clock calls for; return (poll id, step) for each one taken.
 
     A group poll whose electorate cannot be fetched stays scheduled (not open) and is retried on
-    the next call; the failure is logged, never raised to the caller.
+    the next call; the failure is logged, never raised to the caller. With ``forum`` None (page
+    requests) group polls are not opened at all: freezing the electorate calls the forum, which
+    only ``flask polls tick`` waits for. Counting steps of closed
+    polls (``counting.plan``) run their cryptography outside any transaction, and only when
+    they handle at most ``work_limit`` ciphertexts (None: no limit).
     """
+    from . import counting
+
     with Session(engine) as reader:
         ids = [p.id for p in service.due(reader, now)]
     taken: list[tuple[int, str]] = []
     for poll_id in ids:
-        for _ in range(4):
+        for _ in range(8):
             if len(taken) >= max_steps:
                 return taken
             with Session(engine) as reader:
                 poll = reader.get(Poll, poll_id)
-                wants_snapshot = poll is not None and service.needs_snapshot(poll, now)
+                if poll is None:
+                    break
+                if poll.status == "closed":
+                    work = counting.plan(reader, poll, secret=secret)
+                    wants_snapshot = False
+                else:
+                    work = None
+                    wants_snapshot = service.needs_snapshot(poll, now)
+            if poll.status == "closed":
+                if work is None or (work_limit is not None and work.size > work_limit):
+                    break
+                outcome = work.run()
+                with Session(immediate, expire_on_commit=False) as writer:
+                    poll = writer.get(Poll, poll_id)
+                    step = counting.apply(session=writer, poll=poll, work=work, outcome=outcome, now=now)
+                    writer.commit()
+                if step is None:
+                    break
+                taken.append((poll_id, step))
+                if step == "count":
+                    scrub(engine)
+                continue
             snapshot = None
             if wants_snapshot:
+                if forum is None:
+                    break  # a page request never waits on the forum: the tick freezes the electorate
                 try:
-                    snapshot = service.snapshot_electorate(poll, forum)
+                    from .opening import snapshot_electorate
+
+                    snapshot = snapshot_electorate(poll, forum)
                 except GovernanceError as exc:
                     log.warning("poll %s: electorate not frozen yet: %s", poll_id, exc.message)
                     break
             with Session(immediate, expire_on_commit=False) as writer:
                 poll = writer.get(Poll, poll_id)
-                step = service.advance(session=writer, poll=poll, now=now, snapshot=snapshot) if poll else None
+                step = service.advance(session=writer, poll=poll, now=now, secret=secret,
+                                       snapshot=snapshot) if poll else None
                 writer.commit()
             if step is None:
                 break
             taken.append((poll_id, step))
+            if step in ("close", "cancelled"):
+                scrub(engine)
     return taken
+
+
+#: Tables whose deleted rows held a poll's secrets or voter-linked counters (docs/secrecy.md).
+_SCRUBBED = ("poll_secret", "rate_limit_counter", "outbox")
+
+
+def scrub(engine: Engine) -> bool:
+    """Make deleted secrets unrecoverable from the database files, as far as the database allows.
+
+    SQLite: ``secure_delete`` has overwritten the deleted rows in the database file; a
+    truncating checkpoint moves the write-ahead log into it and empties the log file (it cannot
+    while another connection reads an old snapshot: then the next close or count tries again).
+    PostgreSQL: ``VACUUM FULL`` rewrites the small tables that held a poll's salts, so their old
+    row versions leave the heap files; ``pg_wal`` keeps them until PostgreSQL recycles its
+    segments (docs/secrecy.md). Returns whether it completed.
+    """
+    from sqlalchemy import text
+
+    try:
+        if engine.dialect.name == "sqlite":
+            with engine.connect() as conn:
+                busy, _log, _moved = conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").one()
+                conn.commit()
+            return busy == 0
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            for table in _SCRUBBED:
+                conn.execute(text(f"VACUUM FULL {table}"))
+        return True
+    except Exception as exc:  # noqa: BLE001 - scrubbing is best effort; the close already committed
+        log.warning("scrubbing after a close did not complete: %s", str(exc).splitlines()[0])
+        return False
 
 
 def deliver_outbox(*, engine: Engine, immediate: Engine, forum: Any, now: datetime, base_url: str,

@@ -19,7 +19,8 @@ def _tick_once() -> str:
     now = datetime.now(UTC)
     forum = Forum.from_config(app.config, max_wait=30.0)
     steps = clock.run_due(engine=app.extensions["governance.engine"],
-                          immediate=app.extensions["governance.engine_immediate"], forum=forum, now=now)
+                          immediate=app.extensions["governance.engine_immediate"], forum=forum, now=now,
+                          secret=app.config["SECRET_KEY"])
     delivered, failed = clock.deliver_outbox(
         engine=app.extensions["governance.engine"], immediate=app.extensions["governance.engine_immediate"],
         forum=forum, now=now, base_url=app.config["BASE_URL"], category=app.config["DISCOURSE_ANNOUNCE_CATEGORY"])
@@ -75,7 +76,8 @@ def seed_demo() -> None:
     try:
         with demo.demo_forum(app.config) as forum:
             ids = demo.seed(engine=app.extensions["governance.engine"],
-                            immediate=app.extensions["governance.engine_immediate"], forum=forum)
+                            immediate=app.extensions["governance.engine_immediate"], forum=forum,
+                            secret=app.config["SECRET_KEY"])
     except demo.AlreadySeeded as exc:
         click.echo(f"seed-demo: {exc}; nothing changed")
         return

@@ -27,7 +27,7 @@ from ..identity.forum import Forum, evidence_from_admin
 from ..models import Member, Poll
 from ..proposals import blocks
 from ..proposals import service as documents
-from . import charter, clock, service
+from . import charter, clock, service, voting
 from .service import PollInput
 
 DEMO_SEED = 2024  # the demo's ballots are random, but the same every time
@@ -86,8 +86,16 @@ def _ranking(rng: random.Random, labels: list[str], favourites: list[str]) -> li
     return [[label] for label in order[:keep]]
 
 
-def seed(*, engine: Engine, immediate: Engine, forum: Forum, now: datetime | None = None) -> dict[str, int]:
+def seed(*, engine: Engine, immediate: Engine, forum: Forum, secret: str, now: datetime | None = None) -> dict[str, int]:
     """Fill an empty database with the demo's polls; return their ids by role."""
+
+    def run_clock(at: datetime) -> None:
+        clock.run_due(engine=engine, immediate=immediate, forum=forum, now=at, secret=secret)
+
+    def cast(poll: Poll, member: Member, ranking: list[list[str]], at: datetime) -> None:
+        voting.cast_ranking(session=session, poll_id=poll.id, member=member, ranking=ranking, now=at, secret=secret)
+        session.commit()
+
     now = (now or datetime.now(UTC)).replace(microsecond=0)
     rng = random.Random(DEMO_SEED)
     with Session(immediate, expire_on_commit=False) as session:
@@ -126,16 +134,14 @@ def seed(*, engine: Engine, immediate: Engine, forum: Forum, now: datetime | Non
                              conflicts="None." if name != "rackham" else "I work for a hosting sponsor.",
                              now=t0 + timedelta(days=1))
         session.commit()
-        clock.run_due(engine=engine, immediate=immediate, forum=forum, now=t0 + timedelta(days=8))
+        run_clock(t0 + timedelta(days=8))
         session.expire_all()
         election = session.get(Poll, election.id)
         labels = [o.label for o in service.options(session, election)]
         for i, voter in enumerate(voters[:45]):
             ranking = _ranking(rng, labels, ["ysolde_k", "inkwell", "halvard"])
-            service.cast(session=session, poll=election, member=voter, ranking=ranking,
-                         now=t0 + timedelta(days=8, hours=1 + i))
-            session.commit()
-        clock.run_due(engine=engine, immediate=immediate, forum=forum, now=t0 + timedelta(days=15))
+            cast(election, voter, ranking, t0 + timedelta(days=8, hours=1 + i))
+        run_clock(t0 + timedelta(days=15))
         ids["closed_election"] = election.id
 
         # 2. An open SIG decision (electorate frozen from the forum's group list).
@@ -149,14 +155,12 @@ def seed(*, engine: Engine, immediate: Engine, forum: Forum, now: datetime | Non
             opens_at=t1 + timedelta(hours=1), closes_at=now + timedelta(days=5)))
         service.schedule(session=session, actor=vex, charter=current, poll=sig, now=t1)
         session.commit()
-        clock.run_due(engine=engine, immediate=immediate, forum=forum, now=t1 + timedelta(hours=1))
+        run_clock(t1 + timedelta(hours=1))
         session.expire_all()
         sig = session.get(Poll, sig.id)
         sig_labels = [o.label for o in service.options(session, sig)]
         for i, name in enumerate(["vexillum", "cipher_wren", "lockpick_lu"]):
-            service.cast(session=session, poll=sig, member=members[name],
-                         ranking=_ranking(rng, sig_labels, ["minisign"]), now=t1 + timedelta(hours=2 + i))
-            session.commit()
+            cast(sig, members[name], _ranking(rng, sig_labels, ["minisign"]), t1 + timedelta(hours=2 + i))
         ids["open_sig_decision"] = sig.id
 
         # 3. An open community poll (instant-runoff, with a few ballots in).
@@ -168,14 +172,12 @@ def seed(*, engine: Engine, immediate: Engine, forum: Forum, now: datetime | Non
             opens_at=t2 + timedelta(hours=1), closes_at=now + timedelta(days=6)))
         service.schedule(session=session, actor=chair, charter=current, poll=community, now=t2)
         session.commit()
-        clock.run_due(engine=engine, immediate=immediate, forum=forum, now=t2 + timedelta(hours=1))
+        run_clock(t2 + timedelta(hours=1))
         session.expire_all()
         community = session.get(Poll, community.id)
         for i, voter in enumerate(voters[5:17]):
-            service.cast(session=session, poll=community, member=voter,
-                         ranking=_ranking(rng, ["Axolotl", "Basilisk", "Cassowary"], ["Axolotl"]),
-                         now=t2 + timedelta(hours=2 + i))
-            session.commit()
+            cast(community, voter, _ranking(rng, ["Axolotl", "Basilisk", "Cassowary"], ["Axolotl"]),
+                 t2 + timedelta(hours=2 + i))
         ids["open_community_poll"] = community.id
 
         # 4. A scheduled election taking nominations now.

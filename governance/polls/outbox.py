@@ -111,13 +111,23 @@ def prepare(session: Session, job_id: int, base_url: str, category: str | None) 
     if job.kind == "receipt":
         tracker = job.payload["tracker"]
         shown = "-".join(tracker[i:i + 4] for i in range(0, len(tracker), 4))
-        raw = (f"Your ballot in **{poll.title}** was recorded.\n\nTracker: `{shown}`\n\n"
+        raw = (f"Your encrypted ballot in **{poll.title}** was recorded.\n\nTracker: `{shown}`\n\n"
                "Compare it with the tracker the voting page showed you. If they differ, tell the "
-               "election officials. After the poll closes you can find your ballot by this tracker in "
-               f"the published ballot list: {_poll_url(base_url, poll)}/ballots\n\n"
+               "election officers. You can find your ballot by this tracker on the poll's bulletin board: "
+               f"{_poll_url(base_url, poll)}/board\n\n"
                "A newer ballot replaces this one; only the last receipt counts.")
         return {"call": "private_message", "kwargs": {"usernames": [job.payload["username"]],
                                                        "title": f"Your ballot receipt: {poll.title}"[:250],
+                                                       "raw": raw}}
+    if job.kind == "trustee":
+        step = job.payload.get("step")
+        doing = {"keys": "take part in the key ceremony", "mix": "mix the ballots",
+                 "decrypt": "decrypt the mixed ballots"}.get(step, step)
+        raw = (f"You are a trustee of **{poll.title}**. It is time to {doing}, with `governance-trustee` on your "
+               f"own machine. What to do, and the files to download and upload: "
+               f"{_poll_url(base_url, poll)}/trustee")
+        return {"call": "private_message", "kwargs": {"usernames": [job.payload["username"]],
+                                                       "title": f"Trustee: {doing} for {poll.title}"[:250],
                                                        "raw": raw}}
     return {"call": None}
 

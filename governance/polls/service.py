@@ -11,22 +11,16 @@ or after ``closes_at`` is refused even if no request has closed the poll yet.
 
 from __future__ import annotations
 
-import functools
-import hashlib
-import hmac
-import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from fractions import Fraction
-from typing import Any, NamedTuple
+from typing import Any
 
-from sqlalchemy import bindparam, func, update
-from sqlalchemy.orm import load_only
+from sqlalchemy import func
 from sqlmodel import Session, select
 
 from ..audit import log
-from ..audit.canonical import canonical_json, plain, sha256_hex
-from ..errors import Conflict, ForumUnavailable, InvalidInput, NotAllowed, NotEligible, NotFound, VotingClosed
+from ..errors import Conflict, InvalidInput, NotAllowed, NotEligible, NotFound
 from ..identity.eligibility import Eligibility, Evidence, Rule, check
 from ..identity.service import member_evidence
 from ..models import (
@@ -35,16 +29,13 @@ from ..models import (
     ElectorateEntry,
     Member,
     Nomination,
-    Outbox,
     Participation,
     Poll,
-    PollKey,
     PollOption,
 )
 from ..models.base import MAX_ID
 from ..proposals.render import render
 from . import charter as charters
-from .ballots import OptionRef
 from .methods import KIND_METHODS, METHOD_NAMES
 
 MAX_OPTIONS = 100
@@ -93,7 +84,7 @@ def turnout(session: Session, poll: Poll) -> int:
 
 
 def ballot_count(session: Session, poll: Poll) -> int:
-    """How many ballots a poll holds (never which)."""
+    """How many ballots a poll's board holds, replaced ones included (never whose)."""
     return session.exec(select(func.count()).select_from(Ballot).where(Ballot.poll_id == poll.id)).one()
 
 
@@ -333,7 +324,9 @@ def void(*, session: Session, poll: Poll, reason: str, actor: Member | None = No
     poll.cancel_reason = reason[:1000]
     session.add(poll)
     if was_open:
-        _forget_voters(session, poll)
+        from .counting import forget_secrets
+
+        forget_secrets(session, poll, key_too=True)  # its ballots lapse: never decrypted, never counted
     log.record(session=session, type="poll.cancelled", actor=actor, poll_id=poll.id,
                payload={"poll": poll.id, "reason": poll.cancel_reason})
     session.flush()
@@ -484,119 +477,7 @@ def eligibility(session: Session, poll: Poll, member: Member, *, evidence: Evide
     return check(rule, evidence or member_evidence(member), opens_at=opened)
 
 
-# === Opening =====================================================================================
-
-
-@dataclass(frozen=True)
-class GroupSnapshot:
-    """Members of the poll's groups as the forum listed them, with each one's evidence."""
-
-    members: list[dict[str, Any]]
-    raw_sha256: str
-
-
-def snapshot_electorate(poll: Poll, forum: Any) -> GroupSnapshot | None:
-    """Fetch the group members (outside any transaction: this calls the forum).
-
-    Members whose ``added_at`` is not before the opening time are left out, so a snapshot taken a
-    little after the opening still freezes the groups as they were at the opening.
-    Returns None for community-wide polls (nothing to snapshot).
-    """
-    from ..identity.forum import parse_time
-
-    rule = rule_of(poll)
-    if not rule.groups:
-        return None
-    opens = poll.opens_at
-    raw_pages: list[Any] = []
-    chosen: dict[int, dict[str, Any]] = {}
-    for group in rule.groups:
-        listed = forum.group_members(group)
-        raw_pages.append({"group": group, "members": listed})
-        try:
-            for item in listed:
-                added = parse_time(item.get("added_at"))
-                if added and opens and added >= opens:
-                    continue
-                chosen.setdefault(int(item["id"]), {"groups": set()})["groups"].add(group)
-        except (AttributeError, KeyError, TypeError, ValueError):
-            raise ForumUnavailable(f"The forum gave an unexpected answer (members of {group}).") from None
-    members = []
-    for user_id in sorted(chosen):
-        if user_id <= 0:
-            continue
-        evidence, _raw = forum.evidence(user_id)
-        # Group membership as of the opening (from the lists), not as of now.
-        frozen = Evidence(**{**evidence.__dict__, "groups": frozenset(chosen[user_id]["groups"])})
-        members.append(frozen.to_dict())
-    digest = sha256_hex(canonical_json(plain(raw_pages)))
-    return GroupSnapshot(members=members, raw_sha256=digest)
-
-
-def open_poll(*, session: Session, poll: Poll, now: datetime, snapshot: GroupSnapshot | None) -> Poll:
-    """Open voting: freeze the options, the electorate and the tie-break seed."""
-    from ..audit.bundle import electorate_hash, rule_electorate_hash
-
-    poll = _lock_poll(session, poll, exclusive=True)
-    if poll.status != "scheduled":
-        return poll
-    if poll.kind == "election":
-        standing = [(n, m) for n, m in nominations(session, poll, include_withdrawn=False) if n.accepted_at]
-        if len(standing) <= poll.seats:
-            poll.status = "cancelled"
-            poll.cancel_reason = (f"Only {len(standing)} accepted candidate(s) for {poll.seats} seat(s) when "
-                                  "voting was due to open.")
-            session.add(poll)
-            log.record(session=session, created_at=now, type="poll.cancelled", actor=None, poll_id=poll.id,
-                       payload={"poll": poll.id, "reason": poll.cancel_reason})
-            return poll
-        for position, (_nomination, member) in enumerate(standing):
-            session.add(PollOption(poll_id=poll.id, position=position, label=member.username,
-                                   description=member.name, member_id=member.id))
-        session.flush()
-    rule = rule_of(poll)
-    if rule.groups:
-        if snapshot is None:
-            raise Conflict("The electorate could not be frozen: the forum's group lists were not fetched.")
-        eligible = []
-        for item in snapshot.members:
-            session.add(ElectorateEntry(poll_id=poll.id, forum_user_id=item["forum_user_id"],
-                                        username=item["username"], evidence=item))
-            if check(rule, Evidence.from_dict(item), opens_at=poll.opens_at).ok:
-                eligible.append({"username": item["username"], "evidence": item})
-        poll.electorate_hash = electorate_hash(eligible)
-        poll.electorate_size = len(eligible)
-    else:
-        poll.electorate_hash = rule_electorate_hash(poll.eligibility, _t(poll.opens_at))
-        poll.electorate_size = None
-    poll.tie_seed = secrets.token_hex(16)
-    poll.status = "open"
-    poll.opened_at = now
-    session.add(poll)
-    session.add(PollKey(poll_id=poll.id, key=secrets.token_hex(32)))
-    session.flush()
-    labels = [o.label for o in options(session, poll)]
-    log.record(session=session, created_at=now, type="poll.opened", actor=None, poll_id=poll.id, payload={
-        "poll": poll.id, "options": labels, "method": poll.method, "seats": poll.seats,
-        "tie_break_seed": poll.tie_seed, "electorate_hash": poll.electorate_hash,
-        "electorate_size": poll.electorate_size, "eligibility": poll.eligibility,
-        "group_lists_sha256": snapshot.raw_sha256 if snapshot else None,
-        "opens_at": _t(poll.opens_at), "closes_at": _t(poll.closes_at)})
-    session.add(Outbox(kind="topic", poll_id=poll.id, payload={"poll": poll.id}))
-    session.flush()
-    return poll
-
-
-# === Casting ====================================================================================
-
-
-@dataclass(frozen=True)
-class Receipt:
-    """What a voter is told after casting."""
-
-    tracker: str
-    replaced: bool
-    cast_at: datetime
+# === Locks ======================================================================================
 
 
 def _lock_poll(session: Session, poll: Poll, *, exclusive: bool) -> Poll:
@@ -612,284 +493,7 @@ def _lock_poll(session: Session, poll: Poll, *, exclusive: bool) -> Poll:
     return session.exec(query).one()
 
 
-def _link(key: str, poll: Poll, member: Member) -> str:
-    return hmac.new(bytes.fromhex(key), f"{poll.id}:{member.id}".encode(), hashlib.sha256).hexdigest()
-
-
-def ballot_hash(tracker: str, ranking: list[list[str]]) -> str:
-    """SHA-256 of a ballot as published (canonical JSON of tracker and ranking)."""
-    return sha256_hex(canonical_json({"tracker": tracker, "ranking": ranking}))
-
-
-@dataclass(frozen=True)
-class BallotBox:
-    """A poll as a vote reads it before writing: the poll, its key and its options.
-
-    ``key`` is the per-poll key of voter links (None once the poll has closed); ``options`` are
-    (id, label) pairs in ballot-file order, for reading the submitted ballot. Options are frozen
-    when the poll opens; the status, the closing time and the key are read again under the
-    poll's lock by ``cast``.
-    """
-
-    poll: Poll
-    key: str | None
-    options: tuple[OptionRef, ...]
-    #: The transaction that read the poll under its lock (PostgreSQL's FOR SHARE, or SQLite's
-    #: write transaction), or None: ``cast`` re-reads the poll's state unless it runs in it.
-    locked_in: Any = None
-
-    @property
-    def labels(self) -> frozenset[str]:
-        return frozenset(o.label for o in self.options)
-
-
-# Statements of the voting path, built once: every ballot runs them, and building a statement
-# costs more than running it. Parameters are bound by name at execution.
-_BALLOTS = Ballot.__table__
-_PARTICIPATION = Participation.__table__
-_OPTIONS = PollOption.__table__
-_POLLS = Poll.__table__
-# The columns a vote uses (the rest, such as the description and a closed poll's result, load
-# on first use: only a refused ballot's page needs them).
-_BOX = (select(Poll, PollKey.key).outerjoin(PollKey, PollKey.poll_id == Poll.id)
-        .options(load_only(Poll.id, Poll.body, Poll.kind, Poll.method, Poll.title, Poll.status, Poll.seats,
-                           Poll.eligibility, Poll.default_option, Poll.opens_at, Poll.closes_at, Poll.opened_at,
-                           Poll.tie_seed))
-        .where(Poll.id == bindparam("poll_id")).execution_options(populate_existing=True))
-_BOX_SHARED = _BOX.with_for_update(read=True, of=_POLLS)
-_STATE = (select(_POLLS.c.status, _POLLS.c.opened_at, _POLLS.c.closes_at, PollKey.__table__.c.key)
-          .outerjoin(PollKey.__table__, PollKey.__table__.c.poll_id == _POLLS.c.id)
-          .where(_POLLS.c.id == bindparam("poll_id")))
-_STATE_SHARED = _STATE.with_for_update(read=True, of=_POLLS)
-_BOX_OPTIONS = (select(_OPTIONS.c.id, _OPTIONS.c.label).where(_OPTIONS.c.poll_id == bindparam("poll_id"))
-                .order_by(_OPTIONS.c.position))
-# SQLite's replacement: its write transaction is exclusive, so no row lock is needed.
-_FIND_BALLOT = select(_BALLOTS.c.id, _BALLOTS.c.tracker).where(
-    _BALLOTS.c.poll_id == bindparam("poll_id"), _BALLOTS.c.voter_link == bindparam("voter_link"))
-_REPLACE_BALLOT = (update(_BALLOTS).where(_BALLOTS.c.id == bindparam("ballot_id"))
-                   .values(ranking=bindparam("ranking", type_=_BALLOTS.c.ranking.type),
-                           tracker=bindparam("tracker")))
-
-
-class _VoteWrites(NamedTuple):
-    participation: Any  # insert-or-update the voter's participation row
-    new_ballot: Any  # insert a first ballot unless the voter has one; returns its id if inserted
-    #: PostgreSQL: the participation row, the ballot (replaced, or inserted as the first) and the
-    #: audit log's tip under its lock, in one statement (data-modifying WITHs); one row (inserted
-    #: ballot id or NULL, replaced tracker or NULL, tip seq, tip hash). Else None.
-    together: Any
-    #: PostgreSQL: lock the voter's ballot and replace it, returning the replaced tracker. Else None.
-    replace: Any
-
-
-@functools.cache
-def _vote_writes(dialect_name: str) -> _VoteWrites:
-    """The dialect's writes of a vote, built once."""
-    from sqlalchemy.dialects import postgresql, sqlite
-
-    dialect = postgresql if dialect_name == "postgresql" else sqlite
-    # Parameter names differ from every column name: Core would otherwise add a column whose
-    # name is among an UPDATE's parameters to its SET clause.
-    participation = dialect.insert(_PARTICIPATION).values(
-        id=bindparam("p_id"), poll_id=bindparam("p_poll_id"), member_id=bindparam("p_member_id"),
-        evidence=bindparam("p_evidence", type_=_PARTICIPATION.c.evidence.type),
-        last_cast_at=bindparam("p_last_cast_at", type_=_PARTICIPATION.c.last_cast_at.type))
-    participation = participation.on_conflict_do_update(
-        index_elements=["poll_id", "member_id"], set_={"last_cast_at": participation.excluded.last_cast_at})
-    new_ballot = (dialect.insert(_BALLOTS).values(
-        id=bindparam("new_id"), poll_id=bindparam("new_poll_id"), tracker=bindparam("new_tracker"),
-        ranking=bindparam("new_ranking", type_=_BALLOTS.c.ranking.type), voter_link=bindparam("new_voter_link"))
-        .on_conflict_do_nothing(index_elements=["poll_id", "voter_link"]).returning(_BALLOTS.c.id))
-    if dialect_name != "postgresql":
-        return _VoteWrites(participation, new_ballot, None, None)
-    from sqlalchemy import exists, literal_column, true
-
-    # The voter's ballot as it stands, locked; replaced if there is one, else a first ballot
-    # inserted. A first ballot committed by a concurrent submission of the same voter after this
-    # statement's snapshot is in neither: then nothing is written here, and ``replace`` below
-    # (a statement of its own, on a fresh snapshot) replaces it.
-    current = (select(_BALLOTS.c.id, _BALLOTS.c.tracker)
-               .where(_BALLOTS.c.poll_id == bindparam("current_poll_id"),
-                      _BALLOTS.c.voter_link == bindparam("current_voter_link"))
-               .with_for_update())
-    current_cte = current.cte("current_ballot")
-    replaced_cte = (update(_BALLOTS).where(_BALLOTS.c.id == current_cte.c.id)
-                    .values(ranking=bindparam("new_ranking", type_=_BALLOTS.c.ranking.type),
-                            tracker=bindparam("new_tracker"))
-                    .returning(current_cte.c.tracker).cte("replaced_ballot"))
-    first = select(bindparam("new_id", type_=_BALLOTS.c.id.type), bindparam("new_poll_id", type_=_BALLOTS.c.poll_id.type),
-                   bindparam("new_tracker", type_=_BALLOTS.c.tracker.type),
-                   bindparam("new_ranking", type_=_BALLOTS.c.ranking.type),
-                   bindparam("new_voter_link", type_=_BALLOTS.c.voter_link.type)).where(~exists(current_cte.select()))
-    inserted_cte = (dialect.insert(_BALLOTS).from_select(["id", "poll_id", "tracker", "ranking", "voter_link"], first)
-                    .on_conflict_do_nothing(index_elements=["poll_id", "voter_link"]).returning(_BALLOTS.c.id)
-                    .cte("first_ballot"))
-    tip = log.LOCKED_TIP
-    one = select(literal_column("1").label("one")).subquery("one")  # the row, even on an empty log
-    together = (select(select(inserted_cte.c.id).scalar_subquery().label("inserted"),
-                       select(replaced_cte.c.tracker).scalar_subquery().label("replaced"), tip.c.seq, tip.c.hash)
-                .select_from(one.outerjoin(tip, true()))
-                .add_cte(participation.cte("participation_upsert")))
-    locked = current.subquery("current")
-    replace = (update(_BALLOTS).where(_BALLOTS.c.id == locked.c.id)
-               .values(ranking=bindparam("new_ranking", type_=_BALLOTS.c.ranking.type), tracker=bindparam("new_tracker"))
-               .returning(locked.c.tracker))
-    return _VoteWrites(participation, new_ballot, together, replace)
-
-
-#: Options of polls that have opened, by (poll id, tie-break seed): frozen at opening, so a copy
-#: per process saves every ballot a query. The seed is drawn at random when the poll opens, so
-#: no other poll (in another database, say) shares the key. Bounded.
-_FROZEN_OPTIONS: dict[tuple[int, str], tuple[OptionRef, ...]] = {}
-_FROZEN_OPTIONS_MAX = 512
-
-
-def ballot_box(session: Session, poll_id: int) -> BallotBox:
-    """Read a poll for voting: the poll with its key, and its options.
-
-    On PostgreSQL the poll's row is read under its shared lock (FOR SHARE), held to the end of
-    the transaction; on SQLite the lock is the write transaction itself, if one is open.
-    """
-    conn = session.connection()
-    postgresql = conn.dialect.name == "postgresql"
-    found = session.execute(_BOX_SHARED if postgresql else _BOX, {"poll_id": poll_id}).first() \
-        if 0 < poll_id <= MAX_ID else None
-    if found is None:
-        raise NotFound(f"There is no poll {poll_id}.")
-    poll = found[0]
-    locked = postgresql or bool(conn.get_execution_options().get("sqlite_immediate"))
-    frozen = bool(poll.tie_seed) and poll.opened_at is not None and poll.status in ("open", "closed", "published")
-    options = _FROZEN_OPTIONS.get((poll.id, poll.tie_seed)) if frozen else None
-    if options is None:
-        options = tuple(OptionRef(i, label) for i, label in conn.execute(_BOX_OPTIONS, {"poll_id": poll_id}))
-        if frozen:
-            if len(_FROZEN_OPTIONS) >= _FROZEN_OPTIONS_MAX:
-                _FROZEN_OPTIONS.clear()
-            _FROZEN_OPTIONS[(poll.id, poll.tie_seed)] = options
-    return BallotBox(poll=poll, key=found[1], options=options,
-                     locked_in=session.get_transaction() if locked else None)
-
-
-def cast(*, session: Session, poll: Poll, member: Member, ranking: list[list[str]], now: datetime,
-         send_receipt: bool = False, box: BallotBox | None = None) -> Receipt:
-    """Record (or replace) a member's ballot; the last one before the close counts.
-
-    ``box`` is the poll as ``ballot_box`` read it, when the caller has it already (the ballot
-    page reads it to parse the form); otherwise it is read here. The poll's status, closing
-    time and key count only as read under the poll's shared lock in this transaction (else
-    they are read again under it): voters share the lock, while opening, closing and
-    cancelling take it alone, so a close waits for the votes in flight and no vote lands after
-    it (SQLite write transactions are exclusive already). The rest is the participation row
-    (insert-or-update), the ballot (the voter's current one locked and replaced, else a first
-    one inserted) and the audit append (the log's newest entry under its lock, then the new
-    entry). On PostgreSQL that is two statements, all but the new log entry going together; on
-    SQLite four for a first ballot and six for a replacement.
-    """
-    if box is None or box.poll.id != poll.id:
-        box = ballot_box(session, poll.id)
-    poll = box.poll
-    conn = session.connection()
-    if box.locked_in is not None and box.locked_in is session.get_transaction():
-        state = box.poll
-        state_key = box.key
-    else:
-        state = conn.execute(_STATE_SHARED if conn.dialect.name == "postgresql" else _STATE,
-                             {"poll_id": poll.id}).one()
-        state_key = state.key
-    if state.status != "open" or state.opened_at is None:
-        raise VotingClosed("Voting is not open for this poll." if state.status != "closed"
-                           else "Voting has closed.")
-    if state.closes_at is not None and now >= state.closes_at:
-        raise VotingClosed("Voting has closed.")
-    evidence = member_evidence(member)
-    verdict = eligibility(session, poll, member, evidence=evidence)
-    if not verdict.ok:
-        raise NotEligible("You may not vote in this poll.", list(verdict.reasons))
-    labels = box.labels
-    unknown = [name for group in ranking for name in group if name not in labels]
-    if unknown:
-        raise InvalidInput([("ranking", f"{unknown[0]!r} is not an option of this poll")])
-    if state_key is None:
-        raise VotingClosed("Voting has closed.")
-    writes = _vote_writes(conn.dialect.name)
-    link = _link(state_key, poll, member)
-    tracker = secrets.token_hex(8)
-    params = {"p_id": secrets.token_hex(16), "p_poll_id": poll.id, "p_member_id": member.id,
-              "p_evidence": evidence.to_dict(), "p_last_cast_at": now,
-              "new_id": secrets.token_hex(16), "new_poll_id": poll.id, "new_tracker": tracker,
-              "new_ranking": ranking, "new_voter_link": link, "current_poll_id": poll.id, "current_voter_link": link}
-    # Who voted, and the ballot: the voter's current one locked and replaced (so that
-    # replacements by one voter queue and each names the ballot it replaces), else a first one
-    # inserted. The unique constraint on the voter link settles a race between two submissions
-    # of one voter (no savepoint needed): the loser replaces the winner's ballot.
-    locked_tip = replaced_tracker = None
-    if writes.together is not None:
-        row = conn.execute(writes.together, params).one()
-        replaced_tracker = row.replaced
-        if row.seq is not None:
-            locked_tip = (row.seq, row.hash)
-        if row.inserted is None and replaced_tracker is None:  # a concurrent first ballot of theirs
-            replaced_tracker = conn.execute(writes.replace, params).scalar_one()
-    else:
-        conn.execute(writes.participation, params)
-        if conn.execute(writes.new_ballot, params).first() is None:
-            found = conn.execute(_FIND_BALLOT, {"poll_id": poll.id, "voter_link": link}).one()
-            conn.execute(_REPLACE_BALLOT, {"ballot_id": found.id, "ranking": ranking, "tracker": tracker})
-            replaced_tracker = found.tracker
-    payload = {"poll": poll.id, "tracker": tracker, "ballot_hash": ballot_hash(tracker, ranking)}
-    if replaced_tracker:
-        payload["replaces"] = replaced_tracker
-    log.record(session=session, created_at=now, type="ballot.replaced" if replaced_tracker else "ballot.cast",
-               actor=None, poll_id=poll.id, payload=payload, locked_tip=locked_tip)
-    if send_receipt:
-        session.add(Outbox(kind="receipt", poll_id=poll.id,
-                           payload={"poll": poll.id, "username": member.username, "tracker": tracker}))
-        session.flush()
-    return Receipt(tracker=tracker, replaced=bool(replaced_tracker), cast_at=now)
-
-
-def my_ballot(session: Session, poll: Poll, member: Member) -> Ballot | None:
-    """The member's current ballot while the poll is open (through the keyed link), else None."""
-    key = session.get(PollKey, poll.id)
-    if key is None:
-        return None
-    return session.exec(select(Ballot).where(Ballot.poll_id == poll.id,
-                                             Ballot.voter_link == _link(key.key, poll, member))).first()
-
-
-def my_participation(session: Session, poll: Poll, member: Member) -> Participation | None:
-    """Whether (and, while open, when) the member last voted."""
-    return session.exec(select(Participation).where(Participation.poll_id == poll.id,
-                                                    Participation.member_id == member.id)).first()
-
-
-# === Closing and counting =======================================================================
-
-
-def _forget_voters(session: Session, poll: Poll) -> None:
-    """Destroy the per-poll key and every voter link; clear voting times; drop undelivered receipts.
-
-    A receipt waiting in the outbox names a voter and a tracker; one the forum has not taken by
-    the close is dropped rather than kept as a link (the tracker was shown on the page already).
-    """
-    from sqlalchemy import delete
-
-    session.execute(delete(Outbox).where(Outbox.poll_id == poll.id, Outbox.kind == "receipt"))
-    key = session.get(PollKey, poll.id)
-    if key is not None:
-        session.delete(key)
-    session.execute(update(Ballot).where(Ballot.poll_id == poll.id).values(voter_link=None))
-    session.execute(update(Participation).where(Participation.poll_id == poll.id).values(last_cast_at=None))
-    session.flush()
-
-
-def published_ballots(session: Session, poll: Poll) -> list[dict[str, Any]]:
-    """The ballots of a closed poll as published: tracker and ranking, sorted by tracker."""
-    if poll.status not in ("closed", "published"):
-        raise Conflict("Ballots are published only after the poll closes.")
-    rows = session.exec(select(Ballot.tracker, Ballot.ranking).where(Ballot.poll_id == poll.id)
-                        .order_by(Ballot.tracker)).all()
-    return [{"tracker": t, "ranking": r} for t, r in rows]
+# === What a count needs ==========================================================================
 
 
 def election_dict(session: Session, poll: Poll) -> dict[str, Any]:
@@ -935,52 +539,13 @@ def tally(election: dict[str, Any], ballots: list[dict[str, Any]]):
     return count(profile, election["method"], seats=seats, tie_breaker=tie_breaker, **options)
 
 
-def close_poll(*, session: Session, poll: Poll, now: datetime) -> Poll:
-    """Close voting: forget voters, fix the ballots, count, publish."""
-    from ..audit.bundle import ballots_hash, results_hash
-
-    poll = _lock_poll(session, poll, exclusive=True)
-    if poll.status != "open":
-        return poll
-    _forget_voters(session, poll)
-    poll.status = "closed"
-    poll.closed_at = now
-    ballots = published_ballots(session, poll)
-    poll.ballots_hash = ballots_hash(ballots)
-    voters = turnout(session, poll)
-    log.record(session=session, created_at=now, type="poll.closed", actor=None, poll_id=poll.id,
-               payload={"poll": poll.id, "ballots": len(ballots), "voters": voters,
-                        "ballots_hash": poll.ballots_hash})
-    election = election_dict(session, poll)
-    result = tally(election, ballots)
-    data = result.to_dict()
-    poll.result = data
-    poll.result_hash = results_hash(data)
-    log.record(session=session, created_at=now, type="poll.tallied", actor=None, poll_id=poll.id,
-               payload={"poll": poll.id, "method": election["method"], "elected": list(result.elected),
-                        "tied": list(result.tied), "results_hash": poll.result_hash})
-    poll.status = "published"
-    poll.published_at = now
-    session.add(poll)
-    log.record(session=session, created_at=now, type="results.published", actor=None, poll_id=poll.id,
-               payload={"poll": poll.id, "results_hash": poll.result_hash})
-    if poll.amendment_id is not None:
-        from ..proposals import service as documents
-
-        documents.on_referendum_published(session=session, poll=poll, now=now)
-    log.make_head(session=session, reason=f"poll {poll.id} closed", now=now)
-    session.add(Outbox(kind="results", poll_id=poll.id, payload={"poll": poll.id}))
-    session.flush()
-    return poll
-
-
 # === The clock ==================================================================================
 
 
 def due(session: Session, now: datetime) -> list[Poll]:
-    """Polls whose status the clock has moved on."""
-    polls = session.exec(select(Poll).where(Poll.status.in_(("nominations", "scheduled", "open")))).all()
-    return [p for p in polls if _next_step(p, now) is not None]
+    """Polls whose status the clock has moved on, and closed polls still being counted."""
+    polls = session.exec(select(Poll).where(Poll.status.in_(("nominations", "scheduled", "open", "closed")))).all()
+    return [p for p in polls if p.status == "closed" or _next_step(p, now) is not None]
 
 
 def _next_step(poll: Poll, now: datetime) -> str | None:
@@ -993,12 +558,16 @@ def _next_step(poll: Poll, now: datetime) -> str | None:
     return None
 
 
-def advance(*, session: Session, poll: Poll, now: datetime, snapshot: GroupSnapshot | None = None) -> str | None:
-    """Take the next step the clock calls for (one step); return its name.
+def advance(*, session: Session, poll: Poll, now: datetime, secret: str, snapshot=None) -> str | None:
+    """Take the next step the clock calls for (one step of the schedule); return its name.
 
     The step is decided under the poll's lock, so of two clocks running at once (two requests, a
-    request and ``flask polls tick``) the second sees the first one's step taken.
+    request and ``flask polls tick``) the second sees the first one's step taken. Steps after the
+    close (mixes, decryption, the count) are ``counting.plan``/``counting.apply``'s.
     """
+    from .counting import close_poll
+    from .opening import open_poll
+
     poll = _lock_poll(session, poll, exclusive=True)
     step = _next_step(poll, now)
     if step == "close-nominations":
@@ -1009,7 +578,11 @@ def advance(*, session: Session, poll: Poll, now: datetime, snapshot: GroupSnaps
     elif step == "open":
         if rule_of(poll).groups and snapshot is None:
             return None
-        open_poll(session=session, poll=poll, now=now, snapshot=snapshot)
+        before = poll.status
+        poll = open_poll(session=session, poll=poll, now=now, snapshot=snapshot, secret=secret)
+        if poll.status == before:
+            return None  # waiting (a trustee poll whose key ceremony is not complete)
+        step = "open" if poll.status == "open" else poll.status
     elif step == "close":
         close_poll(session=session, poll=poll, now=now)
     session.flush()

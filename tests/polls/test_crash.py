@@ -40,7 +40,7 @@ from tests.conftest import make_test_app
 
 ROOT = Path(__file__).resolve().parents[2]
 USER_AGENT = "crash-test"
-TRACKER_RE = re.compile(r'id="tracker">([0-9a-f-]+)<')
+TRACKER_RE = re.compile(r"/receipt/([0-9a-f]{64})$")  # a cast answers 303 to its receipt
 VOTERS = 40
 THREADS = 4
 ACKS_BEFORE_KILL = 25
@@ -144,13 +144,15 @@ def _cast_until_killed(port: int, poll_id: int, option_ids: dict[str, int], cook
         k += 1
         cookie, csrf = cookies[voter]
         first = labels[(voter + k) % len(labels)]
-        fields = [("csrf_token", csrf), ("poll", str(poll_id)), (f"rank-{option_ids[first]}", "1")]
+        fields = [("csrf_token", csrf), ("poll", str(poll_id)), (f"rank-{option_ids[first]}", "1"),
+                  ("confirm", "yes")]
         try:
             conn.request("POST", f"/polls/{poll_id}/ballot", body=urlencode(fields),
                          headers={"Cookie": f"{cookie_name}={cookie}", "User-Agent": USER_AGENT,
                                   "Content-Type": "application/x-www-form-urlencoded"})
             response = conn.getresponse()
-            body = response.read().decode("utf-8", "replace")
+            response.read()
+            location = response.getheader("Location") or ""
         except (OSError, http.client.HTTPException) as exc:
             conn.close()
             with lock:
@@ -159,10 +161,10 @@ def _cast_until_killed(port: int, poll_id: int, option_ids: dict[str, int], cook
                 counts["failed"] += 1
             time.sleep(0.05)
             continue
-        match = TRACKER_RE.search(body)
+        match = TRACKER_RE.search(location)
         with lock:
-            if response.status == 200 and match:
-                history.setdefault(voter, []).append(match.group(1).replace("-", ""))
+            if response.status == 303 and match:
+                history.setdefault(voter, []).append(match.group(1))
                 counts["acked"] += 1
             else:
                 counts["refused"] += 1
@@ -177,7 +179,7 @@ def test_kill_9_mid_vote_loses_no_acknowledged_ballot(database_url):
     cookie_name = app.config["SESSION_COOKIE_NAME"]
     time.sleep(max(0.0, (opens - datetime.now(UTC)).total_seconds() + 0.1))
     clock.run_due(engine=app.extensions["governance.engine"], immediate=app.extensions["governance.engine_immediate"],
-                  forum=None, now=datetime.now(UTC))
+                  forum=None, now=datetime.now(UTC), secret=app.config["SECRET_KEY"])
     dispose_engines(app)
 
     port = _free_port()
@@ -210,7 +212,8 @@ def test_kill_9_mid_vote_loses_no_acknowledged_ballot(database_url):
         with engine.connect() as conn:
             if engine.dialect.name == "sqlite":
                 assert conn.execute(text("PRAGMA integrity_check")).scalar_one() == "ok"
-            stored = set(conn.execute(select(Ballot.tracker).where(Ballot.poll_id == poll.id)).scalars())
+            stored = set(conn.execute(select(Ballot.tracker).where(Ballot.poll_id == poll.id,
+                                                                   Ballot.superseded.is_(False))).scalars())
             participations = conn.execute(select(func.count()).select_from(Participation)
                                           .where(Participation.poll_id == poll.id)).scalar_one()
         acked_trackers = {t for items in history.values() for t in items if t}
@@ -242,7 +245,8 @@ def test_kill_9_mid_vote_loses_no_acknowledged_ballot(database_url):
     cookie, csrf = cookies[0]
     client.set_cookie(cookie_name, cookie)
     response = client.post(f"/polls/{poll.id}/ballot", headers={"User-Agent": USER_AGENT},
-                           data={"csrf_token": csrf, "poll": str(poll.id), f"rank-{option_ids['Ash']}": "1"})
-    assert response.status_code == 200 and TRACKER_RE.search(response.get_data(as_text=True))
+                           data={"csrf_token": csrf, "poll": str(poll.id), f"rank-{option_ids['Ash']}": "1",
+                                 "confirm": "yes"})
+    assert response.status_code == 303 and TRACKER_RE.search(response.headers["Location"])
     dispose_engines(app)
     assert time.monotonic() - started < 60

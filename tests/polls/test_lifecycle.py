@@ -10,10 +10,12 @@ from sqlmodel import select
 from governance.audit import log
 from governance.audit.chain import verify_chain
 from governance.errors import Conflict, InvalidInput, NotAllowed, NotEligible, VotingClosed
-from governance.models import Ballot, Participation, Poll, PollKey
-from governance.polls import charter, clock, service
+from governance.models import Mix, Poll, PollSecret
+from governance.polls import charter, clock, counting, service, voting
 from governance.polls.service import PollInput
 from tests.conftest import forum_adapter, sync_member
+
+SECRET = "test-secret-key-" + "x" * 32  # tests.conftest.make_test_app's
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 OPEN = NOW + timedelta(hours=2)
@@ -30,7 +32,13 @@ def decision_input(**changes) -> PollInput:
 def run_clock(app, forum, now):
     return clock.run_due(engine=app.extensions["governance.engine"],
                          immediate=app.extensions["governance.engine_immediate"],
-                         forum=forum_adapter(forum), now=now)
+                         forum=forum_adapter(forum), now=now, secret=app.config["SECRET_KEY"])
+
+
+def cast(session, poll, member, ranking, now, **kwargs):
+    """A ballot as the plain form casts it: encrypted by the server on arrival, then recorded."""
+    return voting.cast_ranking(session=session, poll_id=poll.id, member=member, ranking=ranking, now=now,
+                               secret=SECRET, **kwargs)
 
 
 def reload(app, poll_id):
@@ -62,44 +70,47 @@ def test_decision_from_draft_to_published_results(forum_app, forum, session, com
     session.expire_all()
     poll = session.get(Poll, poll.id)
     assert poll.status == "open" and len(poll.tie_seed) == 32 and poll.electorate_hash
+    assert poll.key_mode == "platform" and len(poll.fingerprint) == 64
+    assert poll.election_params["options"] == ["Ash", "Birch", "Cedar"]
+    salts = session.get(PollSecret, poll.id)
+    assert salts.link_salt and salts.key_salt
 
     voters = {name: sync_member(session, forum, name) for name in ("marlow_p", "halvard", "inkwell", "rackham")}
     ballots = {"marlow_p": [["Birch"], ["Ash"]], "halvard": [["Ash"]], "inkwell": [["Cedar"], ["Birch"]],
                "rackham": [["Birch"]]}
     receipts = {}
     for name, ranking in ballots.items():
-        receipts[name] = service.cast(session=session, poll=poll, member=voters[name], ranking=ranking,
-                                      now=OPEN + timedelta(minutes=5), send_receipt=True)
+        receipts[name] = cast(session, poll, voters[name], ranking, OPEN + timedelta(minutes=5), send_receipt=True)
         session.commit()
-    # marlow changes their mind: the last ballot counts, the old tracker is gone
-    again = service.cast(session=session, poll=poll, member=voters["marlow_p"], ranking=[["Ash"]],
-                         now=OPEN + timedelta(minutes=9))
+    # marlow changes their mind: the last ballot counts, the old one stays on the board, replaced
+    again = cast(session, poll, voters["marlow_p"], [["Ash"]], OPEN + timedelta(minutes=9))
     session.commit()
     assert again.replaced and again.tracker != receipts["marlow_p"].tracker
     from governance.models import Outbox
 
     assert len(session.exec(select(Outbox).where(Outbox.kind == "receipt")).all()) == 4  # queued for the forum
     assert service.turnout(session, poll) == 4
-    assert session.exec(select(Ballot).where(Ballot.poll_id == poll.id)).all().__len__() == 4
-    assert service.my_ballot(session, poll, voters["marlow_p"]).ranking == [["Ash"]]
+    board = voting.board(session, poll)
+    assert len(board) == 5 and [b.tracker for b in board if b.superseded] == [receipts["marlow_p"].tracker]
+    box = voting.ballot_box(session, poll.id)
+    assert voting.my_tracker(session, box, voters["marlow_p"], secret=SECRET) == again.tracker
     with pytest.raises(Conflict):
-        service.published_ballots(session, poll)  # hidden until the close
+        counting.published_ballots(session, poll)  # nothing decrypted until the count
+    session.rollback()
 
-    assert run_clock(forum_app, forum, CLOSE) == [(poll.id, "close")]
+    assert run_clock(forum_app, forum, CLOSE) == [(poll.id, "close"), (poll.id, "mix"), (poll.id, "decrypt"),
+                                                  (poll.id, "count")]
     session.rollback()
     session.expire_all()
     poll = session.get(Poll, poll.id)
     assert poll.status == "published"
-    # Ash 2, Birch 1, Cedar 1 -> Cedar or Birch out (tie, seeded), then Ash vs Birch...
     assert poll.result["method"] == "irv" and poll.result["elected"]
-    published = service.published_ballots(session, poll)
-    assert [b["tracker"] for b in published] == sorted(b["tracker"] for b in published)
-    assert again.tracker in {b["tracker"] for b in published}
-    assert receipts["marlow_p"].tracker not in {b["tracker"] for b in published}
-    # Secrecy after close: no key, no links, no voting times.
-    assert session.get(PollKey, poll.id) is None
-    assert all(b.voter_link is None for b in session.exec(select(Ballot).where(Ballot.poll_id == poll.id)))
-    assert all(p.last_cast_at is None for p in session.exec(select(Participation)))
+    published = counting.published_ballots(session, poll)
+    assert sorted(str(b["ranking"]) for b in published) == sorted(
+        str(r) for r in [[["Ash"]], [["Ash"]], [["Cedar"], ["Birch"]], [["Birch"]]])
+    assert len(session.exec(select(Mix).where(Mix.poll_id == poll.id)).all()) == 1
+    # Secrecy after the count: both salts gone (no credential, no platform key can be derived).
+    assert session.get(PollSecret, poll.id) is None
     # Receipts the forum never took (nothing delivered them here) are dropped at the close, not kept as links.
     assert session.exec(select(Outbox).where(Outbox.kind == "receipt")).all() == []
     # The log is an unbroken chain with the whole story.
@@ -108,9 +119,12 @@ def test_decision_from_draft_to_published_results(forum_app, forum, session, com
     types = [e.type for e in entries if e.poll_id == poll.id]
     assert types[:3] == ["poll.created", "poll.scheduled", "poll.opened"]
     assert types.count("ballot.cast") == 4 and types.count("ballot.replaced") == 1
-    assert types[-3:] == ["poll.closed", "poll.tallied", "results.published"]
+    assert types[-6:] == ["poll.closed", "mix.added", "decryption.share", "poll.decrypted", "poll.tallied",
+                          "results.published"]
     for entry in entries:
         assert "marlow_p" not in str(entry.payload)
+        if entry.type.startswith("ballot."):
+            assert entry.created_at.endswith(":00:00Z")  # the hour only
 
 
 def test_group_snapshot_at_open_ignores_a_later_join(forum_app, forum, session):
@@ -130,11 +144,11 @@ def test_group_snapshot_at_open_ignores_a_later_join(forum_app, forum, session):
     assert changed[-1].payload["groups_added"] == ["sig-security"]
     poll = reload(forum_app, poll.id)
     with pytest.raises(NotEligible) as err:  # ...but not when the poll opened
-        service.cast(session=session, poll=poll, member=marlow, ranking=[["Ash"]], now=OPEN)
+        cast(session, poll, marlow, [["Ash"]], OPEN)
     assert "sig-security" in err.value.reasons[0]
     session.rollback()
     member = sync_member(session, forum, "cipher_wren")
-    service.cast(session=session, poll=poll, member=member, ranking=[["Ash", "Birch"], ["Cedar"]], now=OPEN)
+    cast(session, poll, member, [["Ash", "Birch"], ["Cedar"]], OPEN)
     session.commit()
     assert poll.electorate_size == 7
 
@@ -197,13 +211,13 @@ def test_voting_before_open_and_after_close_is_refused(forum_app, forum, session
     poll = make_scheduled(session, committee)
     voter = sync_member(session, forum, "marlow_p")
     with pytest.raises(VotingClosed):
-        service.cast(session=session, poll=poll, member=voter, ranking=[["Ash"]], now=NOW)
+        cast(session, poll, voter, [["Ash"]], NOW)
     session.rollback()  # as a failed request's teardown does: release the poll's row lock
     run_clock(forum_app, forum, OPEN)
     poll = reload(forum_app, poll.id)
     # The close is enforced inside the vote's own transaction, even before any request closed it.
     with pytest.raises(VotingClosed):
-        service.cast(session=session, poll=poll, member=voter, ranking=[["Ash"]], now=CLOSE)
+        cast(session, poll, voter, [["Ash"]], CLOSE)
     session.rollback()
     session.expire_all()
     assert service.turnout(session, poll) == 0
@@ -220,7 +234,7 @@ def test_ineligible_members_get_their_reasons(forum_app, forum, session, committ
     poll = reload(forum_app, poll.id)
     member = sync_member(session, forum, username)
     with pytest.raises(NotEligible) as err:
-        service.cast(session=session, poll=poll, member=member, ranking=[["Ash"]], now=OPEN)
+        cast(session, poll, member, [["Ash"]], OPEN)
     assert any(fragment in reason for reason in err.value.reasons)
 
 
@@ -231,7 +245,7 @@ def test_account_created_after_opening_cannot_vote(forum_app, forum, session, co
     forum.data.add_user("latecomer", created_at=OPEN + timedelta(minutes=1), trust_level=2)
     member = sync_member(session, forum, "latecomer")
     with pytest.raises(NotEligible) as err:
-        service.cast(session=session, poll=poll, member=member, ranking=[["Ash"]], now=OPEN + timedelta(hours=1))
+        cast(session, poll, member, [["Ash"]], OPEN + timedelta(hours=1))
     assert "after this poll opened" in err.value.reasons[0]
 
 

@@ -14,10 +14,9 @@ from governance.audit.chain import verify_chain
 from governance.errors import Conflict, InvalidInput, NotAllowed, NotEligible, NotFound
 from governance.models import Amendment, Document, DocumentVersion, Poll
 from governance.polls import charter, clock
-from governance.polls import service as polls
 from governance.proposals import service
 from governance.proposals.render import sha256_hex
-from tests.conftest import make_member
+from tests.conftest import cast_ranking, close_and_count, make_member
 from tests.proposals.roadmap_support import V1, V2
 
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -43,7 +42,8 @@ def member(session, username: str, **fields):
 def run_clock(app, now):
     """Take the steps the clock calls for (community polls need no forum snapshot)."""
     return clock.run_due(engine=app.extensions["governance.engine"],
-                         immediate=app.extensions["governance.engine_immediate"], forum=None, now=now)
+                         immediate=app.extensions["governance.engine_immediate"], forum=None, now=now,
+                         secret=app.config["SECRET_KEY"])
 
 
 def import_roadmap(session, source: str = V1):
@@ -82,7 +82,7 @@ def decide(app, session, poll, *, yes: int, no: int = 0, abstain: int = 0, prefi
     assert poll.status == "open"
     rankings = [[["yes"]]] * yes + [[["no"]]] * no + [[]] * abstain
     for voter, ranking in zip(voters, rankings, strict=True):
-        polls.cast(session=session, poll=poll, member=voter, ranking=ranking, now=poll.opens_at + timedelta(minutes=1))
+        cast_ranking(app, session, poll.id, voter, ranking, poll.opens_at + timedelta(minutes=1))
     session.commit()
     assert (poll.id, "close") in run_clock(app, poll.closes_at)
     session.expire_all()
@@ -386,19 +386,15 @@ def test_second_detail_is_rebased_and_a_conflicting_one_is_voided(app, session, 
     for amendment in (second, clash):
         poll = session.get(Poll, polls_by_id[amendment.id].id)
         for voter in voters:
-            polls.cast(session=session, poll=poll, member=voter, ranking=[["yes"]], now=NOW + timedelta(hours=2))
+            cast_ranking(app, session, poll.id, voter, [["yes"]], NOW + timedelta(hours=2))
     session.commit()
     # The first referendum closes first: its clock step adopts it and rebases or conflicts the others.
     first_poll = session.get(Poll, polls_by_id[first.id].id)
     for i in range(5):
-        polls.cast(session=session, poll=first_poll, member=member(session, f"f{i}"), ranking=[["yes"]],
-                   now=NOW + timedelta(hours=2))
+        cast_ranking(app, session, first_poll.id, member(session, f"f{i}"), [["yes"]], NOW + timedelta(hours=2))
     session.commit()
-    from sqlmodel import Session
 
-    with Session(app.extensions["governance.engine_immediate"], expire_on_commit=False) as writer:
-        polls.close_poll(session=writer, poll=writer.get(Poll, first_poll.id), now=NOW + timedelta(days=1))
-        writer.commit()
+    close_and_count(app, first_poll.id, NOW + timedelta(days=1))
     session.expire_all()
 
     document = session.exec(select(Document)).one()
@@ -427,8 +423,7 @@ def test_second_detail_is_rebased_and_a_conflicting_one_is_voided(app, session, 
     # The rebased second amendment is adopted on its own vote: version 3 keeps both insertions.
     second_poll = session.get(Poll, polls_by_id[second.id].id)
     for i in range(3):
-        polls.cast(session=session, poll=second_poll, member=member(session, f"s{i}"), ranking=[["yes"]],
-                   now=NOW + timedelta(days=2))
+        cast_ranking(app, session, second_poll.id, member(session, f"s{i}"), [["yes"]], NOW + timedelta(days=2))
     session.commit()
     assert (second_poll.id, "close") in run_clock(app, second_poll.closes_at)
     session.expire_all()

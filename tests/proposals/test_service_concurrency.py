@@ -7,11 +7,11 @@ import threading
 from datetime import timedelta
 
 import pytest
-from sqlmodel import Session, select
+from sqlmodel import select
 
 from governance.models import Amendment, Document, Poll
-from governance.polls import service as polls
 from governance.proposals import service
+from tests.conftest import cast_ranking, close_and_count
 from tests.proposals.test_service import (
     AFTER_GOVERNANCE,
     AFTER_HARD_FORK,
@@ -30,16 +30,13 @@ from tests.proposals.test_service import (
 
 def close_together(app, poll_ids, now):
     """Close every poll in its own thread and transaction, all released at once."""
-    engine = app.extensions["governance.engine_immediate"]
     errors: list[BaseException] = []
     start = threading.Barrier(len(poll_ids))
 
     def one(poll_id: int) -> None:
         try:
             start.wait()
-            with Session(engine, expire_on_commit=False) as s:
-                polls.close_poll(session=s, poll=s.get(Poll, poll_id), now=now)
-                s.commit()
+            close_and_count(app, poll_id, now)
         except BaseException as exc:  # collected and reported below
             errors.append(exc)
 
@@ -62,8 +59,7 @@ def test_two_referendums_closing_at_once(app, session, chair, marlow, second_pla
     for poll_id in poll_ids:
         poll = session.get(Poll, poll_id)
         for i in range(5):
-            polls.cast(session=session, poll=poll, member=member(session, f"p{poll_id}v{i}"), ranking=[["yes"]],
-                       now=NOW + timedelta(hours=2))
+            cast_ranking(app, session, poll.id, member(session, f"p{poll_id}v{i}"), [["yes"]], NOW + timedelta(hours=2))
     session.commit()
 
     assert close_together(app, poll_ids, NOW + timedelta(days=1)) == []
