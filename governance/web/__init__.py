@@ -25,7 +25,7 @@ class _JSONProvider(DefaultJSONProvider):
 
 def register_blueprints(app: Flask) -> None:
     """Attach every blueprint and cross-cutting handler to the app."""
-    from . import audit, auth, documents, errors, filters, main, polls, security
+    from . import audit, auth, documents, errors, filters, main, polls, security, trustees, voting  # noqa: F401
 
     app.json = _JSONProvider(app)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import re
 
-from flask import Blueprint, Response, jsonify, render_template, request
+from flask import Blueprint, Response, jsonify, redirect, render_template, request, url_for
 
 from ..audit import export, log
 from ..db import get_session
@@ -126,6 +126,8 @@ def tracker():
     if problems:
         raise InvalidInput(problems)
     lookup = export.find_tracker(get_session(), poll_id, code)
+    if lookup.state == "board":  # encrypted ballots: trackers are on the poll's bulletin board
+        return redirect(url_for("polls.board", poll_id=poll_id, tracker=code))
     status = 404 if lookup.state == "not-found" else 200
     return render_template("audit/tracker.html", lookup=lookup, poll_value=str(poll_id),
                            tracker_value=code), status

@@ -70,12 +70,12 @@ def _number(value: str | None, what: str) -> int:
 @bp.before_request
 def follow_the_clock() -> None:
     """Open and close due polls first, so an amendment's vote and outcome are shown as they stand."""
-    from ..identity.forum import Forum
     from ..polls import clock
 
     clock.run_due(engine=current_app.extensions["governance.engine"],
                   immediate=current_app.extensions["governance.engine_immediate"],
-                  forum=Forum.from_config(current_app.config, max_wait=2.0), now=_now())
+                  forum=None, now=_now(), secret=current_app.config["SECRET_KEY"],
+                  work_limit=clock.REQUEST_WORK_LIMIT)
 
 
 @bp.context_processor

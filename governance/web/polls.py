@@ -13,18 +13,16 @@ from datetime import UTC, datetime
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from ..db import begin_writing, get_session, reads_first
-from ..errors import InvalidInput, NotAllowed, NotEligible
+from ..db import get_session
+from ..errors import InvalidInput, NotAllowed
 from ..identity.eligibility import Rule
-from ..identity.forum import Forum
 from ..identity.roles import is_committee
 from ..models import Member
 from ..polls import ballots as ballot_forms
-from ..polls import chart, clock, service
+from ..polls import chart, clock, counting, service, voting
 from ..polls import charter as charters
-from ..polls.methods import EQUAL_RANKS, KIND_METHODS, METHOD_NAMES, UNRANKED_MEANING
+from ..polls.methods import KIND_METHODS, METHOD_NAMES
 from .filters import display_zone
-from .ratelimit import limited, spend
 
 bp = Blueprint("polls", __name__, url_prefix="/polls")
 charter_bp = Blueprint("charter", __name__, url_prefix="/charter")
@@ -47,7 +45,8 @@ def follow_the_clock() -> None:
         return
     clock.run_due(engine=current_app.extensions["governance.engine"],
                   immediate=current_app.extensions["governance.engine_immediate"],
-                  forum=Forum.from_config(current_app.config, max_wait=2.0), now=now())
+                  forum=None, now=now(), secret=current_app.config["SECRET_KEY"],
+                  work_limit=clock.REQUEST_WORK_LIMIT)
 
 
 def _poll(poll_id: int):
@@ -95,16 +94,20 @@ def _poll_context(db, poll, charter) -> dict:
         "rule": Rule.from_dict(poll.eligibility or {}), "methods": METHOD_NAMES,
         "may_manage": charters.may_manage(charter, poll.body, current_user),
         "nominations": service.nominations(db, poll) if poll.kind == "election" else [],
-        "eligibility": None, "participation": None, "my_nomination": None, "now": now(),
+        "eligibility": None, "voted": False, "my_tracker": None, "my_nomination": None, "now": now(),
+        "counting": counting.progress(db, poll) if poll.status == "closed" else None,
     }
     if current_user.is_authenticated:
         if poll.status == "open":
             ctx["eligibility"] = service.eligibility(db, poll, current_user)
-            ctx["participation"] = service.my_participation(db, poll, current_user)
+            ctx["voted"] = voting.has_voted(db, poll, current_user)
+            if ctx["voted"]:
+                box = voting.ballot_box(db, poll.id)
+                ctx["my_tracker"] = voting.my_tracker(db, box, current_user, secret=current_app.config["SECRET_KEY"])
         elif poll.status in ("nominations", "scheduled", "draft"):
             ctx["eligibility"] = service.eligibility_now(poll, current_user, now())
         elif poll.status in ("closed", "published"):
-            ctx["participation"] = service.my_participation(db, poll, current_user)
+            ctx["voted"] = voting.has_voted(db, poll, current_user)
         ctx["my_nomination"] = next((n for n, m in ctx["nominations"] if m.id == current_user.id), None)
     return ctx
 
@@ -310,100 +313,6 @@ def withdraw(poll_id: int):
     return redirect(url_for("polls.show", poll_id=poll_id))
 
 
-# === Voting =====================================================================================
-
-
-def _ballot_page(db, poll, *, status: int = 200, errors=None, submitted=None):
-    options = service.options(db, poll)
-    refs = [ballot_forms.OptionRef(o.id, o.label) for o in options]
-    key = current_app.config["SECRET_KEY"].encode()
-    ordered = ballot_forms.voter_order(refs, key=key, voter=f"{poll.id}:{current_user.id}")
-    by_id = {o.id: o for o in options}
-    current = service.my_ballot(db, poll, current_user)
-    ranks: dict[int, int] = {}
-    choice = None
-    if submitted is not None:
-        for o in options:
-            raw = submitted.get(f"rank-{o.id}", "")
-            if ballot_forms.is_small_number(raw):
-                ranks[o.id] = int(raw)
-        choice = submitted.get("choice")
-    elif current is not None:
-        label_to_id = {o.label: o.id for o in options}
-        for position, group in enumerate(current.ranking, start=1):
-            for label in group:
-                if label in label_to_id:
-                    ranks[label_to_id[label]] = position
-        if poll.kind == "referendum":
-            choice = current.ranking[0][0] if current.ranking else "abstain"
-    statements = {}
-    if poll.kind == "election":
-        statements = {m.id: n for n, m in service.nominations(db, poll, include_withdrawn=False)}
-    participation = service.my_participation(db, poll, current_user)
-    return render_template(
-        "polls/ballot.html", poll=poll, options=[by_id[r.id] for r in ordered], ranks=ranks, choice=choice,
-        errors=errors or [], unranked_meaning=UNRANKED_MEANING.get(poll.method, ""),
-        equal_ranks=poll.method in EQUAL_RANKS, statements=statements, participation=participation,
-        methods=METHOD_NAMES), status
-
-
-@bp.get("/<int:poll_id>/ballot")
-@login_required
-def ballot(poll_id: int):
-    """The ballot: rank by drag and drop, by keyboard, or by numbers without JavaScript."""
-    db = get_session()
-    poll = _poll(poll_id)
-    if poll.status != "open":
-        flash("Voting is not open for this poll.", "info")
-        return redirect(url_for("polls.show", poll_id=poll.id))
-    verdict = service.eligibility(db, poll, current_user)
-    if not verdict.ok:
-        raise NotEligible("You may not vote in this poll.", list(verdict.reasons))
-    page = _ballot_page(db, poll)
-    db.commit()
-    return page
-
-
-@bp.post("/<int:poll_id>/ballot")
-@reads_first
-@limited("vote", in_transaction=True)
-@login_required
-def cast(poll_id: int):
-    """Record the ballot (replacing an earlier one) and show the receipt.
-
-    The member, the poll and its options are read and the ballot is checked before the write
-    transaction opens; the service checks the poll's state again under its lock.
-    """
-    db = get_session()
-    box = service.ballot_box(db, poll_id)
-    poll = box.poll
-    if request.form.get("poll") not in (None, str(poll.id)):
-        raise InvalidInput([("poll", "this ballot was filled in for another poll; nothing was recorded")])
-    try:
-        if request.is_json:
-            data = request.get_json(silent=True)
-            ranking = ballot_forms.parse_json(method=poll.method, options=box.options, data=data)
-            wants_receipt = isinstance(data, dict) and data.get("receipt") is True
-        else:
-            ranking = ballot_forms.parse_form(method=poll.method, options=box.options,
-                                              form=request.form.to_dict(flat=False))
-            wants_receipt = request.form.get("receipt") == "on"
-        begin_writing(db)
-        spend(db)
-        receipt = service.cast(session=db, poll=poll, member=current_user._get_current_object(), ranking=ranking,
-                               now=now(), send_receipt=wants_receipt, box=box)
-    except InvalidInput as exc:
-        db.rollback()
-        if request.is_json:
-            raise
-        return _ballot_page(db, poll, status=400, errors=exc.reasons, submitted=request.form)
-    db.commit()
-    if request.is_json:
-        return {"tracker": receipt.tracker, "replaced": receipt.replaced}, 201
-    return render_template("polls/receipt.html", poll=poll, receipt=receipt, ranking=ranking,
-                           tracker=ballot_forms.format_tracker(receipt.tracker), sent=wants_receipt)
-
-
 # === Results ====================================================================================
 
 
@@ -424,10 +333,12 @@ def results(poll_id: int):
     result = poll.result
     svg = chart.flow_svg(result) if result.get("rounds") else ""
     voters = service.turnout(db, poll)
-    ballots_count = service.ballot_count(db, poll)
+    decoded = counting.published_ballots(db, poll)
+    ballots_count = len(decoded)
+    invalid = sum(1 for d in decoded if "invalid" in d)
     db.commit()
     return render_template("polls/results.html", poll=poll, result=result, chart_svg=svg, voters=voters,
-                           ballots_count=ballots_count, methods=METHOD_NAMES,
+                           ballots_count=ballots_count, invalid=invalid, methods=METHOD_NAMES,
                            candidates=result.get("candidates", []))
 
 
@@ -444,7 +355,7 @@ def download(poll_id: int, fmt: str):
     from ..tally import blt, formats, report
     from ..tally.core import Profile, Result
 
-    ballots = service.published_ballots(db, poll)
+    ballots = counting.counted_ballots(db, poll)
     election = service.election_dict(db, poll)
     db.commit()
     if fmt in ("json", "csv", "txt"):
@@ -467,14 +378,17 @@ def download(poll_id: int, fmt: str):
 def ballots(poll_id: int):
     """The published ballot list of a closed poll, by tracker; look up your own."""
     db, poll = _published(poll_id)
-    rows = service.published_ballots(db, poll)
+    rows = counting.published_ballots(db, poll)
     db.commit()
-    query = ballot_forms.normalise_tracker(request.args.get("tracker", ""))
-    if request.args.get("tracker") and len(query) < 8:
-        raise InvalidInput([("tracker", "a tracker has 16 letters and digits (0-9, a-f); dashes are optional")])
-    found = next((r for r in rows if r["tracker"] == query), None) if query else None
-    return render_template("polls/ballots.html", poll=poll, rows=rows, query=request.args.get("tracker", ""),
-                           found=found, searched=bool(query), format_tracker=ballot_forms.format_tracker)
+    if not poll.fingerprint:  # counted before ballots were encrypted: plaintext ballots with trackers
+        query = ballot_forms.normalise_tracker(request.args.get("tracker", ""))
+        if request.args.get("tracker") and len(query) < 8:
+            raise InvalidInput([("tracker", "a tracker has 16 letters and digits (0-9, a-f); dashes are optional")])
+        found = next((r for r in rows if r["tracker"] == query), None) if query else None
+        return render_template("polls/legacy_ballots.html", poll=poll, rows=rows,
+                               query=request.args.get("tracker", ""), found=found, searched=bool(query),
+                               format_tracker=ballot_forms.format_tracker)
+    return render_template("polls/ballots.html", poll=poll, rows=rows)
 
 
 # === Charter ====================================================================================

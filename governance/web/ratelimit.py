@@ -162,7 +162,7 @@ def client_key() -> str:
     return f"a{request.remote_addr}"
 
 
-def limited(name: str, *, in_transaction: bool = False):
+def limited(name: str, *, in_transaction: bool = False, key=None):
     """Decorate a view so each client gets ``RATELIMIT_<NAME>`` requests; put it outermost.
 
     By default each hit is counted in a short transaction of its own, before the view runs. With
@@ -171,7 +171,9 @@ def limited(name: str, *, in_transaction: bool = False):
     read before the view (a client at the limit is refused at once) and the view counts the hit
     by calling ``spend`` once its write transaction is open. A request that ends without
     committing its count (refused input, a domain error, or no ``spend`` at all) is counted
-    afterwards on its own.
+    afterwards on its own. ``key`` (a callable) names the counter instead of the client: voting
+    counts per poll and member under a keyed hash (``polls.keys.vote_limit_key``), whose counters
+    the poll's close deletes.
     """
 
     def decorator(view):
@@ -180,20 +182,20 @@ def limited(name: str, *, in_transaction: bool = False):
             if not current_app.config.get("RATELIMIT_ENABLED", True):
                 return view(*args, **kwargs)
             limit, period = parse_limit(current_app.config[f"RATELIMIT_{name.upper()}"])
-            key = f"{name}:{client_key()}"
+            counter = key() if key is not None else f"{name}:{client_key()}"
             if not in_transaction:
-                allowed, retry = hit(key, limit, period)
+                allowed, retry = hit(counter, limit, period)
                 if not allowed:
                     raise RateLimited(retry_after=retry)
                 return view(*args, **kwargs)
             db = get_session()
             now = time.time()
             window = _window(now, period)
-            charge = g.setdefault(_CHARGE, _Charge(key, limit, period, window, now))
+            charge = g.setdefault(_CHARGE, _Charge(counter, limit, period, window, now))
             try:
                 if db.get_bind().dialect.name == "sqlite":
                     # Read only: counting would take SQLite's single write lock this early.
-                    count = db.connection().execute(_CURRENT, {"key": key, "window_start": window}).scalar() or 0
+                    count = db.connection().execute(_CURRENT, {"key": counter, "window_start": window}).scalar() or 0
                     if count >= limit:
                         raise RateLimited(retry_after=_retry_after(window, period, now))
                 else:

@@ -92,7 +92,10 @@ def test_voting_pages_have_no_serious_violations(site, page):  # noqa: F811
     assert contrast(ring.group(1), style(page, "body", "backgroundColor")) >= 3
     assert contrast(ring.group(1), style(page, ".ballot-item:focus-within", "backgroundColor")) >= 3
     assert contrast(style(page, focused, "outlineColor"), style(page, ".site-header", "backgroundColor")) >= 3
-    page.get_by_role("button", name="Cast my ballot").click()
+    page.get_by_role("button", name="Review my ballot").click()
+    page.locator("#ballot-review").wait_for(state="visible")
+    found += serious_violations(page)  # the review, encrypted in the browser
+    page.get_by_role("button", name="Cast this ballot").click()
     page.wait_for_selector("#tracker")
     found += serious_violations(page)  # the receipt
 

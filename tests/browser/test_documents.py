@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tests.conftest import LiveServer, login, make_member
+from tests.conftest import LiveServer, cast_ranking, login, make_member
 
 pytestmark = pytest.mark.browser
 
@@ -31,9 +31,8 @@ def _log_in(page, server, app, member) -> None:
 def test_propose_vote_and_read_an_adopted_amendment(app, page):
     from sqlmodel import Session, select
 
-    from governance.models import Amendment, Poll
+    from governance.models import Amendment
     from governance.polls import charter
-    from governance.polls import service as polls
     from governance.proposals import service
     from tests.proposals.roadmap_support import V1
 
@@ -82,13 +81,14 @@ def test_propose_vote_and_read_an_adopted_amendment(app, page):
         page.get_by_role("link", name="Vote", exact=True).click()
         assert page.url.endswith(f"/polls/{poll_id}/ballot")
         page.check("#choice-yes")
-        page.uncheck("#receipt")
-        page.get_by_role("button", name="Cast my ballot").click()
-        assert page.locator("h1").inner_text() == "Your ballot is recorded"
+        page.get_by_role("button", name="Review my ballot").click()
+        assert page.locator("#review-summary").inner_text() == "You chose: yes"
+        with page.expect_navigation():
+            page.get_by_role("button", name="Cast this ballot").click()
+        assert page.locator("h1").inner_text() == "Ballot recorded"
         with Session(app.extensions["governance.engine_immediate"], expire_on_commit=False) as s:
-            poll = s.get(Poll, poll_id)
             for voter in voters:
-                polls.cast(session=s, poll=poll, member=voter, ranking=[["yes"]], now=T0 + timedelta(minutes=2))
+                cast_ranking(app, s, poll_id, voter, [["yes"]], T0 + timedelta(minutes=2))
             s.commit()
 
         # Voting closes a week later; the next page view closes the poll and adopts the amendment.

@@ -95,34 +95,49 @@ def test_vote_by_keyboard_replace_by_drag_and_find_the_ballot_after_the_close(si
     assert active(page) == "Rank Cedar"
     assert ranks(page) == {"Ash": "1", "Birch": "2", "Cedar": ""}
     assert page.locator("#ballot-live").get_attribute("aria-live") == "assertive"
-    tab_to(page, "Cast my ballot")
-    with page.expect_navigation():  # the form posts back to the same URL
-        page.keyboard.press("Enter")
-    assert page.locator("h1").inner_text() == "Your ballot is recorded", page.locator("main").inner_text()
-    assert "Thank you for voting." in page.locator("main").inner_text()
+    tab_to(page, "Review my ballot")
+    page.keyboard.press("Enter")
+    # The review: what will be cast, encrypted in the browser, with its tracker.
+    review = page.locator("#ballot-review")
+    review.wait_for(state="visible")
+    assert review.locator("#review-summary").inner_text() == "You ranked: 1. Ash; 2. Birch. Not ranked: Cedar."
+    checked = review.locator("#review-tracker").inner_text()
+    assert TRACKER.match(checked), checked
+    # A Benaloh challenge: reveal that encryption's randomness; it is never cast, a fresh one replaces it.
+    page.get_by_role("button", name="Check the encryption instead of casting").click()
+    audit = page.locator("#audit-text").inner_text()
+    assert f"tracker {checked} holds exactly your choices" in audit and "1. Ash; 2. Birch" in audit
+    assert page.locator("#audit-download").get_attribute("href").startswith("blob:")
+    fresh = review.locator("#review-tracker").inner_text()
+    assert TRACKER.match(fresh) and fresh != checked
+    with page.expect_navigation():
+        page.get_by_role("button", name="Cast this ballot").click()
+    assert page.locator("h1").inner_text() == "Ballot recorded", page.locator("main").inner_text()
     first = page.locator("#tracker").inner_text()
-    assert TRACKER.match(first), first
-    assert page.locator("main ol li").all_inner_texts() == ["Ash", "Birch"]
+    assert first == fresh  # the ballot the browser encrypted and showed is the one recorded
+    assert "Ash" not in page.locator("main").inner_text()  # the server never saw the ranking
 
     # Back to the poll, and replace the ballot: drag Cedar above Ash.
     page.get_by_role("link", name="Back to the poll").click()
-    assert "You voted on" in page.locator("#h-vote + p").inner_text()
+    assert "You have voted" in page.locator("#h-vote + p").inner_text()
     page.get_by_role("link", name="Change my ballot").click()
     page.wait_for_url(site.poll_url("/ballot"))
-    assert "You voted on" in page.locator(".notice").inner_text()
-    assert shown_order(page) == ["Ash", "Birch", "Cedar"]  # the current ballot, in rank order
-    assert ranks(page) == {"Ash": "1", "Birch": "2", "Cedar": ""}
+    assert first in page.locator(".notice").inner_text()
+    page.get_by_role("button", name="Rank Ash").click()
+    page.get_by_role("button", name="Rank Birch").click()
+    assert shown_order(page)[:2] == ["Ash", "Birch"]
     page.drag_and_drop('.ballot-item[data-label="Cedar"] .handle', '.ballot-item[data-label="Ash"]',
                        target_position={"x": 20, "y": 4})
     announced(page, "Cedar, rank 1 of 3")
     assert shown_order(page) == ["Cedar", "Ash", "Birch"]
     assert ranks(page) == {"Cedar": "1", "Ash": "2", "Birch": "3"}
-    with page.expect_navigation():  # the form posts back to the same URL
-        page.get_by_role("button", name="Cast my ballot").click()
-    assert "It replaces your earlier ballot." in page.locator("main").inner_text()
+    page.get_by_role("button", name="Review my ballot").click()
+    assert "1. Cedar; 2. Ash; 3. Birch" in page.locator("#review-summary").inner_text()
+    with page.expect_navigation():
+        page.get_by_role("button", name="Cast this ballot").click()
+    assert "replaces your earlier one" in page.locator(".flashes").inner_text()
     second = page.locator("#tracker").inner_text()
     assert TRACKER.match(second) and second != first
-    assert page.locator("main ol li").all_inner_texts() == ["Cedar", "Ash", "Birch"]
 
     # The close: the next poll page request closes the poll and publishes the results.
     site.at(CLOSE + timedelta(minutes=1))
@@ -146,16 +161,18 @@ def test_vote_by_keyboard_replace_by_drag_and_find_the_ballot_after_the_close(si
     assert chart.count() == 1 and chart.locator("path, rect").count() > 0
     assert "5 voters" in page.locator("#h-outcome ~ p.meta").inner_text()
 
-    # The published ballot list has the second tracker, and not the first (it was replaced).
-    page.get_by_role("link", name="Published ballot list (find yours by tracker)").click()
+    # The decrypted ballots: five, one of them the browser's, none with a tracker.
+    page.get_by_role("link", name="Decrypted ballots").click()
     assert page.locator("tbody tr").count() == 5
+    assert "Cedar › Ash › Birch" in page.locator("tbody").inner_text()
+    # The bulletin board: the second tracker counts, the first was replaced.
+    page.goto(site.poll_url("/board"))
     page.get_by_label("Your tracker").fill(second)
     page.get_by_role("button", name="Find my ballot").click()
-    found = page.get_by_role("status").inner_text()
-    assert "Found" in found and second in found and "1. Cedar; 2. Ash; 3. Birch" in found
+    assert "it counts" in page.get_by_role("status").inner_text()
     page.get_by_label("Your tracker").fill(first)
     page.get_by_role("button", name="Find my ballot").click()
-    assert "No counted ballot has that tracker" in page.get_by_role("alert").inner_text()
+    assert "replaced" in page.get_by_role("status").inner_text()
 
     assert errors_on_our_pages(page, site) == []
 
@@ -176,19 +193,24 @@ def test_vote_without_javascript_with_the_rank_numbers(site, browser):  # noqa: 
         assert page.locator(".handle").first.is_hidden()
         page.get_by_label("Birch", exact=True).select_option("1")
         page.get_by_label("Cedar", exact=True).select_option("2")
-        page.get_by_label("Also send my receipt").uncheck()
-        with page.expect_navigation():  # the form posts back to the same URL
-            page.get_by_role("button", name="Cast my ballot").click()
-        assert page.locator("h1").inner_text() == "Your ballot is recorded", page.locator("main").inner_text()
-        assert TRACKER.match(page.locator("#tracker").inner_text())
-        assert page.locator("main ol li").all_inner_texts() == ["Birch", "Cedar"]
-        assert "on its way to you by forum private message" not in page.locator("main").inner_text()
+        assert not page.get_by_label("Also send me the tracker").is_checked()  # receipts by message: opt-in
+        assert "the server will encrypt your ballot" in page.locator("main").inner_text()
+        with page.expect_navigation():
+            page.get_by_role("button", name="Review my ballot").click()
+        assert page.locator("h1").inner_text() == "Check your ballot"
+        assert page.locator("#review-ranking li").all_inner_texts() == ["Birch", "Cedar"]
+        with page.expect_navigation():
+            page.get_by_role("button", name="Cast this ballot").click()
+        assert page.locator("h1").inner_text() == "Ballot recorded", page.locator("main").inner_text()
+        tracker = page.locator("#tracker").inner_text()
+        assert TRACKER.match(tracker)
+        # Reloading the receipt casts nothing again (it is a page of its own).
+        page.reload()
+        assert page.locator("#tracker").inner_text() == tracker
 
-        # The ballot page shows the ballot back in its selects.
+        # The ballot page says the member has voted, with the tracker.
         page.goto(site.poll_url("/ballot"))
-        assert page.get_by_label("Birch", exact=True).input_value() == "1"
-        assert page.get_by_label("Cedar", exact=True).input_value() == "2"
-        assert page.get_by_label("Ash", exact=True).input_value() == ""
+        assert tracker in page.locator(".notice").inner_text()
         assert errors_on_our_pages(page, site) == []
     finally:
         context.close()

@@ -13,9 +13,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from governance.db import dispose as dispose_engines
-from governance.polls import charter, clock, service
+from governance.polls import charter, service
 from governance.polls.service import PollInput
-from tests.conftest import LiveServer, forum_adapter, make_test_app, sync_member
+from tests.conftest import LiveServer, cast_ranking, make_test_app, run_clock, sync_member
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 OPEN = NOW + timedelta(hours=2)
@@ -60,15 +60,11 @@ def _open_poll_with_other_voters(app, forum, method: str) -> int:
         db.commit()
         poll_id = poll.id
         voters = {name: sync_member(db, forum, name) for name in OTHER_BALLOTS}
-    assert clock.run_due(engine=app.extensions["governance.engine"],
-                         immediate=app.extensions["governance.engine_immediate"],
-                         forum=forum_adapter(forum), now=OPEN) == [(poll_id, "open")]
+    assert run_clock(app, OPEN, forum) == [(poll_id, "open")]
     with app.app_context():
         db = get_session()
-        poll = service.get(db, poll_id)
         for name, ranking in OTHER_BALLOTS.items():
-            service.cast(session=db, poll=poll, member=db.merge(voters[name]), ranking=ranking,
-                         now=OPEN + timedelta(minutes=5))
+            cast_ranking(app, db, poll_id, db.merge(voters[name]), ranking, OPEN + timedelta(minutes=5))
             db.commit()
     return poll_id
 

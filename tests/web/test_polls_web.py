@@ -10,7 +10,7 @@ from sqlmodel import select
 
 from governance.models import Ballot, Poll
 from governance.polls import charter, service
-from tests.conftest import csrf_token, login, sync_member
+from tests.conftest import cast_ranking, csrf_token, login, sync_member
 from tests.polls.test_lifecycle import CLOSE, NOW, OPEN, committee, make_scheduled  # noqa: F401
 
 
@@ -76,26 +76,48 @@ def test_member_cannot_create(forum_app, web, session, forum):
     assert web.get("/polls/new").status_code == 403
 
 
-def test_vote_receipt_replace_and_results(forum_app, web, session, committee, forum):  # noqa: F811
+def _tracker_of(response) -> str:
+    """The tracker a cast answered with (it redirects to the ballot's receipt)."""
+    assert response.status_code == 303, response.data[:300]
+    match = re.search(r"/receipt/([0-9a-f]{64})$", response.headers["Location"])
+    assert match, response.headers["Location"]
+    return match.group(1)
+
+
+def test_vote_review_receipt_replace_and_results(forum_app, web, session, committee, forum):  # noqa: F811
     poll = open_poll(forum_app, session, committee)
     voter = sync_member(session, forum, "marlow_p")
     login(forum_app, web, voter)
     page = web.get(f"/polls/{poll.id}/ballot")
-    assert page.status_code == 200 and b"Rank the options" in page.data
+    assert page.status_code == 200 and b"Rank the options" in page.data and b"data-credential" in page.data
     ids = option_ids(session, poll)
     token = csrf_token(web, f"/polls/{poll.id}/ballot")
-    form = {"csrf_token": token, "poll": str(poll.id), f"rank-{ids['Birch']}": "1", f"rank-{ids['Ash']}": "2",
-            f"rank-{ids['Cedar']}": "", "receipt": "on"}
-    receipt = web.post(f"/polls/{poll.id}/ballot", data=form)
-    assert receipt.status_code == 200
-    first = re.search(rb'id="tracker">([0-9a-f-]+)<', receipt.data).group(1)
-    assert b"Birch" in receipt.data
-    # The ballot page now shows the current ranking and when they voted.
+    nonce = re.search(rb'name="nonce" value="([0-9a-f]+)"', page.data).group(1).decode()
+    form = {"csrf_token": token, "poll": str(poll.id), "nonce": nonce, f"rank-{ids['Birch']}": "1",
+            f"rank-{ids['Ash']}": "2", f"rank-{ids['Cedar']}": ""}
+    # The plain form first shows what will be cast; nothing is recorded yet.
+    review = web.post(f"/polls/{poll.id}/ballot", data=form)
+    assert review.status_code == 200 and b"Check your ballot" in review.data
+    assert re.search(rb"<li>Birch</li>\s*<li>Ash</li>", review.data) and b"Not ranked: Cedar" in review.data
+    session.rollback()
+    assert session.exec(select(Ballot)).all() == []
+    first = _tracker_of(web.post(f"/polls/{poll.id}/ballot", data={**form, "confirm": "yes"}))
+    receipt = web.get(f"/polls/{poll.id}/receipt/{first}")
+    assert receipt.status_code == 200 and first[:4].encode() in receipt.data and b"Ballot recorded" in receipt.data
+    assert b"Birch" not in receipt.data  # the server cannot show what an encrypted ballot says
+    # Submitting the same form again (a resubmission) records nothing new: same ballot, same tracker.
+    assert _tracker_of(web.post(f"/polls/{poll.id}/ballot", data={**form, "confirm": "yes"})) == first
+    session.rollback()
+    assert len(session.exec(select(Ballot)).all()) == 1
+    # The ballot page now shows the current tracker.
     again = web.get(f"/polls/{poll.id}/ballot")
-    assert b"You voted on" in again.data
-    replaced = web.post(f"/polls/{poll.id}/ballot", data={**form, f"rank-{ids['Ash']}": "1", f"rank-{ids['Birch']}": "2"})
-    second = re.search(rb'id="tracker">([0-9a-f-]+)<', replaced.data).group(1)
-    assert first != second and b"replaces your earlier ballot" in replaced.data
+    assert b"You have voted" in again.data and first[:4].encode() in again.data
+    second = _tracker_of(web.post(f"/polls/{poll.id}/ballot", data={
+        **form, "confirm": "yes", f"rank-{ids['Ash']}": "1", f"rank-{ids['Birch']}": "2"}))
+    assert first != second
+    assert b"replaces your earlier" in web.get(f"/polls/{poll.id}/receipt/{second}").data
+    board = web.get(f"/polls/{poll.id}/board", query_string={"tracker": first[:16].upper()})
+    assert b"replaced" in board.data and b"Found" in board.data
     # Results stay hidden while open; turnout is live.
     assert web.get(f"/polls/{poll.id}/results").status_code == 409
     assert b"1 voter" in web.get(f"/polls/{poll.id}").data
@@ -106,10 +128,42 @@ def test_vote_receipt_replace_and_results(forum_app, web, session, committee, fo
                         ("abif", b"Ash"), ("toi", b"Ash")]:
         download = web.get(f"/polls/{poll.id}/results.{fmt}")
         assert download.status_code == 200 and marker in download.data, fmt
-    tracker = second.decode()
-    found = web.get(f"/polls/{poll.id}/ballots", query_string={"tracker": tracker.upper()})
-    assert b"Found" in found.data and b"Ash = " not in found.data
-    assert web.get(f"/polls/{poll.id}/ballots", query_string={"tracker": "zz"}).status_code == 400
+    decrypted = web.get(f"/polls/{poll.id}/ballots")
+    assert decrypted.status_code == 200 and b"Ash" in decrypted.data and second.encode() not in decrypted.data
+    found = web.get(f"/polls/{poll.id}/board", query_string={"tracker": second[:16]})
+    assert b"it counts" in found.data
+    assert b"No ballot on this board" in web.get(f"/polls/{poll.id}/board", query_string={"tracker": "0" * 16}).data
+
+
+def test_a_ballot_encrypted_in_the_browser_is_checked_and_cast(forum_app, web, session, committee, forum):  # noqa: F811
+    """The page's script sends only the encrypted ballot; a copy under another credential is refused."""
+    import json
+
+    from governance import crypto
+
+    poll = open_poll(forum_app, session, committee)
+    login(forum_app, web, sync_member(session, forum, "marlow_p"))
+    page = web.get(f"/polls/{poll.id}/ballot")
+    params = crypto.ElectionParams.from_dict(json.loads(
+        re.search(rb'data-params="([^"]+)"', page.data).group(1).decode().replace("&#34;", '"')))
+    credential = re.search(rb'data-credential="([0-9a-f]{32})"', page.data).group(1).decode()
+    ballot, _secrets = crypto.encrypt_ballot(params, [0, 1, 2], credential)  # Birch first, then Cedar
+    token = csrf_token(web, f"/polls/{poll.id}/ballot")
+    response = web.post(f"/polls/{poll.id}/ballot", data={"csrf_token": token, "poll": str(poll.id),
+                                                          "ballot": json.dumps(ballot)})
+    assert _tracker_of(response) == crypto.tracker(ballot)
+    # The same ciphertexts under another voter's credential: the proof does not hold for them.
+    login(forum_app, web, sync_member(session, forum, "halvard"))
+    token = csrf_token(web, f"/polls/{poll.id}/ballot")
+    copied = web.post(f"/polls/{poll.id}/ballot", data={"csrf_token": token, "poll": str(poll.id),
+                                                        "ballot": json.dumps(ballot)})
+    assert copied.status_code == 400 and b"another credential" in copied.data
+    other = dict(ballot, credential="0" * 32)
+    forged = web.post(f"/polls/{poll.id}/ballot", data={"csrf_token": token, "poll": str(poll.id),
+                                                        "ballot": json.dumps(other)})
+    assert forged.status_code == 400 and b"nothing was recorded" in forged.data
+    session.rollback()
+    assert len(session.exec(select(Ballot)).all()) == 1
 
 
 @pytest.mark.parametrize("case", ["unknown", "duplicate", "out_of_range", "not_number", "shared_rank",
@@ -151,7 +205,7 @@ def test_json_ballot_api(forum_app, web, session, committee, forum):  # noqa: F8
     token = csrf_token(web, f"/polls/{poll.id}")
     headers = {"X-CSRFToken": token, "Accept": "application/json"}
     ok = web.post(f"/polls/{poll.id}/ballot", json={"ranking": [["Cedar"], ["Ash"]]}, headers=headers)
-    assert ok.status_code == 201 and len(ok.json["tracker"]) == 16
+    assert ok.status_code == 201 and len(ok.json["tracker"]) == 64 and ok.json["seq"] > 0
     bad = web.post(f"/polls/{poll.id}/ballot", json={"ranking": [["Cedar"], ["Cedar"]]}, headers=headers)
     assert bad.status_code == 400 and "ranked more than once" in bad.json["error"]["message"]
 
@@ -171,7 +225,7 @@ def test_voting_after_close_is_refused(forum_app, web, session, committee, forum
     token = csrf_token(web, f"/polls/{poll.id}/ballot")
     at(forum_app, CLOSE + timedelta(seconds=1))
     response = web.post(f"/polls/{poll.id}/ballot", data={"csrf_token": token, "poll": str(poll.id),
-                                                          f"rank-{ids['Ash']}": "1"})
+                                                          f"rank-{ids['Ash']}": "1", "confirm": "yes"})
     assert response.status_code == 409
 
 
@@ -205,7 +259,7 @@ def test_results_page_and_downloads_for_every_decision_method(forum_app, web, se
     for i, name in enumerate(["marlow_p", "halvard", "inkwell", "rackham", "cadence"]):
         voter = sync_member(session, forum, name)
         ranking = [[labels[i % len(labels)]]] + ([[labels[(i + 1) % len(labels)]]] if poll.kind != "referendum" else [])
-        service.cast(session=session, poll=poll, member=voter, ranking=ranking, now=OPEN + timedelta(minutes=i))
+        cast_ranking(forum_app, session, poll.id, voter, ranking, OPEN + timedelta(minutes=i))
         session.commit()
     at(forum_app, CLOSE)
     page = web.get(f"/polls/{poll.id}/results")
@@ -230,14 +284,14 @@ def test_every_ballot_attempt_spends_the_vote_limit_once(forum_app, web, session
     login(forum_app, web, sync_member(session, forum, "marlow_p"))
     ids = option_ids(session, poll)
     token = csrf_token(web, f"/polls/{poll.id}/ballot")
-    good = {"csrf_token": token, "poll": str(poll.id), f"rank-{ids['Ash']}": "1"}
+    good = {"csrf_token": token, "poll": str(poll.id), f"rank-{ids['Ash']}": "1", "confirm": "yes"}
 
     def spent():
         session.rollback()
         return sum(c.count for c in session.exec(select(RateLimitCounter)).all()
                    if c.key.startswith("vote:"))
 
-    assert web.post(f"/polls/{poll.id}/ballot", data=good).status_code == 200
+    assert web.post(f"/polls/{poll.id}/ballot", data=good).status_code == 303
     assert spent() == 1
     bad_form = web.post(f"/polls/{poll.id}/ballot", data={**good, f"rank-{ids['Ash']}": "9"})
     assert bad_form.status_code == 400 and spent() == 2
@@ -251,7 +305,7 @@ def test_every_ballot_attempt_spends_the_vote_limit_once(forum_app, web, session
     assert over.status_code == 429 and int(over.headers["Retry-After"]) >= 1
     session.rollback()
     ballots = session.exec(select(Ballot)).all()
-    assert len(ballots) == 1 and ballots[0].ranking == [["Ash"]]
+    assert len(ballots) == 1
     assert spent() == 4  # a refused request leaves the counter at the limit
 
 
@@ -271,7 +325,7 @@ def test_a_ballot_that_cannot_get_the_database_in_time_gets_503_and_writes_nothi
     tx = holder.begin()
     try:
         response = web.post(f"/polls/{poll.id}/ballot", data={"csrf_token": token, "poll": str(poll.id),
-                                                              f"rank-{ids['Ash']}": "1"})
+                                                              f"rank-{ids['Ash']}": "1", "confirm": "yes"})
     finally:
         tx.rollback()
         holder.close()
@@ -280,7 +334,7 @@ def test_a_ballot_that_cannot_get_the_database_in_time_gets_503_and_writes_nothi
     session.rollback()
     assert session.exec(select(Ballot)).all() == []
     assert web.post(f"/polls/{poll.id}/ballot", data={"csrf_token": token, "poll": str(poll.id),
-                                                      f"rank-{ids['Ash']}": "1"}).status_code == 200
+                                                      f"rank-{ids['Ash']}": "1", "confirm": "yes"}).status_code == 303
 
 
 def test_json_ballot_nested_too_deeply_is_refused(forum_app, web, session, committee, forum):  # noqa: F811
