@@ -409,20 +409,20 @@ def _pretty_json(data: Any) -> bytes:
     return (json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
 
 
-def _manifest(files: Mapping[str, bytes]) -> dict[str, Any]:
+def _manifest(files: Mapping[str, bytes], version: int = FORMAT_VERSION) -> dict[str, Any]:
     return {
         "format": FORMAT,
-        "version": FORMAT_VERSION,
+        "version": version,
         "files": {
             name: {"sha256": sha256_hex(data), "size": len(data)} for name, data in sorted(files.items())
         },
     }
 
 
-def _zip(files: Mapping[str, bytes]) -> bytes:
+def _zip(files: Mapping[str, bytes], version: int = FORMAT_VERSION) -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-        for name, data in [("manifest.json", _pretty_json(_manifest(files))), *files.items()]:
+        for name, data in [("manifest.json", _pretty_json(_manifest(files, version))), *files.items()]:
             info = zipfile.ZipInfo(name, date_time=_ZIP_TIME)
             info.compress_type = zipfile.ZIP_DEFLATED
             info.external_attr = 0o644 << 16
@@ -659,8 +659,13 @@ def verify_bundle(
     public_key: bytes | str | None = None,
     tallier: Tallier | None = None,
     codecs: Mapping[str, Codec] | None = None,
+    **options: Any,
 ) -> VerifyReport:
     """Verify an audit bundle (zip bytes or a path) and report every check up to the first problem.
+
+    Format 2 bundles (encrypted ballots) take more ``options``: ``receipts`` (voters' receipts
+    to find in the bundle), ``workers`` (processes for the proofs) and ``progress`` (a callable
+    told each step's progress).
 
     Args:
         data_or_path: the bundle's bytes, or the path of the zip file.
@@ -673,18 +678,51 @@ def verify_bundle(
 
     Never raises for a bad bundle: problems are reported as FAIL or ERROR checks.
     """
-    verifier = _Verifier(
+    cls = _Verifier
+    if _manifest_version(data_or_path) == 2:
+        from .encrypted import EncryptedVerifier
+
+        cls = EncryptedVerifier
+    verifier = cls(
         data_or_path,
         expected_head_root=expected_head_root,
         public_key=public_key,
         tallier=tallier or default_tallier,
         codecs=default_codecs() if codecs is None else codecs,
+        **options,
     )
     return verifier.run()
 
 
+def _manifest_version(source: bytes | str | Path) -> Any:
+    """The bundle's format version as its manifest says, or None if it cannot be read (the
+    verifier's first checks then say why)."""
+    try:
+        data = Path(source).read_bytes() if isinstance(source, (str, Path)) else bytes(source)
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            info = zf.getinfo("manifest.json")
+            if info.file_size > _MAX_FILE:
+                return None
+            return json.loads(zf.read(info)).get("version")
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile, zipfile.LargeZipFile, EOFError,
+            NotImplementedError, AttributeError):
+        return None
+
+
 class _Verifier:
-    """The checks of ``verify_bundle``; each ``_check_<name>`` returns (status, detail) or raises _Failed."""
+    """The checks of ``verify_bundle``; each ``_check_<name>`` returns (status, detail) or raises _Failed.
+
+    Format 1 (plaintext ballots, polls counted before ballots were encrypted). Format 2 is
+    ``governance.audit.encrypted.EncryptedVerifier``, a subclass with more checks.
+    """
+
+    CHECKS = CHECKS
+    VERSION = FORMAT_VERSION
+    REQUIRED_FILES = BUNDLE_FILES
+
+    def _allowed(self, name: str) -> bool:
+        """Whether a file of this name belongs in a bundle of this format."""
+        return name in self.REQUIRED_FILES
 
     def __init__(
         self,
@@ -694,7 +732,9 @@ class _Verifier:
         public_key: bytes | str | None,
         tallier: Tallier,
         codecs: Mapping[str, Codec],
+        **options: Any,
     ) -> None:
+        self.options = options
         self.source = source
         self.expected_head_root = expected_head_root
         self.public_key = public_key
@@ -708,7 +748,7 @@ class _Verifier:
 
     def run(self) -> VerifyReport:
         """Run the checks in order, stopping at the first FAIL or ERROR."""
-        checks = [Check(name, title) for name, title in CHECKS]
+        checks = [Check(name, title) for name, title in self.CHECKS]
         report = VerifyReport(checks=checks)
         for check in checks:
             try:
@@ -782,10 +822,10 @@ class _Verifier:
         manifest = self._json("manifest.json")
         if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
             raise _error(f"manifest.json does not describe a {FORMAT}")
-        if manifest.get("version") != FORMAT_VERSION:
+        if manifest.get("version") != self.VERSION:
             raise _error(
                 f"bundle format version {manifest.get('version')!r} is not supported "
-                f"(this verifier reads version {FORMAT_VERSION})"
+                f"(this verifier reads versions 1 and 2)"
             )
         listed = manifest.get("files")
         if not isinstance(listed, dict) or not all(
@@ -794,7 +834,7 @@ class _Verifier:
         ):
             raise _error("manifest.json files must map each file name to its sha256 and size")
         present = set(self.files) - {"manifest.json"}
-        for name in BUNDLE_FILES:
+        for name in self.REQUIRED_FILES:
             if name == "public_key.pem":
                 continue  # optional: checked with the head's signature
             if name not in listed and name not in present:
@@ -808,7 +848,7 @@ class _Verifier:
             if name not in listed:
                 raise _fail(f"{name} is in the bundle but not in the manifest (extra file)")
         for name in sorted(listed):
-            if name not in BUNDLE_FILES:
+            if not self._allowed(name):
                 raise _fail(f"{name} is not a file of the bundle format (extra file)")
             data = self.files[name]
             if len(data) != listed[name]["size"] or sha256_hex(data) != listed[name]["sha256"]:

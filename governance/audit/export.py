@@ -160,6 +160,7 @@ def poll_bundle(session: Session, poll_id: int) -> bytes:
     the stored data would not make a bundle that verifies (a ``governance.audit`` AuditError
     from ``build_bundle`` is reported as a Conflict naming the problem).
     """
+    from ..polls import counting
     from ..polls import service as polls
 
     poll = exportable_poll(session, poll_id)
@@ -181,10 +182,12 @@ def poll_bundle(session: Session, poll_id: int) -> bytes:
         # rule and the evidence of those who took part travel in election.json.
         data["electorate_rule"] = {"rule": poll.eligibility, "opens_at": _t(poll.opens_at)}
         data["participants_evidence"] = frozen.participant_evidence
+    if poll.fingerprint:
+        return _encrypted_bundle(session, poll, data, frozen, entries, head_row, head, public)
     try:
         return build_bundle(
             election=data,
-            ballots=polls.published_ballots(session, poll),
+            ballots=counting.published_ballots(session, poll),
             electorate={"eligible": frozen.eligible, "participants": frozen.participants},
             log_entries=[log.as_entry(e) for e in entries],
             all_entry_hashes=log.leaf_hashes(session, size=head_row.tree_size),
@@ -195,6 +198,36 @@ def poll_bundle(session: Session, poll_id: int) -> bytes:
         )
     except AuditError as exc:
         raise Conflict(f"The audit bundle of poll {poll_id} cannot be built: {exc}") from None
+
+
+def _encrypted_bundle(session: Session, poll: Poll, data: dict[str, Any], frozen: Electorate, entries: list,
+                      head_row: TreeHead, head: dict[str, Any], public: bytes | None) -> bytes:
+    """The format 2 bundle: board, mixes, shares and decrypted ballots besides the rest."""
+    from ..polls import counting, voting
+    from ..polls import service as polls
+    from .encrypted import build_encrypted_bundle
+
+    data["crypto"] = poll.election_params
+    data["fingerprint"] = poll.fingerprint
+    data["key_mode"] = poll.key_mode
+    board = [{"seq": b.seq, "tracker": b.tracker, "credential": b.credential, "ballot": b.content}
+             for b in voting.board(session, poll)]
+    mixes = [{"position": m.position, "mixer": m.mixer, "input_sha256": m.input_sha256,
+              "output_sha256": m.output_sha256, "proof": m.proof, "output": m.output}
+             for m in counting.mixes(session, poll)]
+    shares = [{"trustee": s.trustee, "mix_sha256": s.mix_sha256, "proof": s.proof, "factors": s.factors}
+              for s in counting.shares(session, poll)]
+    try:
+        return build_encrypted_bundle(
+            election=data, board=board, mixes=mixes, shares=shares,
+            decoded=counting.decoded_ballots(session, poll),
+            electorate={"eligible": frozen.eligible, "participants": frozen.participants},
+            log_entries=[log.as_entry(e) for e in entries],
+            signatures={e.seq: e.signature for e in entries},
+            all_entry_hashes=log.leaf_hashes(session, size=head_row.tree_size),
+            head=head, public_key_pem=public, results=poll.result, tallier=polls.tally)
+    except AuditError as exc:
+        raise Conflict(f"The audit bundle of poll {poll.id} cannot be built: {exc}") from None
 
 
 def bundle_filename(poll_id: int) -> str:
@@ -326,26 +359,33 @@ class TrackerLookup:
 
 
 def find_tracker(session: Session, poll_id: int, tracker: str) -> TrackerLookup:
-    """Find ``tracker`` in the published ballot list of a closed poll."""
-    from ..polls import service as polls
+    """Find ``tracker`` in the published ballot list of a closed poll (encrypted polls: "board")."""
+    from ..polls import counting
 
     poll = session.get(Poll, poll_id)
     if poll is None:
         raise NotFound(f"There is no poll {poll_id}.")
+    if poll.fingerprint:
+        return TrackerLookup(state="board", poll=poll, tracker=tracker)
     if poll.status == "cancelled":
         return TrackerLookup(state="cancelled", poll=poll, tracker=tracker)
     if poll.status not in EXPORTABLE:
         return TrackerLookup(state="not-closed", poll=poll, tracker=tracker)
-    ballots = polls.published_ballots(session, poll)
+    ballots = counting.published_ballots(session, poll)
     for position, ballot in enumerate(ballots, start=1):
         if ballot["tracker"] == tracker:
             cast = [e for e in log.entries(session, poll_id=poll.id)
                     if e.type in ("ballot.cast", "ballot.replaced") and e.payload.get("tracker") == tracker]
             return TrackerLookup(state="found", poll=poll, tracker=tracker, ranking=ballot["ranking"],
-                                 ballot_hash=polls.ballot_hash(tracker, ballot["ranking"]),
+                                 ballot_hash=_legacy_ballot_hash(tracker, ballot["ranking"]),
                                  position=position, total=len(ballots),
                                  entry_seq=cast[-1].seq if cast else None)
     return TrackerLookup(state="not-found", poll=poll, tracker=tracker, total=len(ballots))
+
+
+def _legacy_ballot_hash(tracker: str, ranking: list) -> str:
+    """The hash the log of a poll counted before ballots were encrypted recorded for each ballot."""
+    return sha256_hex(canonical_json({"tracker": tracker, "ranking": ranking}))
 
 
 # === Reading the log for people ================================================================

@@ -548,12 +548,12 @@ def test_corrupt_files_are_malformed_input(poll, bundle, name, content, message)
 
 
 def test_newer_format_version_is_refused(poll, bundle):
-    manifest = json.loads(read_zip(bundle)["manifest.json"]) | {"version": 2}
+    manifest = json.loads(read_zip(bundle)["manifest.json"]) | {"version": 3}
     report = verify(tamper(bundle, {"manifest.json": json.dumps(manifest).encode()}, manifest=False), poll)
     assert first_problem(report) == (
         "manifest",
         ERROR,
-        "bundle format version 2 is not supported (this verifier reads version 1)",
+        "bundle format version 3 is not supported (this verifier reads versions 1 and 2)",
     )
 
 

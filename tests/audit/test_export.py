@@ -20,7 +20,7 @@ from sqlmodel import select
 from governance.audit import cli as audit_cli
 from governance.audit import export
 from governance.audit.bundle import verify_bundle
-from governance.audit.canonical import canonical_json
+from governance.audit.canonical import canonical_json, sha256_hex
 from governance.audit.chain import Entry
 from governance.errors import Conflict, NotFound
 from governance.models import Poll, TreeHead
@@ -35,6 +35,11 @@ from tests.audit.test_export_support import (
     schedule_decision,
 )
 from tests.conftest import sync_member
+
+
+def _counted_head(session, poll_id: int) -> TreeHead:
+    """The head made when the poll was counted: the one its results post carries, its bundle's."""
+    return session.exec(select(TreeHead).where(TreeHead.reason == f"poll {poll_id} counted")).one()
 
 
 def _files(data: bytes) -> dict[str, bytes]:
@@ -53,7 +58,7 @@ def test_group_poll_bundle_verifies_with_the_servers_key(forum_app, forum, sessi
     assert report.ok, report.first_problem
     assert report.check("signature").status == "OK"
     poll = session.get(Poll, driven.poll_id)
-    head = session.get(TreeHead, 1)
+    head = _counted_head(session, driven.poll_id)
     assert verify_bundle(data, public_key=keys[1], expected_head_root=head.root_hash).ok
     files = _files(data)
     election = json.loads(files["election.json"])
@@ -85,9 +90,16 @@ def test_bundle_never_links_a_voter_to_a_ballot(forum_app, forum, session, keys)
     for entry in ballot_entries:
         assert entry["actor"] is None
         assert not any(username in json.dumps(entry) for username in GROUP_BALLOTS)
+    # The decrypted ballots carry no tracker: mixing broke every link to the encrypted ones.
     lines = [json.loads(line) for line in files["ballots.jsonl"].splitlines()]
-    assert [b["tracker"] for b in lines] == sorted(trackers)
-    assert all(set(b) == {"tracker", "ranking"} for b in lines)
+    assert [b["position"] for b in lines] == list(range(len(GROUP_BALLOTS)))
+    assert all(set(b) == {"position", "ranking"} for b in lines)
+    assert not any(t.encode() in files["ballots.jsonl"] for t in trackers)
+    # The board names trackers and credentials, never members.
+    board = [json.loads(line) for line in files["board.jsonl"].splitlines()]
+    assert {b["tracker"] for b in board} == trackers
+    for username in GROUP_BALLOTS:
+        assert username.encode() not in files["board.jsonl"]
 
 
 def test_unsigned_head_bundle_verifies_with_a_warning(forum_app, forum, session, unsigned):
@@ -105,9 +117,9 @@ def test_bundle_uses_the_head_made_at_the_close_and_keeps_its_bytes(forum_app, f
     first = group_poll(forum_app, forum, session)
     before = export.poll_bundle(session, first.poll_id)
     second = community_poll(forum_app, forum, session)
-    assert session.get(TreeHead, 2).reason == f"poll {second.poll_id} closed"
+    assert session.get(TreeHead, 4).reason == f"poll {second.poll_id} counted"
     assert export.poll_bundle(session, first.poll_id) == before
-    assert json.loads(_files(before)["head.json"])["root_hash"] == session.get(TreeHead, 1).root_hash
+    assert json.loads(_files(before)["head.json"])["root_hash"] == _counted_head(session, first.poll_id).root_hash
 
     # An entry about the poll that no head covers yet: no bundle until the next head.
     log.record(session=session, type="poll.note", actor=None, poll_id=first.poll_id, payload={"poll": first.poll_id})
@@ -117,7 +129,7 @@ def test_bundle_uses_the_head_made_at_the_close_and_keeps_its_bytes(forum_app, f
     log.make_head(session=session, reason="test")
     session.commit()
     later = export.poll_bundle(session, first.poll_id)
-    assert json.loads(_files(later)["head.json"])["root_hash"] == session.get(TreeHead, 3).root_hash
+    assert json.loads(_files(later)["head.json"])["root_hash"] == session.get(TreeHead, 5).root_hash
     assert verify_bundle(later, public_key=keys[1]).ok
 
 
@@ -163,7 +175,7 @@ def test_cli_export_is_accepted_by_governance_audit_verify(forum_app, forum, ses
 
     key_file = tmp_path / "server.pem"
     key_file.write_bytes(keys[1])
-    root = session.get(TreeHead, 1).root_hash
+    root = _counted_head(session, driven.poll_id).root_hash
     assert audit_cli.main(["verify", str(out), "--public-key", str(key_file), "--head", root]) == 0
     assert "PASSED" in capsys.readouterr().out
 
@@ -194,6 +206,14 @@ def _ballots(files):
     return [json.loads(line) for line in files["ballots.jsonl"].splitlines()]
 
 
+def _board(files):
+    return [json.loads(line) for line in files["board.jsonl"].splitlines()]
+
+
+def _board_bytes(board):
+    return b"".join(canonical_json(b) + b"\n" for b in board)
+
+
 def _entries(files):
     return [Entry.from_dict(json.loads(line)) for line in files["log.jsonl"].splitlines()]
 
@@ -208,8 +228,8 @@ def _with_formats(files, ballots):
     from governance.tally.core import Profile
 
     election = json.loads(files["election.json"])
-    profile = Profile.build(election["candidates"], [b["ranking"] for b in ballots], seats=election["seats"],
-                            title=election["title"])
+    profile = Profile.build(election["candidates"], [b["ranking"] for b in ballots if "ranking" in b],
+                            seats=election["seats"], title=election["title"])
     changes = {"ballots.jsonl": jsonl(ballots)}
     for name, codec in default_codecs().items():
         changes[name] = codec.write(profile).encode("utf-8")
@@ -223,15 +243,12 @@ def _changed_ballot(files):
 
 
 def _added_ballot(files):
-    return _with_formats(files, _ballots(files) + [{"tracker": "f" * 16, "ranking": [["Cedar"]]}])
+    ballots = _ballots(files)
+    return _with_formats(files, ballots + [{"position": len(ballots), "ranking": [["Cedar"]]}])
 
 
 def _removed_ballot(files):
-    return _with_formats(files, _ballots(files)[1:])
-
-
-def _reordered_ballots(files):
-    return {"ballots.jsonl": jsonl(list(reversed(_ballots(files))))}
+    return _with_formats(files, _ballots(files)[:-1])
 
 
 def _edited_middle_entry(files):
@@ -255,27 +272,71 @@ def _swapped_electorate(files):
     return {"electorate.json": json.dumps(electorate, indent=2).encode()}
 
 
-def _recommitted_ballots(files):
-    """A forger who changes a ballot and rewrites the poll.closed entry to match."""
-    from governance.audit.bundle import ballots_hash
+def _altered_board_ciphertext(files):
+    board = _board(files)
+    cts = board[0]["ballot"]["ciphertexts"]
+    cts[0], cts[1] = cts[1], cts[0]
+    return {"board.jsonl": _board_bytes(board)}
 
+
+def _altered_board_ballot_with_its_tracker(files):
+    from governance import crypto
+
+    board = _board(files)
+    cts = board[0]["ballot"]["ciphertexts"]
+    cts[0], cts[1] = cts[1], cts[0]
+    board[0]["tracker"] = crypto.tracker(board[0]["ballot"])
+    return {"board.jsonl": _board_bytes(board)}
+
+
+def _deleted_board_ballot(files):
+    return {"board.jsonl": _board_bytes(_board(files)[1:])}
+
+
+def _stuffed_board_ballot(files):
+    board = _board(files)
+    extra = dict(board[0], seq=board[-1]["seq"] + 1)
+    return {"board.jsonl": _board_bytes([*board, extra])}
+
+
+def _swapped_mix_output(files):
+    data = bytearray(files["mix-1.bin"])
+    row = 64 * len(json.loads(files["election.json"])["candidates"])
+    data[:row], data[row:2 * row] = data[row:2 * row], data[:row]
+    return {"mix-1.bin": bytes(data)}
+
+
+def _altered_share(files):
+    data = bytearray(files["shares-1.bin"])
+    data[:32], data[32:64] = data[32:64], data[:32]
+    return {"shares-1.bin": bytes(data)}
+
+
+def _recommitted_ballots(files):
+    """A forger who changes a decrypted ballot and rewrites the poll.decrypted entry to match."""
     ballots = _ballots(files)
     ballots[0]["ranking"] = [["Cedar"]]
+    changes = _with_formats(files, ballots)
     entries = _entries(files)
-    closed = next(i for i, e in enumerate(entries) if e.type == "poll.closed")
-    entries[closed] = resign(entries[closed], payload={**entries[closed].payload,
-                                                       "ballots_hash": ballots_hash(ballots)})
-    return {**_with_formats(files, ballots), "log.jsonl": _log(entries)}
+    at = next(i for i, e in enumerate(entries) if e.type == "poll.decrypted")
+    entries[at] = resign(entries[at], payload={**entries[at].payload,
+                                               "decoded_sha256": sha256_hex(changes["ballots.jsonl"])})
+    return {**changes, "log.jsonl": _log(entries)}
 
 
 TAMPERINGS = [
-    (_changed_ballot, "commitments"),
-    (_added_ballot, "electorate"),  # more ballots than members who took part
-    (_removed_ballot, "electorate"),
-    (_reordered_ballots, "ballots"),
+    (_changed_ballot, "decoding"),
+    (_added_ballot, "decoding"),
+    (_removed_ballot, "decoding"),
     (_edited_middle_entry, "chain"),
     (_result_that_does_not_follow, "commitments"),
     (_swapped_electorate, "electorate"),
+    (_altered_board_ciphertext, "board"),
+    (_altered_board_ballot_with_its_tracker, "board"),
+    (_deleted_board_ballot, "board"),
+    (_stuffed_board_ballot, "board"),
+    (_swapped_mix_output, "mixes"),
+    (_altered_share, "decryption"),
     (_recommitted_ballots, "chain"),
 ]
 
@@ -350,7 +411,7 @@ def test_pref_voting_recount_of_the_exported_blt_elects_the_same_winner(forum_ap
     for driven, count in ((irv, "irv"), (schulze, "schulze")):
         files = _files(export.poll_bundle(session, driven.poll_id))
         names, ballots = _read_blt(files["ballots.blt"].decode("utf-8"))
-        assert sum(w for w, _ in ballots) == len(driven.trackers)
+        assert sum(w for w, _ in ballots) == len(driven.trackers)  # every decrypted ballot, none lost
         profile = _pref_voting_profile(names, ballots)
         if count == "irv":
             winners = instant_runoff_for_truncated_linear_orders(profile)

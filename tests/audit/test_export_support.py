@@ -11,9 +11,10 @@ from datetime import UTC, datetime, timedelta
 from sqlmodel import Session
 
 from governance.models import Poll
-from governance.polls import charter, clock, service
+from governance.polls import charter, service
 from governance.polls.service import PollInput
-from tests.conftest import forum_adapter, sync_member
+from tests.conftest import CLOSING_STEPS, cast_ranking, sync_member
+from tests.conftest import run_clock as _run_clock
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 OPEN = NOW + timedelta(hours=2)
@@ -48,9 +49,7 @@ class Driven:
 
 def run_clock(app, forum, now):
     """Take every step the clock calls for at ``now``."""
-    return clock.run_due(engine=app.extensions["governance.engine"],
-                         immediate=app.extensions["governance.engine_immediate"],
-                         forum=forum_adapter(forum), now=now)
+    return _run_clock(app, now, forum)
 
 
 def reload(app, poll_id: int) -> Poll:
@@ -80,9 +79,7 @@ def open_and_vote(app, forum, session, poll_id: int, ballots: dict[str, list[lis
     driven = Driven(poll_id=poll_id)
     for name, ranking in ballots.items():
         member = sync_member(session, forum, name)
-        poll = session.get(Poll, poll_id)
-        receipt = service.cast(session=session, poll=poll, member=member, ranking=ranking,
-                               now=OPEN + timedelta(minutes=5))
+        receipt = cast_ranking(app, session, poll_id, member, ranking, OPEN + timedelta(minutes=5))
         session.commit()
         driven.trackers[name] = receipt.tracker
         driven.rankings[name] = ranking
@@ -91,7 +88,7 @@ def open_and_vote(app, forum, session, poll_id: int, ballots: dict[str, list[lis
 
 def close(app, forum, session, driven: Driven) -> Driven:
     """Close and count the poll with the clock."""
-    assert run_clock(app, forum, CLOSE) == [(driven.poll_id, "close")]
+    assert run_clock(app, forum, CLOSE) == [(driven.poll_id, step) for step in CLOSING_STEPS]
     session.rollback()
     session.expire_all()
     return driven
