@@ -301,3 +301,21 @@ def close_and_count(app, poll_id: int, now):
         if step is None:
             return steps
         steps.append(step)
+
+
+@pytest.fixture
+def keys(monkeypatch):
+    """An audit signing key configured for the server: heads and log entries are signed with it."""
+    from governance.audit.signing import generate_key
+
+    private_pem, public_pem = generate_key()
+    monkeypatch.setenv("GOVERNANCE_AUDIT_SIGNING_KEY", private_pem.decode("ascii"))
+    monkeypatch.delenv("GOVERNANCE_AUDIT_SIGNING_KEY_FILE", raising=False)
+    return private_pem, public_pem
+
+
+@pytest.fixture
+def unsigned(monkeypatch):
+    """No audit signing key: heads and entries are unsigned."""
+    monkeypatch.delenv("GOVERNANCE_AUDIT_SIGNING_KEY", raising=False)
+    monkeypatch.delenv("GOVERNANCE_AUDIT_SIGNING_KEY_FILE", raising=False)

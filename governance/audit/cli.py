@@ -105,7 +105,21 @@ def _parser() -> argparse.ArgumentParser:
         help="the server's Ed25519 public key (PEM) to check the head signature with, "
         "instead of the copy in the bundle",
     )
+    verify.add_argument("--receipt", metavar="FILE", action="append", default=[],
+                        help="a voter's receipt (the JSON file the receipt page offers) to find in the bundle; "
+                        "repeat for several")
+    verify.add_argument("--workers", type=int, default=2, metavar="N",
+                        help="processes for the proofs of shuffle and decryption (default 2)")
+    verify.add_argument("--quiet", action="store_true", help="no progress lines on long runs")
     verify.add_argument("--json", action="store_true", help="print the report as JSON instead of text")
+    check = commands.add_parser(
+        "check-ballot",
+        help="check a ballot you audited instead of casting (Benaloh challenge)",
+        description="Read the file the ballot page offers after \"Check the encryption instead of casting\" "
+        "and recompute, from the revealed randomness, what the encrypted ballot holds. Exit status 0 when it "
+        "holds the choices the file names, 1 when it does not, 2 for an unreadable file.",
+    )
+    check.add_argument("file", metavar="FILE", help="the downloaded ballot-check file")
     return parser
 
 
@@ -113,6 +127,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status (0 passed, 1 failed, 2 bad input)."""
     args = _parser().parse_args(argv)
     try:
+        if args.command == "check-ballot":
+            return _check_ballot(args.file)
         return _verify(args)
     except InputError as exc:
         print(f"governance-audit: error: {exc}", file=sys.stderr)
@@ -138,7 +154,20 @@ def _verify(args: argparse.Namespace) -> int:
         except OSError as exc:
             raise InputError(f"cannot read the public key {args.public_key}: {exc.strerror or exc}") from None
 
-    report = verify_bundle(args.bundle, expected_head_root=expected_root, public_key=public_key)
+    receipts = []
+    for path in args.receipt:
+        try:
+            receipts.append(json.loads(Path(path).read_text(encoding="utf-8")))
+        except (OSError, ValueError) as exc:
+            raise InputError(f"cannot read the receipt {path}: {exc}") from None
+    if args.workers < 1:
+        raise InputError("--workers must be at least 1")
+
+    def progress(step: str, done: int, total: int) -> None:
+        print(f"  ... {step}: {done} of {total}", file=sys.stderr, flush=True)
+
+    report = verify_bundle(args.bundle, expected_head_root=expected_root, public_key=public_key,
+                           receipts=receipts, workers=args.workers, progress=None if args.quiet else progress)
     if args.json:
         print(json.dumps(report.to_dict(), indent=2))
     else:
@@ -146,6 +175,35 @@ def _verify(args: argparse.Namespace) -> int:
     if report.ok:
         return EXIT_OK
     return EXIT_BAD_INPUT if report.malformed else EXIT_FAILED
+
+
+def _check_ballot(path: str) -> int:
+    """The Benaloh check of an audited ballot file: what the encryption holds, from its randomness."""
+    from governance import crypto
+
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        if not isinstance(data, dict) or data.get("format") != "governance-ballot-check":
+            raise InputError(f"{path} is not a ballot-check file")
+        params = crypto.ElectionParams.from_dict(data["parameters"])
+        values = crypto.audit_ballot(params, data["ballot"], data["secrets"])
+        tracker = crypto.tracker(data["ballot"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise InputError(f"{path}: {exc}") from None
+    except crypto.CryptoError as exc:
+        print(f"FAILED: the revealed randomness does not open this ballot: {exc}")
+        return EXIT_FAILED
+    print(f"Ballot {tracker[:16]} for poll {params.poll} (fingerprint {params.fingerprint()[:16]})")
+    for label, value in zip(params.options, values, strict=True):
+        print(f"  {label}: {'rank ' + str(value) if value else 'unranked'}")
+    if data.get("values") is not None and list(data["values"]) != values:
+        print(f"FAILED: it holds {values}, not the choices the file names ({data['values']})")
+        return EXIT_FAILED
+    if data.get("tracker") not in (None, tracker):
+        print("FAILED: the file's tracker is not this ballot's")
+        return EXIT_FAILED
+    print("PASSED: the encrypted ballot holds exactly these choices (it was audited, so it must not be cast)")
+    return EXIT_OK
 
 
 def _print_report(path: str, report: Any) -> None:

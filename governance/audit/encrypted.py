@@ -376,9 +376,11 @@ class EncryptedVerifier(_Verifier):
             except (crypto.CryptoError, TypeError, ValueError) as exc:
                 raise _fail(f"{where}: the ballot is malformed ({exc})") from None
             if computed != tracker:
-                raise _fail(f"{where}: the ballot does not hash to its tracker {str(tracker)[:16]} (it was changed)")
+                raise _fail(f"{where}: the ballot does not hash to its tracker {str(tracker)[:16]}: the ballot was "
+                            "changed after it was cast")
             if entry.payload.get("tracker") != tracker or entry.payload.get("credential") != cred:
-                raise _fail(f"{where}: log entry {seq} recorded another ballot or credential (the ballot was changed)")
+                raise _fail(f"{where}: log entry {seq} recorded ballot {str(entry.payload.get('tracker'))[:16]}, "
+                            f"not {tracker[:16]}: the ballot was changed after it was cast")
             seen.add(seq)
             self.board.append(item)
         missing = sorted(set(cast) - seen)
