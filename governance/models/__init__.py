@@ -1,7 +1,7 @@
 """SQLModel tables. Importing this package registers every table on ``SQLModel.metadata``."""
 
 from .audit import AuditEntry, TreeHead
-from .documents import Amendment, Document, DocumentVersion
+from .documents import Amendment, Document, DocumentVersion, PendingChange
 from .identity import LoginNonce, LoginSession, Member, RateLimitCounter
 from .polls import (
     Ballot,
@@ -29,6 +29,7 @@ __all__ = [
     "Nomination",
     "Outbox",
     "Participation",
+    "PendingChange",
     "Poll",
     "PollKey",
     "PollOption",
