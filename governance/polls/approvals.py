@@ -113,7 +113,7 @@ def _request(session: Session, *, actor: Member, charter, kind: str, title: str,
 
 
 def request_document(*, session: Session, actor: Member, charter, committee_group: str, slug: str, source: Any,
-                     base_number: Any, note: str, now: datetime) -> PendingChange:
+                     base_number: Any, now: datetime, note: str = "") -> PendingChange:
     """The committee asks to publish document detail directly; checked now, effective later."""
     from ..proposals import service as documents
 

@@ -29,6 +29,7 @@ from tests.proposals.test_service import (
     GOVERNANCE_DETAIL,
     HARD_FORK_DETAIL,
     NOW,
+    committee_publish,
     decide,
     import_roadmap,
     member,
@@ -78,9 +79,7 @@ def post_amendment(client, **fields):
 
 def test_pages_of_a_document(app, client, session, chair, marlow):
     import_roadmap(session)
-    service.publish_version(session=session, actor=chair, charter=charter.current(session), committee_group=COMMITTEE,
-                            slug="roadmap", source=V1.rstrip("\n") + "\n\nA closing note.\n", base_number=1, now=NOW)
-    session.commit()
+    committee_publish(session, chair, source=V1.rstrip("\n") + "\n\nA closing note.\n", base_number=1)
     assert "Roadmap" in client.get("/documents/").get_data(as_text=True)
     current = client.get("/documents/roadmap").get_data(as_text=True)
     assert "Version 2" in current and 'id="goals"' in current and "A closing note." in current
@@ -241,9 +240,7 @@ def test_superseded_base_and_csrf_and_ineligible(app, client, session, chair, ma
     import_roadmap(session)
     login(app, client, marlow)
     token = csrf_token(client, "/documents/roadmap/amendments/new")
-    service.publish_version(session=session, actor=chair, charter=charter.current(session), committee_group=COMMITTEE,
-                            slug="roadmap", source=V1 + "\nNote.\n", base_number=1, now=NOW)
-    session.commit()
+    committee_publish(session, chair, source=V1 + "\nNote.\n", base_number=1)
     stale = client.post("/documents/roadmap/amendments", data={"csrf_token": token, "base": "1", "title": "t",
                                                                 "mode": "insert", "insert-3": "Text."})
     assert stale.status_code == 409
@@ -339,9 +336,7 @@ def test_xss_payloads_are_harmless_in_document_history_diff_and_amendment(app, c
     text = "# Roadmap\n\n" + "\n\n".join(STORABLE[:half]) + "\n"
     import_roadmap(session, source=text)
     rest = text + "\n" + "\n\n".join(STORABLE[half:]) + "\n"
-    service.publish_version(session=session, actor=chair, charter=charter.current(session), committee_group=COMMITTEE,
-                            slug="roadmap", source=rest, base_number=1, now=NOW)
-    session.commit()
+    committee_publish(session, chair, source=rest, base_number=1)
     amendment = service.propose(session=session, actor=marlow, charter=charter.current(session), slug="roadmap",
                                 base_number=2, title="<script>alert(1)</script>", source=rest + "\n" + STORABLE[0],
                                 rationale="[x](javascript:alert(1)) <img src=x onerror=alert(1)>", now=NOW)
