@@ -107,7 +107,7 @@ def _request(session: Session, *, actor: Member, charter, kind: str, title: str,
                         "charter_version": charter.number, "second_approver": second, "waiting_days": waiting,
                         "effective_after": log.format_time(change.effective_after) if change.effective_after
                         else None})
-    session.add(Outbox(kind="notice", poll_id=poll_id, payload={"change": change.id}))
+    session.add(Outbox(kind="notice", poll_id=poll_id, payload={"change": change.id}, next_attempt_at=now))
     session.flush()
     return change
 

@@ -6,7 +6,13 @@ import copy
 
 import pytest
 
-from governance.polls.charter_schema import DEFAULT_CHARTER, body_defaults, default_charter, normalized, validate
+from governance.polls.charter_schema import (
+    DEFAULT_CHARTER,
+    body_defaults,
+    default_charter,
+    normalized,
+    validate,
+)
 from governance.proposals import charter_rules
 
 
