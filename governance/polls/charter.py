@@ -87,7 +87,8 @@ def document(session: Session) -> Document:
 
 def _document_version(session: Session, row: CharterVersion, *, adopted_by: str, actor: Member | None,
                       note: str, poll: Poll | None = None, amendment_id: int | None = None,
-                      change_id: int | None = None, classification: dict | None = None) -> DocumentVersion:
+                      change_id: int | None = None, classification: dict | None = None,
+                      approval: dict[str, Any] | None = None) -> DocumentVersion:
     """Write the charter document's version for charter version ``row`` (its governed text)."""
     from ..audit import log
     from ..proposals import charter_rules
@@ -112,7 +113,7 @@ def _document_version(session: Session, row: CharterVersion, *, adopted_by: str,
         log.record(session=session, type="document.version_published", actor=actor, document=CHARTER_SLUG,
                    payload={"document": CHARTER_SLUG, "version": row.number, "sha256": version.sha256,
                             "adopted_by": adopted_by, "charter_version": row.number, "charter_sha256": row.sha256,
-                            "note": version.note})
+                            "note": version.note, **({"approval": approval} if approval else {})})
     return version
 
 
@@ -185,7 +186,7 @@ def publish(*, session: Session, actor: Member | None, data: Any, note: str, com
     _record(session, row, actor=actor, adopted_by=adopted_by, extra=extra)
     if adopted_by != "poll":
         _document_version(session, row, adopted_by=adopted_by, actor=actor, note=row.note, change_id=change_id,
-                          classification=classification)
+                          classification=classification, approval=approval)
     return row
 
 
