@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from datetime import datetime
 from typing import Any
 
 from sqlmodel import Session, select
@@ -45,16 +46,17 @@ def sha(data: dict[str, Any]) -> str:
     return _sha(data)
 
 
-def current(session: Session) -> CharterVersion:
-    """The charter in force (version 1 is created from the default on first use, and logged)."""
+def current(session: Session, *, now: datetime | None = None) -> CharterVersion:
+    """The charter in force (version 1 is created from the default on first use, and logged at ``now``)."""
     row = session.exec(select(CharterVersion).order_by(CharterVersion.number.desc()).limit(1)).first()
     if row is None:
         data = default_charter()
-        row = CharterVersion(number=1, data=data, sha256=_sha(data), note="initial charter")
+        row = CharterVersion(number=1, data=data, sha256=_sha(data), note="initial charter",
+                             **({"created_at": now} if now else {}))
         session.add(row)
         session.flush()
-        _record(session, row, actor=None, adopted_by="initial", extra={})
-        _document_version(session, row, adopted_by="committee", actor=None, note="initial charter")
+        _record(session, row, actor=None, adopted_by="initial", extra={}, now=now)
+        _document_version(session, row, adopted_by="committee", actor=None, note="initial charter", now=now)
     return row
 
 
@@ -88,7 +90,7 @@ def document(session: Session) -> Document:
 def _document_version(session: Session, row: CharterVersion, *, adopted_by: str, actor: Member | None,
                       note: str, poll: Poll | None = None, amendment_id: int | None = None,
                       change_id: int | None = None, classification: dict | None = None,
-                      approval: dict[str, Any] | None = None) -> DocumentVersion:
+                      approval: dict[str, Any] | None = None, now: datetime | None = None) -> DocumentVersion:
     """Write the charter document's version for charter version ``row`` (its governed text)."""
     from ..audit import log
     from ..proposals import charter_rules
@@ -104,23 +106,26 @@ def _document_version(session: Session, row: CharterVersion, *, adopted_by: str,
                               sha256=sha256_hex(text), author_id=getattr(actor, "id", None), adopted_by=adopted_by,
                               poll_id=getattr(poll, "id", None), result_hash=getattr(poll, "result_hash", "") or "",
                               amendment_id=amendment_id, note=(note or "")[:500],
-                              classification=classification or {}, change_id=change_id)
+                              classification=classification or {}, change_id=change_id,
+                              **({"created_at": now} if now else {}))
     session.add(version)
     doc.current_version = row.number
     session.add(doc)
     session.flush()
     if adopted_by != "poll":  # an adoption's own event is written by the documents service
-        log.record(session=session, type="document.version_published", actor=actor, document=CHARTER_SLUG,
+        log.record(session=session, created_at=now, type="document.version_published", actor=actor,
+                   document=CHARTER_SLUG,
                    payload={"document": CHARTER_SLUG, "version": row.number, "sha256": version.sha256,
                             "adopted_by": adopted_by, "charter_version": row.number, "charter_sha256": row.sha256,
                             "note": version.note, **({"approval": approval} if approval else {})})
     return version
 
 
-def _record(session: Session, row: CharterVersion, *, actor: Any, adopted_by: str, extra: dict[str, Any]) -> None:
+def _record(session: Session, row: CharterVersion, *, actor: Any, adopted_by: str, extra: dict[str, Any],
+            now: datetime | None = None) -> None:
     from ..audit import log
 
-    log.record(session=session, type="charter.changed", actor=actor, document=CHARTER_SLUG,
+    log.record(session=session, created_at=now, type="charter.changed", actor=actor, document=CHARTER_SLUG,
                payload={"version": row.number, "sha256": row.sha256, "note": row.note, "adopted_by": adopted_by,
                         **extra})
 

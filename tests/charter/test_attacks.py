@@ -480,3 +480,24 @@ def test_the_generic_text_form_cannot_rewrite_the_charter(app, session):
     session.rollback()
     web = client_for(app, member(session, "other"))
     assert web.get("/documents/charter/amendments/new").headers["Location"].endswith("/charter/edit")
+
+
+def test_charter_page_export_and_history(app, client, session, chair):
+    assert client.get("/charter/").status_code == 200
+    page = client.get("/charter/").get_data(as_text=True)
+    assert "Entrenched clauses" in page and "sig-security-chairs" in page and "2 of 3 trustees" in page
+    assert client.get("/charter/charter.json?version=1").json["name"] == "Community governance charter"
+    assert client.get("/charter/charter.json?version=99").status_code == 404
+    assert client.get("/charter/edit").status_code == 302  # log in first
+    assert client.get("/documents/charter").status_code == 200  # the charter is a governed document
+    assert "Machine-readable form" in client.get("/documents/charter/v1").get_data(as_text=True)
+    web = client_for(app, chair)
+    editor = web.get("/charter/edit").get_data(as_text=True)
+    assert 'name="body-0-key_mode"' in editor and 'name="body-2-max_seats"' in editor
+    assert "Ask a second committee member" not in editor  # only after a preview of detail
+    preview = post(web, "/charter/edit", editor_form(with_sig(charter.current(session).data)) | {"action": "preview"})
+    page = preview.get_data(as_text=True)
+    assert "Ask a second committee member to approve" in page and "diff-block-inserted" in page
+    assert "Release SIG" in page and "adds a body" in page
+    unchanged = post(web, "/charter/edit", editor_form(charter.current(session).data) | {"action": "preview"})
+    assert unchanged.status_code == 400 and "the charter is unchanged" in unchanged.get_data(as_text=True)

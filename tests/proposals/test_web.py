@@ -147,6 +147,7 @@ def test_propose_by_inserting_blocks_then_by_full_text(app, client, session, mar
 
 
 def test_lifecycle_buttons_and_lapse_notice(app, client, session, chair, marlow):
+    app.config["FAKE_NOW"] = NOW  # the discussion period is counted from the page's clock
     import_roadmap(session)
     login(app, client, marlow)
     post_amendment(client, **{f"insert-{AFTER_GOVERNANCE}": GOVERNANCE_DETAIL})
