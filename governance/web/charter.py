@@ -9,6 +9,7 @@ will be told, POST (with CSRF) does it. The raw JSON is only an export.
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -53,6 +54,15 @@ def readable(text: str) -> str:
     """The charter text without its machine-readable form (for diffs people read)."""
     cut = text.rfind("\n" + charter_rules.FENCE_HEADING + "\n")
     return text[:cut + 1] if cut >= 0 else text
+
+
+_SUMMARY = re.compile(r'<p class="diff-summary[^"]*">.*?</p>', re.S)
+
+
+def charter_diff(old_text: str, new_text: str) -> str:
+    """The block diff of two charter texts' readable parts, without the block classifier's verdict:
+    the charter is classified clause by clause (``charter_rules.classify``), shown next to it."""
+    return _SUMMARY.sub("", diff_html(readable(old_text), readable(new_text), context=1), count=1)
 
 
 # === The charter in force =======================================================================
@@ -265,8 +275,7 @@ def submit():
         db.rollback()
         reasons = exc.reasons if isinstance(exc, InvalidInput) else [("charter", exc.message)]
         return _editor(data, errors=reasons, status=exc.status, form=form)
-    old_text, new_text = readable(charter_rules.render(current.data)), readable(charter_rules.render(data))
-    preview = {"result": result, "diff": diff_html(old_text, new_text, context=1),
+    preview = {"result": result, "diff": charter_diff(charter_rules.render(current.data), charter_rules.render(data)),
                "bar": (charters.document_rule(current, charters.CHARTER_SLUG) or {}).get(result["kind"]),
                "may_publish": result["kind"] in ((charters.document_rule(current, charters.CHARTER_SLUG) or {})
                                                  .get("committee_may_publish") or []),
@@ -288,8 +297,7 @@ def _change_context(db, change):
         diff = diff_html(base.source_md, change.payload.get("source", ""), context=2)
     elif change.kind == "charter" and change.base_number:
         base = charters.get_version(db, change.base_number)
-        diff = diff_html(readable(charter_rules.render(base.data)),
-                         readable(charter_rules.render(change.payload.get("data", {}))), context=1)
+        diff = charter_diff(charter_rules.render(base.data), charter_rules.render(change.payload.get("data", {})))
     poll = db.get(Poll, change.poll_id) if change.poll_id else None
     return {"change": change, "people": people, "diff": diff, "poll": poll,
             "may_decide": approvals.may_decide(current, change, current_user, _committee_group()),

@@ -124,7 +124,10 @@ def version(slug: str, number: int):
     document = service.get_document(session, slug)
     shown = service.get_version(session, document, number)
     previous = service.get_version(session, document, number - 1) if number > 1 else None
-    changes = diff_html(previous.source_md, shown.source_md, context=2) if previous else None
+    changes = None
+    if previous is not None:
+        changes = _amendment_diff(slug, previous.source_md, shown.source_md) if slug == charters.CHARTER_SLUG \
+            else diff_html(previous.source_md, shown.source_md, context=2)
     poll = session.get(Poll, shown.poll_id) if shown.poll_id else None
     amendment = session.get(Amendment, shown.amendment_id) if shown.amendment_id else None
     return render_template("documents/version.html", document=document, version=shown, previous=previous,
@@ -266,9 +269,9 @@ def amendment(slug: str, amendment_id: int):
 def _amendment_diff(slug: str, old: str, new: str) -> str:
     """The diff people read: for the charter, its readable text (the structure is compared clause by clause)."""
     if slug == charters.CHARTER_SLUG:
-        from .charter import readable
+        from .charter import charter_diff
 
-        return diff_html(readable(old), readable(new), context=1)
+        return charter_diff(old, new)
     return diff_html(old, new)
 
 
