@@ -241,3 +241,14 @@ def test_unreadable_input_is_bad_input(tmp_path):
     path = tmp_path / "bad.zip"
     path.write_bytes(b"not a zip")
     assert cli.main(["verify", str(path)]) == 2
+
+
+def test_the_document_verifier_runs_without_the_server():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = ("import sys, governance.audit.cli, governance.audit.documents, governance.proposals.charter_rules; "
+            "bad = [m for m in ('flask', 'sqlalchemy', 'sqlmodel', 'governance.web', 'governance.models') "
+            "if m in sys.modules]; assert not bad, bad")
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parents[2])
