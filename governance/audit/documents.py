@@ -405,10 +405,16 @@ class _Verifier:
             raise _fail(f"version {n} is not the text its publication request {change} asked for")
         if request.actor != approval.get("requested_by"):
             raise _fail(f"version {n}: the request was made by {request.actor}, not {approval.get('requested_by')}")
+        # The charter in force when it was asked for, and (for a document other than the charter,
+        # whose own new version is in force by then) when it took effect, must both allow it.
+        moments = [request.seq] + ([entry.seq] if slug != CHARTER_SLUG else [])
+        for moment in moments:
+            number, charter = self._charter_at(moment)
+            rule = self._rule(charter, slug)
+            if "detail" not in (rule.get("committee_may_publish") or []):
+                raise _fail(f"version {n}: charter version {number} did not let the committee publish detail of "
+                            f"{slug}")
         number, charter = self._charter_at(request.seq)
-        rule = self._rule(charter, slug)
-        if "detail" not in (rule.get("committee_may_publish") or []):
-            raise _fail(f"version {n}: charter version {number} did not let the committee publish detail of {slug}")
         announced = [e for e in self._of("change.announced", change=change) if e.seq < entry.seq]
         if not announced:
             raise _fail(f"version {n} took effect before the forum notice of request {change} was posted")

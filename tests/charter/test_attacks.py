@@ -501,3 +501,21 @@ def test_charter_page_export_and_history(app, client, session, chair):
     assert "Release SIG" in page and "adds a body" in page
     unchanged = post(web, "/charter/edit", editor_form(charter.current(session).data) | {"action": "preview"})
     assert unchanged.status_code == 400 and "the charter is unchanged" in unchanged.get_data(as_text=True)
+
+
+def test_a_request_lapses_when_the_charter_stops_allowing_it(app, session, chair, second):
+    import_roadmap(session)
+    change = approvals.request_document(session=session, actor=chair, charter=charter.current(session),
+                                        committee_group=COMMITTEE, slug="roadmap", source=V1 + "\nMore.\n",
+                                        base_number=1, now=NOW)
+    approvals.approve(session=session, actor=second, charter=charter.current(session), change=change,
+                      committee_group=COMMITTEE, now=NOW)
+    session.commit()
+    stricter = copy.deepcopy(charter.current(session).data)
+    doc(stricter, "roadmap")["committee_may_publish"] = []
+    set_charter(session, stricter)
+    deliver(app, NOW)
+    change = fresh(session, PendingChange, change.id)
+    assert change.status == "lapsed" and "does not let the committee publish" in change.reason
+    assert documents.get_document(session, "roadmap").current_version == 1
+    assert [e.type for e in log.entries(session, document="roadmap")][-1] == "change.lapsed"
