@@ -271,11 +271,20 @@ def notice_post(session: Session, change_id: int, base_url: str) -> dict[str, st
         "charter": "change the **governance charter** directly, without a vote",
         "poll": "schedule a poll, fixing its text, options, electorate and times",
     }[change.kind]
+    voids = []
+    if change.document:
+        from ..proposals import service as documents
+
+        document = documents.get_document(session, change.document)
+        if charters.rules(charters.current(session))["open_referendum"] == "void":
+            voids = [f"* Taking effect **voids the open referendum** poll #{p.id} (its ballots lapse); the amendment "
+                     "must then be put to the vote again on the new text."
+                     for p in documents.open_referendums(session, document)]
     lines = [f"{requester.username if requester else 'A committee member'} asks to {what}.", "",
              f"* What: {change.title}",
              f"* Why the committee may do this without a vote: {change.classification.get('summary') or 'the charter lets managers schedule their body’s polls'}",
              f"* It takes effect {' or '.join(when)}; nothing changes before this notice is posted.",
-             f"* SHA-256 of what will be published: `{change.sha256}`", "",
+             f"* SHA-256 of what will be published: `{change.sha256}`", *voids, "",
              f"Read exactly what changes (the diff), and approve or object: {url}"]
     return {"title": f"Notice: {change.title}"[:250], "raw": "\n".join(lines)}
 

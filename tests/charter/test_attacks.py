@@ -402,7 +402,8 @@ def test_where_the_charter_allows_it_the_vote_is_voided_with_notice(app, session
     approvals.approve(session=session, actor=second, charter=charter.current(session), change=change,
                       committee_group=COMMITTEE, now=NOW)
     session.commit()
-    deliver(app, NOW)
+    forum = deliver(app, NOW)
+    assert f"voids the open referendum** poll #{poll.id}" in forum.topics[-1]["raw"]  # told before it happens
     poll, amendment = fresh(session, Poll, poll.id), session.get(Amendment, amendment.id)
     assert session.get(PendingChange, change.id).status == "applied"
     assert poll.status == "cancelled" and "voided" in poll.cancel_reason and "lapse" in poll.cancel_reason
