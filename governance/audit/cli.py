@@ -1,4 +1,4 @@
-"""``governance-audit``: verify a poll's audit bundle without trusting the server.
+"""``governance-audit``: verify a poll's or a document's audit bundle without trusting the server.
 
 Boundary rule: standard library plus ``governance.audit`` and ``governance.tally``; no Flask,
 SQLModel or database. Network access happens only for ``--head-url``.
@@ -74,8 +74,9 @@ def fetch_published_head(url: str, *, timeout: float = 20.0) -> dict[str, Any]:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="governance-audit",
-        description="Check a poll's audit bundle: that the published results follow from the cast "
-        "ballots and that nothing was changed after the event log recorded it.",
+        description="Check a poll's audit bundle (the published results follow from the cast ballots) or "
+        "a document's (every version adopted by a rule the charter in force allowed), and that nothing "
+        "was changed after the event log recorded it.",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     verify = commands.add_parser(
@@ -166,8 +167,13 @@ def _verify(args: argparse.Namespace) -> int:
     def progress(step: str, done: int, total: int) -> None:
         print(f"  ... {step}: {done} of {total}", file=sys.stderr, flush=True)
 
-    report = verify_bundle(args.bundle, expected_head_root=expected_root, public_key=public_key,
-                           receipts=receipts, workers=args.workers, progress=None if args.quiet else progress)
+    from .documents import is_document_bundle, verify_document_bundle
+
+    if is_document_bundle(args.bundle):
+        report = verify_document_bundle(args.bundle, expected_head_root=expected_root, public_key=public_key)
+    else:
+        report = verify_bundle(args.bundle, expected_head_root=expected_root, public_key=public_key,
+                               receipts=receipts, workers=args.workers, progress=None if args.quiet else progress)
     if args.json:
         print(json.dumps(report.to_dict(), indent=2))
     else:

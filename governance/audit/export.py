@@ -26,11 +26,13 @@ from ..identity.eligibility import Evidence, Rule, check
 from ..models import (
     Amendment,
     AuditEntry,
+    CharterVersion,
     Document,
     DocumentVersion,
     ElectorateEntry,
     Member,
     Participation,
+    PendingChange,
     Poll,
     TreeHead,
 )
@@ -249,7 +251,8 @@ def document_bundle(session: Session, slug: str) -> bytes:
     ``document.json`` (the versions with their hashes, how each was adopted and its
     classification; the amendments with their classification, status, base, hashes, history and
     referendum poll), ``version-NNNN.md`` (each version's text), ``amendment-N.md`` (each
-    amendment's proposed text), ``log.jsonl`` (the document's log entries), ``proofs.json``
+    amendment's proposed text), ``charters.json`` (every charter version), ``changes.json`` (the
+    two-person rule's requests), ``log.jsonl`` (the document's and the charter's log entries), ``proofs.json``
     (inclusion proofs of the entries the newest head covers; newer ones are listed as
     ``not_yet_covered``), ``head.json`` and, when that head is signed, ``public_key.pem``. Each
     referendum's ballots and count are in that poll's own bundle.
@@ -261,8 +264,12 @@ def document_bundle(session: Session, slug: str) -> bytes:
                                  .order_by(DocumentVersion.number)).all())
     amendments = list(session.exec(select(Amendment).where(Amendment.document_id == document.id)
                                    .order_by(Amendment.id)).all())
+    changes = list(session.exec(select(PendingChange).where(PendingChange.document == slug)
+                                .order_by(PendingChange.id)).all())
+    people = {a.proposer_id for a in amendments} | {v.author_id for v in versions if v.author_id} | {
+        i for c in changes for i in (c.requested_by, c.approved_by, c.objected_by) if i}
     proposers = {m.id: m.username for m in session.exec(
-        select(Member).where(Member.id.in_([a.proposer_id for a in amendments] or [0]))).all()}
+        select(Member).where(Member.id.in_(sorted(people) or [0]))).all()}
     files: dict[str, bytes] = {}
     listed_versions = []
     for v in versions:
@@ -272,6 +279,7 @@ def document_bundle(session: Session, slug: str) -> bytes:
             "number": v.number, "file": name, "sha256": v.sha256, "adopted_by": v.adopted_by, "poll": v.poll_id,
             "result_hash": v.result_hash or None, "amendment": v.amendment_id, "note": v.note,
             "classification": v.classification, "created_at": _t(v.created_at),
+            "author": proposers.get(v.author_id), "change": v.change_id,
         })
     listed_amendments = []
     for a in amendments:
@@ -290,7 +298,21 @@ def document_bundle(session: Session, slug: str) -> bytes:
         "current_version": document.current_version, "versions": listed_versions, "amendments": listed_amendments,
         "referendums": sorted({a.poll_id for a in amendments if a.poll_id is not None}),
     })
+    files["charters.json"] = _pretty({"versions": [
+        {"number": c.number, "sha256": c.sha256, "data": c.data, "note": c.note, "created_at": _t(c.created_at)}
+        for c in session.exec(select(CharterVersion).order_by(CharterVersion.number)).all()]})
+    files["changes.json"] = _pretty({"changes": [
+        {"id": c.id, "kind": c.kind, "status": c.status, "title": c.title, "base_number": c.base_number,
+         "sha256": c.sha256, "requested_by": proposers.get(c.requested_by), "approved_by": proposers.get(c.approved_by),
+         "objected_by": proposers.get(c.objected_by), "reason": c.reason, "waiting_days": c.waiting_days,
+         "effective_after": _t(c.effective_after), "announced_at": _t(c.announced_at),
+         "forum_topic_id": c.forum_topic_id, "applied_at": _t(c.applied_at), "result": c.result,
+         "history": c.history, "created_at": _t(c.created_at)} for c in changes]})
+    # The document's own entries, and the charter's: an auditor checks each version against the
+    # charter that was in force when it was adopted.
     entries = log.entries(session, document=slug)
+    if slug != "charter":
+        entries = sorted([*entries, *log.entries(session, document="charter")], key=lambda e: e.seq)
     files["log.jsonl"] = b"".join(canonical_json(log.as_entry(e).to_dict()) + b"\n" for e in entries)
     head = latest_head(session)
     if head is None:

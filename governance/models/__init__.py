@@ -2,7 +2,7 @@
 
 from .audit import AuditEntry, TreeHead
 from .ballots import Ballot, DecodedBallot, DecryptionShare, LegacyBallot, Mix, PollSecret, PollTrustee
-from .documents import Amendment, Document, DocumentVersion
+from .documents import Amendment, Document, DocumentVersion, PendingChange
 from .identity import LoginNonce, LoginSession, Member, RateLimitCounter
 from .polls import (
     CharterVersion,
@@ -32,6 +32,7 @@ __all__ = [
     "Nomination",
     "Outbox",
     "Participation",
+    "PendingChange",
     "Poll",
     "PollOption",
     "PollSecret",

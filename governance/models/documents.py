@@ -15,6 +15,10 @@ from sqlmodel import Field, SQLModel
 
 from .base import json_field, time_field
 
+CHANGE_KINDS = ("charter", "document", "poll")
+CHANGE_STATUSES = ("pending", "approved", "applied", "objected", "withdrawn", "lapsed")
+#: Statuses of a direct publication that may still take effect.
+OPEN_CHANGE_STATUSES = ("pending", "approved")
 AMENDMENT_STATUSES = ("draft", "discussion", "voting", "adopted", "rejected", "conflicted", "withdrawn")
 #: Statuses of an amendment that is still on its way (rebased or conflicted when the text moves on).
 PENDING_STATUSES = ("draft", "discussion", "voting")
@@ -56,6 +60,8 @@ class DocumentVersion(SQLModel, table=True):
     amendment_id: int | None = Field(default=None, foreign_key="amendment.id")
     note: str = Field(default="", max_length=500)
     classification: dict = json_field()
+    # A committee publication: the two-person request it went through (``PendingChange``).
+    change_id: int | None = Field(default=None, foreign_key="pending_change.id")
     created_at: datetime = time_field(default_now=True)
 
 
@@ -91,5 +97,42 @@ class Amendment(SQLModel, table=True):
     original_sha256: str = Field(max_length=64)
     supersedes_id: int | None = Field(default=None, foreign_key="amendment.id")
     adopted_version: int | None = None
+    history: list = json_field(list)
+    created_at: datetime = time_field(default_now=True)
+
+
+class PendingChange(SQLModel, table=True):
+    """A direct publication by the committee waiting for the two-person rule and the forum notice.
+
+    ``kind`` is ``charter`` (charter detail: ``payload["data"]``), ``document`` (document
+    detail: ``payload["source"]``) or ``poll`` (scheduling the draft ``poll_id``; ``sha256`` is
+    the hash of the poll as it was asked for, so an edit after the request makes it lapse). It
+    takes effect once the forum has been told (``announced_at``) and a second member approved it,
+    or, where the charter allows, ``effective_after`` passed without an objection. ``history``
+    lists every step for the page; each step is also an audit event.
+    """
+
+    __tablename__ = "pending_change"
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=20)
+    document: str | None = Field(default=None, max_length=100, index=True)
+    poll_id: int | None = Field(default=None, foreign_key="poll.id", index=True)
+    base_number: int | None = None
+    title: str = Field(max_length=300)
+    payload: dict = json_field()
+    sha256: str = Field(max_length=64)
+    classification: dict = json_field()
+    status: str = Field(default="pending", max_length=20, index=True)
+    requested_by: int = Field(foreign_key="member.id")
+    approved_by: int | None = Field(default=None, foreign_key="member.id")
+    objected_by: int | None = Field(default=None, foreign_key="member.id")
+    reason: str = Field(default="", max_length=1000)
+    waiting_days: int | None = None
+    effective_after: datetime | None = time_field(nullable=True)
+    announced_at: datetime | None = time_field(nullable=True)
+    forum_topic_id: int | None = None
+    applied_at: datetime | None = time_field(nullable=True)
+    result: dict = json_field()
     history: list = json_field(list)
     created_at: datetime = time_field(default_now=True)

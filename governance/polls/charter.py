@@ -1,192 +1,62 @@
 """The governance charter: which bodies exist, what each may decide, and who manages their polls.
 
 Boundary rule: a service (takes a session, flushes, never commits). The charter is versioned and
-append-only; the newest version is in force. Validation is pure (``validate``).
+append-only; the newest version is in force. Its structure and validation are pure
+(``charter_schema``); its governed text and the clause-by-clause classifier are pure too
+(``proposals.charter_rules``). Every charter version is also a version of the document
+``charter``, so it is amended, voted on and audited like the roadmap.
+
+Changing the charter: ``publish`` is the *effect* (a new version in force). Pages never call it
+directly: charter detail goes through the two-person rule (``polls.approvals``), anything else
+through an amendment and the community's referendum at the charter's revision bar
+(``proposals.service``), whose adoption calls ``publish``.
 """
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import json
-import re
-from fractions import Fraction
+from datetime import datetime
 from typing import Any
 
 from sqlmodel import Session, select
 
 from ..errors import InvalidInput, NotAllowed, NotFound
-from ..identity.eligibility import Rule
-from ..models import CharterVersion, Member
-from .methods import KIND_METHODS
+from ..models import CharterVersion, Document, DocumentVersion, Member, Poll
+from .charter_schema import (  # noqa: F401 - re-exported for the pages and the poll service
+    CHARTER_SLUG,
+    DEFAULT_CHARTER,
+    bar_problem,
+    default_charter,
+    normalized,
+    parse_threshold,
+    validate,
+)
 
-DEFAULT_CHARTER: dict[str, Any] = {
-    "name": "Community governance charter",
-    "bodies": [
-        {
-            "slug": "community",
-            "name": "The whole community",
-            "group": None,
-            "kinds": ["election", "decision", "referendum"],
-            "managers": ["steering-committee"],
-            "eligibility": {"min_trust_level": 1, "min_account_age_days": 0},
-            "description": "Every forum member in good standing whose account predates the poll.",
-        },
-        {
-            "slug": "steering-committee",
-            "name": "Steering committee",
-            "group": "steering-committee",
-            "kinds": ["decision", "referendum"],
-            "managers": ["steering-committee"],
-            "eligibility": {},
-            "description": "Decisions the committee takes as a body.",
-        },
-        {
-            "slug": "sig-security",
-            "name": "Security SIG",
-            "group": "sig-security",
-            "kinds": ["decision"],
-            "managers": ["sig-security", "steering-committee"],
-            "eligibility": {},
-            "description": "Decisions of the security special interest group.",
-        },
-        {
-            "slug": "sig-documentation",
-            "name": "Documentation SIG",
-            "group": "sig-documentation",
-            "kinds": ["decision"],
-            "managers": ["sig-documentation", "steering-committee"],
-            "eligibility": {},
-            "description": "Decisions of the documentation special interest group.",
-        },
-        {
-            "slug": "sig-infrastructure",
-            "name": "Infrastructure SIG",
-            "group": "sig-infrastructure",
-            "kinds": ["decision"],
-            "managers": ["sig-infrastructure", "steering-committee"],
-            "eligibility": {},
-            "description": "Decisions of the infrastructure special interest group.",
-        },
-    ],
-    "documents": [
-        {
-            "slug": "roadmap",
-            "title": "Roadmap",
-            "proposers": "community",
-            "voters": "community",
-            "detail": {"threshold": "1/2", "strict": True, "quorum": 5, "voting_days": 7},
-            "revision": {"threshold": "2/3", "strict": False, "quorum": 10, "voting_days": 14},
-            "committee_may_publish": ["detail"],
-            "entrenched": False,
-        },
-        {
-            "slug": "values",
-            "title": "Values",
-            "proposers": "community",
-            "voters": "community",
-            "detail": {"threshold": "2/3", "strict": False, "quorum": 10, "voting_days": 14},
-            "revision": None,
-            "committee_may_publish": [],
-            "entrenched": True,
-        },
-    ],
-}
+#: Poll statuses that are final: a charter may drop the body of such a poll.
+FINAL_POLL_STATUSES = ("published", "cancelled")
 
 
 def _sha(data: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(data, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
-_THRESHOLD_RE = re.compile(r"\d{1,4}(?:/\d{1,4}|\.\d{1,4})?")
+def sha(data: dict[str, Any]) -> str:
+    """The SHA-256 a charter version is known by (of its compact, key-sorted JSON)."""
+    return _sha(data)
 
 
-def parse_threshold(text: Any) -> Fraction | None:
-    """A threshold such as "1/2", "2/3" or "0.75", strictly between 0 and 1; None if it is not one.
-
-    Only small fractions and decimals: ``Fraction()`` itself would take "1e-5000" (and spend
-    seconds on longer exponents).
-
-    >>> parse_threshold("2/3"), parse_threshold("1e-5000"), parse_threshold("3/2")
-    (Fraction(2, 3), None, None)
-    """
-    if not isinstance(text, str) or not _THRESHOLD_RE.fullmatch(text.strip()):
-        return None
-    try:
-        value = Fraction(text.strip())
-    except ZeroDivisionError:
-        return None
-    return value if 0 < value < 1 else None
-
-
-def _bar_problem(bar: Any) -> str | None:
-    """What is wrong with a document's bar for one kind of amendment (None: it is usable)."""
-    if not isinstance(bar, dict):
-        return "must be an object with threshold, strict, quorum and voting_days"
-    if parse_threshold(bar.get("threshold")) is None:
-        return "threshold must be a fraction between 0 and 1, such as 1/2 or 2/3"
-    quorum, days = bar.get("quorum", 0), bar.get("voting_days")
-    if not isinstance(quorum, int) or isinstance(quorum, bool) or not 0 <= quorum < 2**31:
-        return "quorum must be a whole number of ballots, 0 or more"
-    if not isinstance(days, int) or isinstance(days, bool) or not 1 <= days <= 365:
-        return "voting_days must be a whole number of days from 1 to 365"
-    if not isinstance(bar.get("strict", False), bool):
-        return "strict must be true or false"
-    return None
-
-
-def validate(data: Any) -> list[tuple[str, str]]:
-    """Plain-language problems with a charter document (empty when it is usable)."""
-    problems: list[tuple[str, str]] = []
-    if not isinstance(data, dict):
-        return [("charter", "the charter must be a JSON object")]
-    bodies = data.get("bodies")
-    if not isinstance(bodies, list) or not bodies:
-        problems.append(("bodies", "the charter must name at least one body"))
-        bodies = []
-    slugs = set()
-    for i, body in enumerate(bodies, start=1):
-        if not isinstance(body, dict):
-            problems.append(("bodies", f"body {i} must be an object"))
-            continue
-        slug = body.get("slug")
-        if not isinstance(slug, str) or not slug or not slug.replace("-", "").isalnum():
-            problems.append(("bodies", f"body {i} needs a slug of letters, digits and dashes"))
-        elif slug in slugs:
-            problems.append(("bodies", f"body slug {slug!r} appears twice"))
-        slugs.add(slug)
-        kinds = body.get("kinds", [])
-        if not isinstance(kinds, list) or not set(kinds) <= set(KIND_METHODS):
-            problems.append(("bodies", f"body {slug!r}: kinds must be among {', '.join(KIND_METHODS)}"))
-        if not isinstance(body.get("managers", []), list):
-            problems.append(("bodies", f"body {slug!r}: managers must be a list of forum groups"))
-        try:
-            Rule.from_dict(dict(body.get("eligibility") or {}))
-        except (TypeError, ValueError) as exc:
-            problems.append(("bodies", f"body {slug!r}: eligibility is not a usable rule ({exc})"))
-    for doc in data.get("documents", []) or []:
-        if not isinstance(doc, dict) or not doc.get("slug"):
-            problems.append(("documents", "each document rule needs a slug"))
-            continue
-        for key in ("proposers", "voters"):
-            if doc.get(key) not in slugs:
-                problems.append(("documents", f"document {doc['slug']!r}: {key} must name a body"))
-        for kind in ("detail", "revision"):
-            if doc.get(kind) is None and kind == "revision":
-                continue  # no revisions accepted
-            if (problem := _bar_problem(doc.get(kind))) is not None:
-                problems.append(("documents", f"document {doc['slug']!r}: the {kind} bar's {problem}"))
-    return problems
-
-
-def current(session: Session) -> CharterVersion:
-    """The charter in force (version 1 is created from the default on first use)."""
+def current(session: Session, *, now: datetime | None = None) -> CharterVersion:
+    """The charter in force (version 1 is created from the default on first use, and logged at ``now``)."""
     row = session.exec(select(CharterVersion).order_by(CharterVersion.number.desc()).limit(1)).first()
     if row is None:
-        data = copy.deepcopy(DEFAULT_CHARTER)
-        row = CharterVersion(number=1, data=data, sha256=_sha(data), note="initial charter")
+        data = default_charter()
+        row = CharterVersion(number=1, data=data, sha256=_sha(data), note="initial charter",
+                             **({"created_at": now} if now else {}))
         session.add(row)
         session.flush()
+        _record(session, row, actor=None, adopted_by="initial", extra={}, now=now)
+        _document_version(session, row, adopted_by="committee", actor=None, note="initial charter", now=now)
     return row
 
 
@@ -196,38 +66,151 @@ def versions(session: Session) -> list[CharterVersion]:
     return list(session.exec(select(CharterVersion).order_by(CharterVersion.number.desc())).all())
 
 
-def publish(*, session: Session, actor: Member, data: Any, note: str, committee_group: str) -> CharterVersion:
-    """Append a new charter version (committee only); an identical text is not a new version."""
+def get_version(session: Session, number: int) -> CharterVersion:
+    """One charter version, or NotFound."""
+    row = session.exec(select(CharterVersion).where(CharterVersion.number == number)).first() \
+        if 1 <= number <= 2**31 - 1 else None
+    if row is None:
+        raise NotFound(f"The charter has no version {number}.")
+    return row
+
+
+def document(session: Session) -> Document:
+    """The charter's document, its versions mirroring every charter version (older databases caught up)."""
+    latest = current(session)
+    doc = session.exec(select(Document).where(Document.slug == CHARTER_SLUG)).first()
+    if doc is None or doc.current_version < latest.number:
+        for row in session.exec(select(CharterVersion).order_by(CharterVersion.number)).all():
+            if doc is None or row.number > doc.current_version:
+                _document_version(session, row, adopted_by="committee", actor=None, note=row.note)
+                doc = session.exec(select(Document).where(Document.slug == CHARTER_SLUG)).first()
+    return doc
+
+
+def _document_version(session: Session, row: CharterVersion, *, adopted_by: str, actor: Member | None,
+                      note: str, poll: Poll | None = None, amendment_id: int | None = None,
+                      change_id: int | None = None, classification: dict | None = None,
+                      approval: dict[str, Any] | None = None, now: datetime | None = None) -> DocumentVersion:
+    """Write the charter document's version for charter version ``row`` (its governed text)."""
+    from ..audit import log
+    from ..proposals import charter_rules
+    from ..proposals.render import render, sha256_hex
+
+    doc = session.exec(select(Document).where(Document.slug == CHARTER_SLUG)).first()
+    if doc is None:
+        doc = Document(slug=CHARTER_SLUG, title="Governance charter")
+        session.add(doc)
+        session.flush()
+    text = charter_rules.render(row.data)
+    version = DocumentVersion(document_id=doc.id, number=row.number, source_md=text, html=render(text),
+                              sha256=sha256_hex(text), author_id=getattr(actor, "id", None), adopted_by=adopted_by,
+                              poll_id=getattr(poll, "id", None), result_hash=getattr(poll, "result_hash", "") or "",
+                              amendment_id=amendment_id, note=(note or "")[:500],
+                              classification=classification or {}, change_id=change_id,
+                              **({"created_at": now} if now else {}))
+    session.add(version)
+    doc.current_version = row.number
+    session.add(doc)
+    session.flush()
+    if adopted_by != "poll":  # an adoption's own event is written by the documents service
+        log.record(session=session, created_at=now, type="document.version_published", actor=actor,
+                   document=CHARTER_SLUG,
+                   payload={"document": CHARTER_SLUG, "version": row.number, "sha256": version.sha256,
+                            "adopted_by": adopted_by, "charter_version": row.number, "charter_sha256": row.sha256,
+                            "note": version.note, **({"approval": approval} if approval else {})})
+    return version
+
+
+def _record(session: Session, row: CharterVersion, *, actor: Any, adopted_by: str, extra: dict[str, Any],
+            now: datetime | None = None) -> None:
     from ..audit import log
 
-    if committee_group not in (actor.groups or []):
-        raise NotAllowed("Only the steering committee may change the charter.")
+    log.record(session=session, created_at=now, type="charter.changed", actor=actor, document=CHARTER_SLUG,
+               payload={"version": row.number, "sha256": row.sha256, "note": row.note, "adopted_by": adopted_by,
+                        **extra})
+
+
+def orphan_problems(session: Session, data: dict[str, Any]) -> list[tuple[str, str]]:
+    """What a new charter would orphan: the body of a poll that is not final, the rule of a document."""
+    problems: list[tuple[str, str]] = []
+    bodies = {b.get("slug") for b in data.get("bodies") or [] if isinstance(b, dict)}
+    rules = {d.get("slug") for d in data.get("documents") or [] if isinstance(d, dict)}
+    live = session.exec(select(Poll.body, Poll.id).where(Poll.status.not_in(FINAL_POLL_STATUSES))
+                        .order_by(Poll.id)).all()
+    for slug in sorted({b for b, _ in live} - bodies):
+        ids = [str(i) for b, i in live if b == slug]
+        problems.append((f"bodies.{slug}", f"the body {slug!r} still has polls that are not final (poll "
+                                           f"{', '.join(ids[:5])}); it cannot be dropped until they are published "
+                                           "or cancelled"))
+    for slug in sorted(set(session.exec(select(Document.slug)).all()) - rules):
+        problems.append((f"documents.{slug}", f"the document {slug!r} exists; its rule cannot be dropped"))
+    return problems
+
+
+def checked(session: Session, data: Any) -> dict[str, Any]:
+    """The charter normalised, or InvalidInput listing every problem (orphans included)."""
+    if not isinstance(data, dict):
+        raise InvalidInput([("charter", "the charter must be a JSON object")])
+    data = normalized(data)
     problems = validate(data)
+    if not problems:
+        problems = orphan_problems(session, data)
     if problems:
         raise InvalidInput(problems)
+    return data
+
+
+def publish(*, session: Session, actor: Member | None, data: Any, note: str, committee_group: str = "",
+            adopted_by: str = "committee", poll: Poll | None = None, amendment_id: int | None = None,
+            approval: dict[str, Any] | None = None, change_id: int | None = None,
+            classification: dict[str, Any] | None = None) -> CharterVersion:
+    """Put a new charter version in force (the effect; see the module docstring for who calls it).
+
+    ``adopted_by`` is ``committee`` (detail through the two-person rule, ``approval`` says how)
+    or ``poll`` (a referendum, ``poll`` and ``amendment_id``). ``actor=None`` is the platform
+    itself (an adoption, the clock). A member actor must be on the committee.
+    """
+    if actor is not None and committee_group and committee_group not in (actor.groups or []):
+        raise NotAllowed("Only the steering committee may change the charter.")
+    data = checked(session, data)
     latest = current(session)
+    document(session)  # an older database's charter document catches up first
     if _sha(data) == latest.sha256:
         raise InvalidInput([("charter", "the charter is unchanged")])
-    row = CharterVersion(number=latest.number + 1, data=data, sha256=_sha(data), note=note[:500],
-                         author_id=actor.id)
+    if len(note or "") > 500:
+        raise InvalidInput([("note", "the note is longer than 500 characters")])
+    row = CharterVersion(number=latest.number + 1, data=data, sha256=_sha(data), note=(note or "")[:500],
+                         author_id=getattr(actor, "id", None))
     session.add(row)
     session.flush()
-    log.record(session=session, type="charter.changed", actor=actor,
-               payload={"version": row.number, "sha256": row.sha256, "note": row.note})
+    extra: dict[str, Any] = {"previous_sha256": latest.sha256}
+    if approval is not None:
+        extra["approval"] = approval
+    if poll is not None:
+        extra |= {"poll": poll.id, "result_hash": poll.result_hash, "amendment": amendment_id}
+    _record(session, row, actor=actor, adopted_by=adopted_by, extra=extra)
+    if adopted_by != "poll":
+        _document_version(session, row, adopted_by=adopted_by, actor=actor, note=row.note, change_id=change_id,
+                          classification=classification, approval=approval)
     return row
 
 
 def body(charter: CharterVersion, slug: str) -> dict[str, Any]:
-    """One body of the charter, or NotFound."""
-    for item in charter.data.get("bodies", []):
+    """One body of the charter with every field (defaults filled in), or NotFound."""
+    for item in normalized(charter.data).get("bodies", []):
         if item.get("slug") == slug:
             return item
     raise NotFound(f"The charter has no body {slug!r}.")
 
 
+def rules(charter: CharterVersion) -> dict[str, Any]:
+    """The charter's rules (entrenched clauses, publication, discussion periods, open referendums)."""
+    return normalized(charter.data)["rules"]
+
+
 def document_rule(charter: CharterVersion, slug: str) -> dict[str, Any] | None:
-    """The charter's rule for a document, if it has one."""
-    for item in charter.data.get("documents", []) or []:
+    """The charter's rule for a document (the charter's own included), if it has one."""
+    for item in normalized(charter.data).get("documents", []) or []:
         if item.get("slug") == slug:
             return item
     return None

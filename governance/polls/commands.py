@@ -29,7 +29,12 @@ def _tick_once() -> str:
     posted, not_posted = documents.deliver_topics(
         engine=app.extensions["governance.engine"], immediate=app.extensions["governance.engine_immediate"],
         forum=forum, base_url=app.config["BASE_URL"], category=app.config["DISCOURSE_ANNOUNCE_CATEGORY"], now=now)
-    moves = ", ".join(f"poll {pid}: {step}" for pid, step in steps) or "no poll moved"
+    from . import approvals  # publications whose waiting period passed (their notices went out above)
+
+    applied = approvals.run_due(engine=app.extensions["governance.engine"],
+                                immediate=app.extensions["governance.engine_immediate"], now=now)
+    moves = ", ".join([f"poll {pid}: {step}" for pid, step in steps]
+                      + [f"request {cid}: {outcome}" for cid, outcome in applied]) or "no poll moved"
     return (f"{now:%Y-%m-%d %H:%M:%S}Z {moves}; forum posts delivered {delivered + posted}, "
             f"failed {failed + not_posted}")
 

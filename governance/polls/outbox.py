@@ -1,9 +1,10 @@
-"""Forum posts the platform owes: poll announcements, result replies, ballot receipts.
+"""Forum posts the platform owes: poll announcements, result replies, ballot receipts, notices.
 
 Boundary rule: a service. Jobs are rows in ``outbox`` written in the same transaction as the
 event that causes them; delivery happens later (``flask polls tick``, or right after a commit)
 and is retried with back-off, so a forum outage never blocks a poll or loses a receipt.
 A delivered receipt job is deleted at once: it is the one row that names a voter's tracker.
+A ``notice`` job announces a direct publication (``polls.approvals``) before it takes effect.
 """
 
 from __future__ import annotations
@@ -96,6 +97,10 @@ def prepare(session: Session, job_id: int, base_url: str, category: str | None) 
                          f"Check it against {base_url.rstrip('/')}/audit/head"])
         return {"call": "create_topic", "head": head.id,
                 "kwargs": {"title": f"Audit log head: {what} published"[:250], "raw": raw, "category": category}}
+    if job.kind == "notice":
+        from . import approvals
+
+        return approvals.prepare_notice(session, job, base_url, category)
     poll = session.get(Poll, job.payload.get("poll")) if job.payload.get("poll") is not None else None
     if poll is None:
         return {"call": None}
@@ -155,6 +160,11 @@ def finish(session: Session, job_id: int, *, now: datetime, answer: dict[str, An
         if head is not None and head.forum_post_id is None and answer.get("id"):
             head.forum_post_id = int(answer["id"])
             session.add(head)
+    if job.kind == "notice" and job.payload.get("change") is not None:
+        from . import approvals  # the notice is out: the change may now take effect
+
+        approvals.announced(session=session, change_id=int(job.payload["change"]), topic_id=answer.get("topic_id"),
+                            now=now)
     if job.kind == "receipt":
         session.delete(job)
     else:

@@ -252,6 +252,12 @@ def update_draft(*, session: Session, actor: Member, charter: CharterVersion, po
     body = charters.body(charter, poll.body)
     if not charters.may_manage(charter, poll.body, actor):
         raise NotAllowed("You may not edit this poll.")
+    from ..models import PendingChange
+
+    if session.exec(select(PendingChange.id).where(PendingChange.poll_id == poll.id,
+                                                   PendingChange.status.in_(("pending", "approved")))).first():
+        raise Conflict("This draft's scheduling is waiting for a second manager's approval, so it cannot change "
+                       "now; withdraw the request first.")
     problems = _validate(data, body)
     if problems:
         raise InvalidInput(problems)
@@ -263,12 +269,8 @@ def update_draft(*, session: Session, actor: Member, charter: CharterVersion, po
     return poll
 
 
-def schedule(*, session: Session, actor: Member, charter: CharterVersion, poll: Poll, now: datetime) -> Poll:
-    """Fix a draft's times: it moves to nominations (elections) or scheduled, and can no longer change."""
-    if poll.status != "draft":
-        raise Conflict("Only a draft can be scheduled.")
-    if not charters.may_manage(charter, poll.body, actor):
-        raise NotAllowed("You may not schedule this poll.")
+def schedule_problems(session: Session, poll: Poll, now: datetime) -> list[tuple[str, str]]:
+    """What stops a draft from being scheduled now (empty when it can be)."""
     problems: list[tuple[str, str]] = []
     if poll.opens_at is None or poll.closes_at is None:
         problems.append(("opens_at", "set when voting opens and closes"))
@@ -287,28 +289,69 @@ def schedule(*, session: Session, actor: Member, charter: CharterVersion, poll: 
             problems.append(("nominations_close_at", "nominations must open, then close, no later than voting opens"))
     elif len(options(session, poll)) < 2:
         problems.append(("options", "the poll needs at least two options"))
+    return problems
+
+
+def schedule(*, session: Session, actor: Member, charter: CharterVersion, poll: Poll, now: datetime,
+             approval: dict[str, Any] | None = None) -> Poll:
+    """Fix a draft's times: it moves to nominations (elections) or scheduled, and can no longer change.
+
+    This is the effect. Pages ask through ``polls.approvals.request_schedule`` (the two-person
+    rule and the forum notice), which calls this with ``approval`` once a second manager approved
+    and the forum was told; the operator's demo and the tests call it directly.
+    """
+    if poll.status != "draft":
+        raise Conflict("Only a draft can be scheduled.")
+    if not charters.may_manage(charter, poll.body, actor):
+        raise NotAllowed("You may not schedule this poll.")
+    problems = schedule_problems(session, poll, now)
     if problems:
         raise InvalidInput(problems)
     poll.status = "nominations" if poll.kind == "election" else "scheduled"
     session.add(poll)
-    log.record(session=session, created_at=now, type="poll.scheduled", actor=actor, poll_id=poll.id,
-               payload={"poll": poll.id, "status": poll.status, "opens_at": _t(poll.opens_at),
-                        "closes_at": _t(poll.closes_at), "eligibility": poll.eligibility,
-                        "method": poll.method, "seats": poll.seats})
+    payload = {"poll": poll.id, "status": poll.status, "opens_at": _t(poll.opens_at),
+               "closes_at": _t(poll.closes_at), "eligibility": poll.eligibility,
+               "method": poll.method, "seats": poll.seats}
+    if approval is not None:
+        payload["approval"] = approval
+    log.record(session=session, created_at=now, type="poll.scheduled", actor=actor, poll_id=poll.id, payload=payload)
     session.flush()
     return poll
 
 
-def cancel(*, session: Session, actor: Member, charter: CharterVersion, poll: Poll, reason: str) -> Poll:
-    """Cancel a poll before its results are published, with a public reason."""
+def cancel(*, session: Session, actor: Member, charter: CharterVersion, poll: Poll, reason: str,
+           committee_group: str = "steering-committee") -> Poll:
+    """Cancel a poll before its results are published, with a public reason.
+
+    The body's managers may cancel a poll that has not opened; an *open* poll (ballots are being
+    cast) only the committee may cancel.
+    """
     if poll.status in ("published", "cancelled", "closed"):
         raise Conflict(f"A {poll.status} poll cannot be cancelled.")
     if not charters.may_manage(charter, poll.body, actor):
         raise NotAllowed("You may not cancel this poll.")
+    if poll.status == "open" and committee_group not in (actor.groups or []):
+        raise NotAllowed("Voting is open: only the steering committee may cancel this poll now, with a reason.")
     reason = reason.strip()
     if not reason:
         raise InvalidInput([("reason", "say why the poll is cancelled; the reason is published")])
+    if len(reason) > 1000:
+        raise InvalidInput([("reason", "the reason is longer than 1000 characters")])
+    _withdraw_schedule_requests(session, poll, actor, reason)
     return void(session=session, poll=poll, reason=reason, actor=actor)
+
+
+def _withdraw_schedule_requests(session: Session, poll: Poll, actor: Member, reason: str) -> None:
+    """A cancelled draft's scheduling request ends with it."""
+    from ..models import PendingChange
+
+    for change in session.exec(select(PendingChange).where(PendingChange.poll_id == poll.id,
+                                                           PendingChange.status.in_(("pending", "approved")))).all():
+        change.status = "withdrawn"
+        change.reason = f"the poll was cancelled: {reason}"[:1000]
+        session.add(change)
+        log.record(session=session, type="change.withdrawn", actor=actor, poll_id=poll.id,
+                   payload={"change": change.id, "reason": change.reason})
 
 
 def void(*, session: Session, poll: Poll, reason: str, actor: Member | None = None) -> Poll:

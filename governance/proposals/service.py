@@ -3,7 +3,9 @@
 Boundary rule: a service (takes a session and ``now``, flushes, never commits; raises domain
 errors). Every state change writes its audit event, tagged with the document's slug, in the same
 transaction. The pure building blocks (rendering, classification, rebase, diff) live in
-``render.py``, ``blocks.py`` and ``diff.py``; this module stores what they decide.
+``render.py``, ``blocks.py`` and ``diff.py``; this module stores what they decide. Direct
+publication (the checks, the effect, the frozen referendum text) is in ``publication.py``,
+re-exported here.
 
 Lifecycle of an amendment::
 
@@ -41,11 +43,12 @@ from ..audit import log
 from ..errors import Conflict, InvalidInput, NotAllowed, NotEligible, NotFound
 from ..identity.eligibility import Eligibility, Rule, check
 from ..identity.service import member_evidence
-from ..models import Amendment, CharterVersion, Document, DocumentVersion, Member, Outbox, Poll
+from ..models import Amendment, CharterVersion, Document, DocumentVersion, Member, Poll
 from ..models.base import MAX_ID
 from ..models.documents import PENDING_STATUSES
 from ..polls import charter as charters
 from ..polls import service as polls
+from . import charter_rules
 from .blocks import Classification, DocumentError, classify, insert_blocks, parse_blocks, rebase
 from .render import render, sha256_hex, validate_source
 
@@ -239,70 +242,6 @@ def _where(block: dict[str, Any]) -> dict[str, Any]:
 # === Publishing versions ========================================================================
 
 
-def publish_version(*, session: Session, actor: Member | None, charter: CharterVersion, committee_group: str,
-                    slug: str, source: Any, base_number: int | None, now: datetime, note: str = "",
-                    title: str | None = None) -> DocumentVersion:
-    """The committee publishes a version directly, where the charter allows it.
-
-    The first version of a document (an import) needs only the committee. Later versions are
-    classified against the current one like an amendment; the kind must be one the charter lets the
-    committee publish (``committee_may_publish``), and an entrenched document takes no revision.
-    ``actor=None`` is the operator's command line (``flask documents import``).
-    """
-    if actor is not None and committee_group not in (actor.groups or []):
-        raise NotAllowed("Only the steering committee may publish a document version directly.")
-    rule = rule_for(charter, slug)
-    source = _checked_source(source)
-    if len(note) > MAX_NOTE:
-        raise InvalidInput([("note", f"the note is longer than {MAX_NOTE} characters")])
-    document = session.exec(select(Document).where(Document.slug == slug)).first()
-    if document is None:
-        document = Document(slug=slug, title=(title or rule.get("title") or slug)[:MAX_TITLE])
-        session.add(document)
-        session.flush()
-    document = _lock_document(session, document)
-    previous = current_version(session, document)
-    classification: dict[str, Any] = {}
-    result = None
-    if previous is not None:
-        if base_number is None:
-            raise InvalidInput([("base", "name the version you are replacing")])
-        _base(session, document, base_number)
-        result = _classify(previous.source_md, source)
-        if result.kind == "unchanged":
-            raise InvalidInput([("source", "The text is unchanged: it has the same blocks as version "
-                                           f"{previous.number}. Nothing was published.")])
-        if result.kind == "revision" and rule.get("revision") is None:
-            raise NotAllowed(f"{document.title} is entrenched: it accepts no revision, only added detail.")
-        allowed = rule.get("committee_may_publish") or []
-        if result.kind not in allowed:
-            raise NotAllowed(f"The charter does not let the committee publish a {result.kind} of "
-                             f"{document.title} directly; propose it as an amendment so that "
-                             f"{rule['voters']} can vote on it.")
-        classification = result.to_dict()
-    version = DocumentVersion(document_id=document.id, number=document.current_version + 1, source_md=source,
-                              html=render(source), sha256=sha256_hex(source),
-                              author_id=getattr(actor, "id", None), adopted_by="committee",
-                              note=note.strip(), classification=classification, created_at=now)
-    session.add(version)
-    document.current_version = version.number
-    session.add(document)
-    session.flush()
-    payload = {"document": slug, "version": version.number, "sha256": version.sha256, "adopted_by": "committee",
-               "note": version.note}
-    if result is not None:
-        payload["classification"] = _summary_payload(result)
-    log.record(session=session, created_at=now, type="document.version_published", actor=actor, document=slug, payload=payload)
-    if previous is not None:
-        _after_new_version(session=session, document=document, old=previous, new=version, now=now,
-                           adopted_id=None)
-    # Every publication gets a signed tree head, posted to the forum as an independent copy.
-    head = log.make_head(session=session, reason=f"document {slug} version {version.number} published", now=now)
-    session.add(Outbox(kind="head", payload={"head": head.id, "document": slug, "version": version.number}))
-    session.flush()
-    return version
-
-
 # === Proposing ==================================================================================
 
 
@@ -370,6 +309,8 @@ def amended_text(session: Session, document: Document, base_number: Any, *, sour
     for a superseded base. Used by ``propose`` and by the pages' "preview" buttons.
     """
     base = _base(session, document, base_number)
+    if document.slug == charters.CHARTER_SLUG:
+        return (base, *_charter_text(session, base, source, insertions))
     problems: list[tuple[str, str]] = []
     if insertions is not None:
         insertions = [(k, t) for k, t in insertions if t.strip()]
@@ -392,6 +333,35 @@ def amended_text(session: Session, document: Document, base_number: Any, *, sour
         raise InvalidInput([("source", f"The amendment changes nothing: it has the same blocks as version "
                                        f"{base.number}.")])
     return base, source, result
+
+
+class CharterClassification:
+    """The clause-by-clause classification of a charter amendment, shaped like ``Classification``."""
+
+    def __init__(self, data: dict[str, Any]) -> None:
+        self.data = data
+        self.kind = data["kind"]
+        self.summary = data["summary"]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON-ready report (``charter_rules.classify``)."""
+        return self.data
+
+
+def _charter_text(session: Session, base: DocumentVersion, source: Any,
+                  insertions: Any) -> tuple[str, CharterClassification]:
+    """A charter amendment: the text must be the rendering of a usable charter (the editor makes it)."""
+    if insertions is not None or not isinstance(source, str):
+        raise InvalidInput([("source", "amend the charter with the charter editor (/charter/edit)")])
+    try:
+        data = charter_rules.parse(source)
+    except charter_rules.CharterTextError as exc:
+        raise InvalidInput([("source", str(exc))]) from None
+    data = charters.checked(session, data)
+    result = CharterClassification(charter_rules.classify(charter_rules.parse(base.source_md), data))
+    if result.kind == "unchanged":
+        raise InvalidInput([("charter", f"The amendment changes nothing: it is charter version {base.number}.")])
+    return charter_rules.render(data), result
 
 
 def withdraw(*, session: Session, actor: Member, amendment: Amendment, now: datetime) -> Amendment:
@@ -552,6 +522,16 @@ def start_voting(*, session: Session, actor: Member, charter: CharterVersion, am
     terms = bar(rule, amendment.kind)
     if terms is None:
         raise Conflict(f"{document.title} accepts no {amendment.kind}.")
+    days = int(charters.rules(charter)["discussion_days"].get(amendment.kind, 0))
+    opened = amendment.topic_requested_at
+    if opened is None or now < opened + timedelta(days=days):
+        until = log.format_time(opened + timedelta(days=days)) if opened else "—"
+        raise Conflict(f"The charter asks for at least {days} days of discussion before a {amendment.kind} is "
+                       f"put to the vote; this amendment can be put to the vote from {until}.")
+    for other in open_referendums(session, document):
+        raise Conflict(f"Another referendum on {document.title} is {other.status} (poll #{other.id}); one "
+                       "referendum runs at a time on a document, so that the text each one decides on stays "
+                       "fixed. Put this one to the vote after it closes.")
     opens_at = opens_at or now
     if opens_at < now:
         raise InvalidInput([("opens_at", "voting cannot open in the past")])
@@ -578,7 +558,9 @@ def start_voting(*, session: Session, actor: Member, charter: CharterVersion, am
     _set_status(session, amendment, document, "voting", event="voting_started", actor=actor, now=now,
                 poll=poll.id, base=base.number, base_sha256=base.sha256, sha256=amendment.sha256,
                 threshold=str(terms["threshold"]), strict=bool(terms.get("strict")),
-                quorum=int(terms.get("quorum", 0)))
+                quorum=int(terms.get("quorum", 0)), voting_days=int(terms["voting_days"]), kind=amendment.kind,
+                charter_version=charter.number, charter_sha256=charter.sha256,
+                discussion_opened=log.format_time(opened))
     session.flush()
     return poll
 
@@ -657,6 +639,16 @@ def on_referendum_published(*, session: Session, poll: Poll, now: datetime) -> O
                     poll=poll.id, reason="the base changed before the result was published")
         session.flush()
         return Outcome(amendment.id, False, None, conflicted=(amendment.id,))
+    charter_data = None
+    if document.slug == charters.CHARTER_SLUG:
+        try:
+            charter_data = charters.checked(session, charter_rules.parse(amendment.source_md))
+        except (InvalidInput, charter_rules.CharterTextError) as exc:
+            why = exc.message if isinstance(exc, InvalidInput) else str(exc)
+            _set_status(session, amendment, document, "conflicted", event="conflicted", actor=None, now=now,
+                        poll=poll.id, reason=f"the charter it adopts can no longer be put in force: {why}")
+            session.flush()
+            return Outcome(amendment.id, False, None, conflicted=(amendment.id,))
     version = DocumentVersion(document_id=document.id, number=base.number + 1, source_md=amendment.source_md,
                               html=render(amendment.source_md), sha256=sha256_hex(amendment.source_md),
                               author_id=amendment.proposer_id, adopted_by="poll", poll_id=poll.id,
@@ -675,6 +667,10 @@ def on_referendum_published(*, session: Session, poll: Poll, now: datetime) -> O
                payload={"document": document.slug, "version": version.number, "sha256": version.sha256,
                         "adopted_by": "poll", "poll": poll.id, "result_hash": poll.result_hash,
                         "amendment": amendment.id, "kind": amendment.kind})
+    if charter_data is not None:
+        charters.publish(session=session, actor=None, data=charter_data, adopted_by="poll", poll=poll,
+                         amendment_id=amendment.id, note=f"Amendment #{amendment.id}: {amendment.title}"[:MAX_NOTE],
+                         classification=amendment.classification)
     rebased, conflicted = _after_new_version(session=session, document=document, old=base, new=version,
                                              now=now, adopted_id=amendment.id)
     session.flush()
@@ -693,7 +689,11 @@ def _after_new_version(*, session: Session, document: Document, old: DocumentVer
         if amendment.base_number not in versions:
             versions[amendment.base_number] = get_version(session, document, amendment.base_number).source_md
         text = None
-        if amendment.kind == "detail":
+        if amendment.status == "voting":
+            # Never re-applied silently: the voters decide on the text frozen when the vote opened.
+            # (Publications wait while a referendum is open, so only an unforeseen path gets here.)
+            pass
+        elif amendment.kind == "detail" and document.slug != charters.CHARTER_SLUG:
             text = rebase(versions[amendment.base_number], new.source_md, amendment.source_md)
         if text is not None:
             result = classify(new.source_md, text)
@@ -726,15 +726,13 @@ def _after_new_version(*, session: Session, document: Document, old: DocumentVer
     return rebased, conflicted
 
 
-# === Import =====================================================================================
+# The publication seam (check_publication ... import_document) lives in publication.py.
+from .publication import (  # noqa: E402, F401 - re-exported
+    before_new_version,
+    check_publication,
+    import_document,
+    open_referendums,
+    publish_version,
+    refuse_if_referendum_open,
+)
 
-
-def import_document(*, session: Session, charter: CharterVersion, slug: str, source: Any, now: datetime,
-                    note: str = "initial version", title: str | None = None) -> DocumentVersion:
-    """Load a document's first version from the operator's command line (committee's publication)."""
-    document = session.exec(select(Document).where(Document.slug == slug)).first()
-    if document is not None and document.current_version:
-        raise Conflict(f"{document.title} already has {document.current_version} version(s); publish or "
-                       "amend instead of importing.")
-    return publish_version(session=session, actor=None, charter=charter, committee_group="", slug=slug,
-                           source=source, base_number=None, now=now, note=note, title=title)

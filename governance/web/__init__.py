@@ -25,7 +25,7 @@ class _JSONProvider(DefaultJSONProvider):
 
 def register_blueprints(app: Flask) -> None:
     """Attach every blueprint and cross-cutting handler to the app."""
-    from . import audit, auth, documents, errors, filters, main, polls, security, trustees, voting  # noqa: F401
+    from . import audit, auth, charter, documents, errors, filters, main, polls, security, trustees, voting  # noqa: F401
 
     app.json = _JSONProvider(app)
 
@@ -36,7 +36,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(main.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(polls.bp)
-    app.register_blueprint(polls.charter_bp)
+    app.register_blueprint(charter.bp)
     app.register_blueprint(documents.bp)
     app.register_blueprint(audit.bp)
     app.add_url_rule("/", endpoint="index", view_func=main.index)

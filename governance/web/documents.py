@@ -8,7 +8,7 @@ stored rendered HTML and ``diff_html`` output are marked safe in the templates.
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
@@ -17,6 +17,7 @@ from ..db import get_session
 from ..errors import Conflict, GovernanceError, InvalidInput, NotAllowed
 from ..identity.roles import is_committee
 from ..models import Amendment, Member, Poll
+from ..polls import approvals
 from ..polls import charter as charters
 from ..proposals import service
 from ..proposals.diff import diff_html
@@ -76,6 +77,9 @@ def follow_the_clock() -> None:
                   immediate=current_app.extensions["governance.engine_immediate"],
                   forum=None, now=_now(), secret=current_app.config["SECRET_KEY"],
                   work_limit=clock.REQUEST_WORK_LIMIT)
+    if request.method in ("GET", "HEAD"):  # publications whose waiting period has passed
+        approvals.run_due(engine=current_app.extensions["governance.engine"],
+                          immediate=current_app.extensions["governance.engine_immediate"], now=_now())
 
 
 @bp.context_processor
@@ -120,7 +124,10 @@ def version(slug: str, number: int):
     document = service.get_document(session, slug)
     shown = service.get_version(session, document, number)
     previous = service.get_version(session, document, number - 1) if number > 1 else None
-    changes = diff_html(previous.source_md, shown.source_md, context=2) if previous else None
+    changes = None
+    if previous is not None:
+        changes = _amendment_diff(slug, previous.source_md, shown.source_md) if slug == charters.CHARTER_SLUG \
+            else diff_html(previous.source_md, shown.source_md, context=2)
     poll = session.get(Poll, shown.poll_id) if shown.poll_id else None
     amendment = session.get(Amendment, shown.amendment_id) if shown.amendment_id else None
     return render_template("documents/version.html", document=document, version=shown, previous=previous,
@@ -194,7 +201,9 @@ def _form_page(document, *, errors=None, status=200, preview=None):
 @bp.get("/<slug>/amendments/new")
 @login_required
 def new_amendment(slug: str):
-    """The form: edit the full text, or insert new blocks after chosen ones."""
+    """The form: edit the full text, or insert new blocks after chosen ones (the charter: its editor)."""
+    if slug == charters.CHARTER_SLUG:
+        return redirect(url_for("charter.edit"))
     document = service.get_document(get_session(), slug)
     return _form_page(document)
 
@@ -249,12 +258,21 @@ def amendment(slug: str, amendment_id: int):
     steer = bool(rule) and charters.may_manage(current, rule["voters"], current_user)
     return render_template(
         "documents/amendment.html", document=document, amendment=item, base=base, poll=poll, rule=rule,
-        terms=service.bar(rule, item.kind) if rule else None, changes=diff_html(base.source_md, item.source_md),
+        terms=service.bar(rule, item.kind) if rule else None, changes=_amendment_diff(slug, base.source_md, item.source_md),
         proposer=session.get(Member, item.proposer_id), steer=steer,
         mine=current_user.is_authenticated and current_user.id == item.proposer_id,
         superseded_by=service.superseded_by(session, item),
         supersedes=session.get(Amendment, item.supersedes_id) if item.supersedes_id else None,
         forum_url=current_app.config["DISCOURSE_URL"].rstrip("/"))
+
+
+def _amendment_diff(slug: str, old: str, new: str) -> str:
+    """The diff people read: for the charter, its readable text (the structure is compared clause by clause)."""
+    if slug == charters.CHARTER_SLUG:
+        from .charter import charter_diff
+
+        return charter_diff(old, new)
+    return diff_html(old, new)
 
 
 def _amendment_action(slug: str, amendment_id: int, action, done: str):
@@ -272,10 +290,56 @@ def _amendment_action(slug: str, amendment_id: int, action, done: str):
     return None
 
 
-@bp.post("/<slug>/amendments/<int:amendment_id>/discussion")
+def _confirm(slug: str, amendment_id: int, step: str):
+    """The confirmation page of an amendment's irreversible step: what happens, who is told."""
+    session = get_session()
+    document = service.get_document(session, slug)
+    item = service.get_amendment(session, document, amendment_id)
+    current = charters.current(session)
+    rule = charters.document_rule(current, slug) or {}
+    terms = service.bar(rule, item.kind) if rule else None
+    days = charters.rules(current)["discussion_days"].get(item.kind, 0)
+    back = url_for("documents.amendment", slug=slug, amendment_id=amendment_id)
+    what, told, button, problems = [], [], "", []
+    if step == "discussion":
+        button = "Open it for discussion"
+        what = [f"Amendment #{item.id} ({item.kind}) is opened for discussion and can no longer be edited.",
+                f"It can be put to the vote after at least {days} days of discussion (the charter's minimum for a "
+                f"{item.kind})."]
+        told = ["A forum topic is posted with its classification, both SHA-256 hashes and a link to the diff."]
+    elif step == "vote":
+        button = "Put it to the vote"
+        opened = item.topic_requested_at
+        if opened is not None and _now() < opened + timedelta(days=days):
+            problems.append(f"The discussion period runs until {(opened + timedelta(days=days)):%d %B %Y %H:%M} "
+                            "UTC; it cannot be put to the vote before.")
+        what = [f"A referendum of {rule.get('voters')} opens now on the text with SHA-256 {item.sha256}, against "
+                f"version {item.base_number} (SHA-256 {item.base_sha256}); both are frozen while the vote runs.",
+                (f"It passes with yes {'more than' if terms.get('strict') else 'at least'} {terms['threshold']} of "
+                 f"the votes for or against, at least {terms['quorum']} ballots, after {terms['voting_days']} days."
+                 if terms else "This kind of change is not accepted."),
+                f"While it runs, no new version of {document.title} is published"
+                + (" (a publication waits)." if charters.rules(current)["open_referendum"] == "refuse"
+                   else " unless the committee voids this vote with notice.")]
+        told = ["The forum gets the poll's announcement when voting opens; each step is in the audit log."]
+    elif step == "withdraw":
+        button = "Withdraw the amendment"
+        what = [f"Amendment #{item.id} is withdrawn for good."]
+        if item.poll_id:
+            what.append("Its referendum is cancelled; ballots already cast lapse and are never counted.")
+        told = ["The amendment page and the public audit log say so."]
+    session.commit()
+    return render_template("charter/confirm.html", title=f"{button}: amendment #{item.id} to {document.title}",
+                           action=request.path, back=back, button=button, what=what, told=told,
+                           problems=problems, danger=step == "withdraw")
+
+
+@bp.route("/<slug>/amendments/<int:amendment_id>/discussion", methods=["GET", "POST"])
 @login_required
 def open_discussion(slug: str, amendment_id: int):
-    """Open the draft for discussion; the forum topic is posted now or retried later."""
+    """Open the draft for discussion (GET confirms); the forum topic is posted now or retried later."""
+    if request.method == "GET":
+        return _confirm(slug, amendment_id, "discussion")
     refused = _amendment_action(slug, amendment_id, lambda session, item: service.open_discussion(
         session=session, actor=current_user, charter=charters.current(session), amendment=item, now=_now()),
         "The amendment is open for discussion; its forum topic is being posted.")
@@ -311,20 +375,24 @@ def link_topic(slug: str, amendment_id: int):
         or redirect(url_for("documents.amendment", slug=slug, amendment_id=amendment_id))
 
 
-@bp.post("/<slug>/amendments/<int:amendment_id>/vote")
+@bp.route("/<slug>/amendments/<int:amendment_id>/vote", methods=["GET", "POST"])
 @login_required
 def start_voting(slug: str, amendment_id: int):
-    """Put the amendment to a referendum (the bar of its kind comes from the charter)."""
+    """Put the amendment to a referendum (GET confirms; the bar of its kind comes from the charter)."""
+    if request.method == "GET":
+        return _confirm(slug, amendment_id, "vote")
     return _amendment_action(slug, amendment_id, lambda session, item: service.start_voting(
         session=session, actor=current_user, charter=charters.current(session), amendment=item, now=_now()),
         "The referendum is scheduled; voting opens shortly.") \
         or redirect(url_for("documents.amendment", slug=slug, amendment_id=amendment_id))
 
 
-@bp.post("/<slug>/amendments/<int:amendment_id>/withdraw")
+@bp.route("/<slug>/amendments/<int:amendment_id>/withdraw", methods=["GET", "POST"])
 @login_required
 def withdraw(slug: str, amendment_id: int):
-    """The proposer withdraws the amendment."""
+    """The proposer withdraws the amendment (GET confirms)."""
+    if request.method == "GET":
+        return _confirm(slug, amendment_id, "withdraw")
     return _amendment_action(slug, amendment_id, lambda session, item: service.withdraw(
         session=session, actor=current_user, amendment=item, now=_now()), "The amendment is withdrawn.") \
         or redirect(url_for("documents.amendment", slug=slug, amendment_id=amendment_id))
@@ -345,28 +413,40 @@ def _publish_page(document, *, errors=None, status=200, preview=None):
 @bp.route("/<slug>/publish", methods=["GET", "POST"])
 @login_required
 def publish(slug: str):
-    """The committee publishes a version directly, where the charter allows it (preview first)."""
+    """The committee asks to publish a version directly, where the charter allows it.
+
+    ``action=preview`` shows the classification, the diff and what will happen (the
+    confirmation); ``action=request`` records the request: a second committee member approves it
+    (or the charter's waiting period passes) and the forum is told before it takes effect.
+    """
     if not _committee():
         abort(403, "Only the steering committee may publish a document version directly.")
     session = get_session()
     document = service.get_document(session, slug)
+    if slug == charters.CHARTER_SLUG:
+        return redirect(url_for("charter.edit"))
     if request.method == "GET":
         return _publish_page(document)
     form = request.form
+    current = charters.current(session)
     try:
-        if form.get("action") == "preview":
-            base, text, result = service.amended_text(session, document, form.get("base"),
-                                                      source=form.get("source", ""))
-            return _publish_page(document, preview={"result": result.to_dict(),
+        if form.get("action") != "request":
+            _document, base, text, result = service.check_publication(
+                session=session, charter=current, slug=slug, source=form.get("source", ""),
+                base_number=form.get("base"), note=form.get("note", ""))
+            service.refuse_if_referendum_open(session, current, document)
+            publication = charters.rules(current)["publication"]
+            return _publish_page(document, preview={"result": result.to_dict(), "publication": publication,
                                                     "diff": diff_html(base.source_md, text, context=2)})
-        version = service.publish_version(
-            session=session, actor=current_user, charter=charters.current(session),
-            committee_group=current_app.config["COMMITTEE_GROUP"], slug=slug, source=form.get("source", ""),
-            base_number=form.get("base"), note=form.get("note", ""), now=_now())
+        change = approvals.request_document(
+            session=session, actor=current_user, charter=current, committee_group=current_app.config["COMMITTEE_GROUP"],
+            slug=slug, source=form.get("source", ""), base_number=form.get("base"), note=form.get("note", ""),
+            now=_now())
     except (InvalidInput, Conflict, NotAllowed) as exc:
         session.rollback()
         reasons = exc.reasons if isinstance(exc, InvalidInput) else [("source", exc.message)]
         return _publish_page(document, errors=reasons, status=exc.status)
     session.commit()
-    flash(f"Version {version.number} of {document.title} is published.", "success")
-    return redirect(url_for("documents.version", slug=slug, number=version.number))
+    flash(f"Publication of {document.title} asked for: it takes effect once the forum has been told and a second "
+          "committee member approves it.", "success")
+    return redirect(url_for("charter.change", change_id=change.id))

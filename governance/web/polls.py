@@ -1,4 +1,4 @@
-"""Poll pages: list, create, schedule, nominate, vote, results; and the charter page.
+"""Poll pages: list, create, schedule, nominate, vote, results (the charter pages are in ``web.charter``).
 
 Views are thin: parse the request, call one service with the request's session, commit once,
 render or redirect. Domain errors are mapped to HTTP in ``web.errors``; ``InvalidInput`` from a
@@ -16,7 +16,6 @@ from flask_login import current_user, login_required
 from ..db import get_session
 from ..errors import InvalidInput, NotAllowed
 from ..identity.eligibility import Rule
-from ..identity.roles import is_committee
 from ..models import Member
 from ..polls import ballots as ballot_forms
 from ..polls import chart, clock, counting, service, voting
@@ -25,7 +24,6 @@ from ..polls.methods import KIND_METHODS, METHOD_NAMES
 from .filters import display_zone
 
 bp = Blueprint("polls", __name__, url_prefix="/polls")
-charter_bp = Blueprint("charter", __name__, url_prefix="/charter")
 
 
 def now() -> datetime:
@@ -240,26 +238,74 @@ def edit(poll_id: int):
     return redirect(url_for("polls.show", poll_id=poll.id))
 
 
-@bp.post("/<int:poll_id>/schedule")
+@bp.route("/<int:poll_id>/schedule", methods=["GET", "POST"])
 @login_required
 def schedule(poll_id: int):
-    """Schedule a draft: its text, options, rule and times are fixed from now on."""
+    """Ask to schedule a draft: GET confirms (what is fixed, who approves, who is told), POST asks.
+
+    The poll is scheduled once a second manager of its body approves and the forum notice is
+    out (``polls.approvals``); its text, options, rule and times are fixed from then on.
+    """
+    from ..polls import approvals
+
     db = get_session()
     poll = _poll(poll_id)
-    service.schedule(session=db, actor=current_user, charter=charters.current(db), poll=poll, now=now())
+    charter = charters.current(db)
+    if not charters.may_manage(charter, poll.body, current_user):
+        raise NotAllowed("You may not schedule this poll.")
+    if request.method == "GET":
+        problems = service.schedule_problems(db, poll, now()) if poll.status == "draft" else []
+        body = charters.body(charter, poll.body)
+        db.commit()
+        return render_template("charter/confirm.html", title=f"Schedule poll #{poll.id}: {poll.title}",
+                               action=url_for("polls.schedule", poll_id=poll.id),
+                               back=url_for("polls.show", poll_id=poll.id), button="Ask to schedule it",
+                               problems=problems, what=[
+                                   f"The poll's text, options, electorate rule and times are fixed; voting opens "
+                                   f"{_when(poll.opens_at)} and closes {_when(poll.closes_at)}.",
+                                   f"It is scheduled when a second manager of {body['name']} "
+                                   f"({', '.join(body['managers'])}) approves, not before.",
+                                   "Until then the draft cannot be edited; cancelling it ends the request."],
+                               told=["The forum gets a notice in plain words with a link to the poll before it "
+                                     "is scheduled.", "Each step is recorded in the public audit log."])
+    try:
+        change = approvals.request_schedule(session=db, actor=current_user, charter=charter, poll=poll, now=now())
+    except InvalidInput as exc:
+        db.rollback()
+        flash("Nothing was asked: " + exc.message, "error")
+        return redirect(url_for("polls.schedule", poll_id=poll.id), 303)
     db.commit()
-    flash("Poll scheduled. It opens and closes on time by itself.", "success")
-    return redirect(url_for("polls.show", poll_id=poll.id))
+    flash("Scheduling asked for: a second manager must approve it, and the forum is told first.", "success")
+    return redirect(url_for("charter.change", change_id=change.id))
 
 
-@bp.post("/<int:poll_id>/cancel")
+def _when(value) -> str:
+    return value.astimezone(display_zone()).strftime("%d %B %Y %H:%M %Z") if value else "—"
+
+
+@bp.route("/<int:poll_id>/cancel", methods=["GET", "POST"])
 @login_required
 def cancel(poll_id: int):
-    """Cancel a poll, with a published reason."""
+    """Cancel a poll with a published reason: GET confirms, POST does it (an open poll: the committee only)."""
     db = get_session()
     poll = _poll(poll_id)
-    service.cancel(session=db, actor=current_user, charter=charters.current(db), poll=poll,
-                   reason=request.form.get("reason", ""))
+    charter = charters.current(db)
+    if request.method == "GET":
+        if not charters.may_manage(charter, poll.body, current_user):
+            raise NotAllowed("You may not cancel this poll.")
+        turnout = service.turnout(db, poll)
+        db.commit()
+        what = [f"Poll #{poll.id} is cancelled for good; it can never open or be counted."]
+        if poll.status == "open":
+            what.append(f"Voting is open: the {turnout} ballot(s) cast so far lapse, are never counted and their "
+                        "links to voters are destroyed. Only the steering committee may do this.")
+        return render_template("charter/confirm.html", title=f"Cancel poll #{poll.id}: {poll.title}",
+                               action=url_for("polls.cancel", poll_id=poll.id),
+                               back=url_for("polls.show", poll_id=poll.id), button="Cancel the poll",
+                               danger=True, reason=True, what=what,
+                               told=["The reason is shown on the poll's page and recorded in the public audit log."])
+    service.cancel(session=db, actor=current_user, charter=charter, poll=poll,
+                   reason=request.form.get("reason", ""), committee_group=current_app.config["COMMITTEE_GROUP"])
     db.commit()
     flash("Poll cancelled.", "info")
     return redirect(url_for("polls.show", poll_id=poll.id))
@@ -389,35 +435,3 @@ def ballots(poll_id: int):
                                query=request.args.get("tracker", ""), found=found, searched=bool(query),
                                format_tracker=ballot_forms.format_tracker)
     return render_template("polls/ballots.html", poll=poll, rows=rows)
-
-
-# === Charter ====================================================================================
-
-
-@charter_bp.get("/", endpoint="show")
-def charter_show():
-    """The governance charter in force, and its history."""
-    db = get_session()
-    versions = charters.versions(db)
-    db.commit()
-    return render_template("polls/charter.html", charter=versions[0], versions=versions,
-                           can_edit=is_committee(current_user, current_app.config),
-                           charter_json=json.dumps(versions[0].data, indent=2, sort_keys=False))
-
-
-@charter_bp.post("/", endpoint="update")
-@login_required
-def charter_update():
-    """Publish a new charter version (steering committee only)."""
-    db = get_session()
-    try:
-        data = json.loads(request.form.get("charter", ""))
-    except json.JSONDecodeError as exc:
-        raise InvalidInput([("charter", f"the charter is not valid JSON (line {exc.lineno}: {exc.msg})")]) from None
-    except RecursionError:
-        raise InvalidInput([("charter", "the charter is nested too deeply")]) from None
-    charters.publish(session=db, actor=current_user, data=data, note=request.form.get("note", ""),
-                     committee_group=current_app.config["COMMITTEE_GROUP"])
-    db.commit()
-    flash("A new charter version is in force.", "success")
-    return redirect(url_for("charter.show"))

@@ -143,8 +143,8 @@ def test_export_refuses_unknown_and_open_polls(forum_app, forum, session, keys):
     with pytest.raises(Conflict, match="open"):
         export.poll_bundle(session, poll_id)
     poll = session.get(Poll, poll_id)
-    service.cancel(session=session, actor=sync_member(session, forum, "vexillum"), charter=charter.current(session),
-                   poll=poll, reason="Duplicate of another poll.")
+    service.cancel(session=session, actor=sync_member(session, forum, "tamsin_ward"), charter=charter.current(session),
+                   poll=poll, reason="Duplicate of another poll.")  # an open poll: the committee cancels it
     session.commit()
     with pytest.raises(Conflict, match="cancelled"):
         export.poll_bundle(session, poll_id)

@@ -60,7 +60,11 @@ def reload(app, poll_id: int) -> Poll:
 
 def schedule_decision(session, forum, *, body: str, manager: str, method: str = "irv",
                       options=("Ash", "Birch", "Cedar")) -> int:
-    """Create and schedule a decision; return its id."""
+    """Create and schedule a decision; return its id (a SIG's manager is made one of its chairs first)."""
+    if body.startswith("sig-") and manager != "tamsin_ward":
+        if forum.data.find_group(f"{body}-chairs") is None:
+            forum.data.create_group(f"{body}-chairs")
+        forum.data.add_to_group(f"{body}-chairs", manager, owner=True)
     actor = sync_member(session, forum, manager)
     current = charter.current(session)
     data = PollInput(body=body, kind="decision", method=method, title=f"Pick a name ({body})",

@@ -12,6 +12,7 @@ from tests.conftest import LiveServer, cast_ranking, login, make_member
 pytestmark = pytest.mark.browser
 
 T0 = datetime.now(UTC).replace(microsecond=0)
+T0_LATER = T0 + timedelta(days=3, minutes=1)  # after the charter's discussion period for detail
 NEW_TEXT = "Elections will use ranked ballots, counted in public."
 
 
@@ -61,19 +62,28 @@ def test_propose_vote_and_read_an_adopted_amendment(app, page):
         assert page.locator("h1").inner_text().startswith("Amendment #")
         assert "Only new blocks are added" in page.content()
         assert page.locator(".diff-block-inserted").inner_text().count(NEW_TEXT) == 1
-        page.get_by_role("button", name="Open for discussion").click()
-        assert "Open for discussion on the forum." in page.content()
         amendment_url = page.url
+        page.get_by_role("link", name="Open for discussion…").click()
+        assert "What will happen" in page.content() and "at least 3 days of discussion" in page.content()
+        page.get_by_role("button", name="Open it for discussion").click()
+        assert "Open for discussion on the forum." in page.content()
 
-        # The committee puts it to the vote; the referendum opens a minute later.
+        # The committee cannot put it to the vote before the discussion period has passed ...
         _log_in(page, server, app, chair)
         page.goto(amendment_url)
-        page.get_by_role("button", name="Put to the vote").click()
+        page.get_by_role("link", name="Put to the vote…").click()
+        assert "cannot be put to the vote before" in page.content()
+        assert page.get_by_role("button", name="Put it to the vote").is_disabled()
+        # ... then it can; the confirmation names the frozen texts. The referendum opens a minute later.
+        app.config["FAKE_NOW"] = T0_LATER
+        page.reload()
+        assert "both are frozen while the vote runs" in page.content()
+        page.get_by_role("button", name="Put it to the vote").click()
         assert "Put to a referendum." in page.content()
         with Session(engine) as s:
             amendment = s.exec(select(Amendment)).one()
             poll_id = amendment.poll_id
-        app.config["FAKE_NOW"] = T0 + timedelta(minutes=1)
+        app.config["FAKE_NOW"] = T0_LATER + timedelta(minutes=1)
 
         # The proposer votes yes in the browser; four others vote through the service.
         _log_in(page, server, app, proposer)
@@ -88,11 +98,11 @@ def test_propose_vote_and_read_an_adopted_amendment(app, page):
         assert page.locator("h1").inner_text() == "Ballot recorded"
         with Session(app.extensions["governance.engine_immediate"], expire_on_commit=False) as s:
             for voter in voters:
-                cast_ranking(app, s, poll_id, voter, [["yes"]], T0 + timedelta(minutes=2))
+                cast_ranking(app, s, poll_id, voter, [["yes"]], T0_LATER + timedelta(minutes=2))
             s.commit()
 
         # Voting closes a week later; the next page view closes the poll and adopts the amendment.
-        app.config["FAKE_NOW"] = T0 + timedelta(days=7, minutes=2)
+        app.config["FAKE_NOW"] = T0_LATER + timedelta(days=7, minutes=2)
         page.goto(amendment_url)
         assert "Adopted: it is part of the document." in page.content()
         assert "yes 5, no 0, abstain 0" in page.content()

@@ -13,10 +13,10 @@ from governance.audit import log
 from governance.audit.chain import verify_chain
 from governance.errors import Conflict, InvalidInput, NotAllowed, NotEligible, NotFound
 from governance.models import Amendment, Document, DocumentVersion, Poll
-from governance.polls import charter, clock
+from governance.polls import approvals, charter, clock
 from governance.proposals import service
 from governance.proposals.render import sha256_hex
-from tests.conftest import cast_ranking, close_and_count, make_member
+from tests.conftest import cast_ranking, make_member
 from tests.proposals.roadmap_support import V1, V2
 
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -61,15 +61,44 @@ def propose_insertions(session, who, insertions, *, base: int = 1, title: str = 
     return amendment
 
 
+def discussed(session, amendment) -> datetime:
+    """When the charter's discussion period for this amendment has passed."""
+    days = charter.rules(charter.current(session))["discussion_days"][amendment.kind]
+    return (amendment.topic_requested_at or NOW) + timedelta(days=days)
+
+
 def put_to_vote(session, chair, amendment, *, opens_at=None):
-    """Open the discussion and start the referendum; return the poll."""
+    """Open the discussion, let the charter's discussion period pass, start the referendum; return the poll.
+
+    The discussion opens at NOW (or earlier, so that the vote can open at ``opens_at``).
+    """
     current = charter.current(session)
     if amendment.status == "draft":
-        service.open_discussion(session=session, actor=chair, charter=current, amendment=amendment, now=NOW)
-    poll = service.start_voting(session=session, actor=chair, charter=current, amendment=amendment, now=NOW,
-                                opens_at=opens_at or NOW + timedelta(hours=1))
+        days = charter.rules(current)["discussion_days"][amendment.kind]
+        service.open_discussion(session=session, actor=chair, charter=current, amendment=amendment,
+                                now=min(NOW, (opens_at or NOW) - timedelta(days=days, minutes=1)))
+    start = discussed(session, amendment)
+    poll = service.start_voting(session=session, actor=chair, charter=current, amendment=amendment, now=start,
+                                opens_at=opens_at or max(start, NOW) + timedelta(hours=1))
     session.commit()
     return poll
+
+
+def committee_publish(session, chair, *, source, base_number, slug="roadmap", note="", now=NOW, second=None):
+    """A committee publication through the two-person rule: asked, approved by a second member, announced."""
+    from governance.models import DocumentVersion
+
+    second = second or member(session, f"second{next(_ids)}", groups=[COMMITTEE])
+    change = approvals.request_document(session=session, actor=chair, charter=charter.current(session),
+                                        committee_group=COMMITTEE, slug=slug, source=source,
+                                        base_number=base_number, note=note, now=now)
+    approvals.approve(session=session, actor=second, charter=charter.current(session), change=change,
+                      committee_group=COMMITTEE, now=now)
+    approvals.announced(session=session, change_id=change.id, topic_id=1, now=now)
+    session.commit()
+    assert change.status == "applied", change.history
+    return session.exec(select(DocumentVersion).where(DocumentVersion.number == change.result["version"],
+                                                      DocumentVersion.change_id == change.id)).one()
 
 
 def decide(app, session, poll, *, yes: int, no: int = 0, abstain: int = 0, prefix: str = "v"):
@@ -112,27 +141,27 @@ def test_import_then_committee_publishes_detail_but_not_a_revision(session, chai
     assert "<h1" in first.html and "&lt;!--" in first.html  # the HTML comment is shown as text
     current = charter.current(session)
     detail = V1.rstrip("\n") + "\n\nA closing note.\n"
-    second = service.publish_version(session=session, actor=chair, charter=current, committee_group=COMMITTEE,
-                                     slug="roadmap", source=detail, base_number=1, now=NOW, note="typo")
-    session.commit()
+    second = committee_publish(session, chair, source=detail, base_number=1, note="typo")
     assert second.number == 2 and second.classification["kind"] == "detail"
     with pytest.raises(NotAllowed, match="propose it as an amendment"):
-        service.publish_version(session=session, actor=chair, charter=current, committee_group=COMMITTEE,
+        approvals.request_document(session=session, actor=chair, charter=current, committee_group=COMMITTEE,
                                 slug="roadmap", source=V2, base_number=2, now=NOW)
     session.rollback()
     session.expire_all()
     with pytest.raises(InvalidInput, match="unchanged"):
-        service.publish_version(session=session, actor=chair, charter=current, committee_group=COMMITTEE,
+        approvals.request_document(session=session, actor=chair, charter=current, committee_group=COMMITTEE,
                                 slug="roadmap", source=detail + "\n\n", base_number=2, now=NOW)
     session.rollback()
     session.expire_all()
     with pytest.raises(Conflict, match="superseded"):
-        service.publish_version(session=session, actor=chair, charter=current, committee_group=COMMITTEE,
+        approvals.request_document(session=session, actor=chair, charter=current, committee_group=COMMITTEE,
                                 slug="roadmap", source=detail + "\nMore.\n", base_number=1, now=NOW)
     session.rollback()
     session.expire_all()
-    assert types(session) == ["document.version_published", "document.version_published"]
+    assert types(session) == ["document.version_published", "change.requested", "change.approved",
+                              "change.announced", "document.version_published"]
     entry = log.entries(session, document="roadmap")[-1]
+    assert entry.payload["approval"]["approved_by"] != entry.payload["approval"]["requested_by"] == "chair"
     assert entry.payload["classification"]["kind"] == "detail"
     assert entry.payload["classification"]["inserted"][0]["text"] == "A closing note."
 
@@ -140,9 +169,9 @@ def test_import_then_committee_publishes_detail_but_not_a_revision(session, chai
 def test_only_the_committee_publishes(session, marlow):
     import_roadmap(session)
     with pytest.raises(NotAllowed):
-        service.publish_version(session=session, actor=marlow, charter=charter.current(session),
-                                committee_group=COMMITTEE, slug="roadmap", source=V1 + "\nMore.\n",
-                                base_number=1, now=NOW)
+        approvals.request_document(session=session, actor=marlow, charter=charter.current(session),
+                                   committee_group=COMMITTEE, slug="roadmap", source=V1 + "\nMore.\n",
+                                   base_number=1, now=NOW)
 
 
 def test_entrenched_values_accept_detail_only(session, chair, marlow):
@@ -154,8 +183,8 @@ def test_entrenched_values_accept_detail_only(session, chair, marlow):
                         base_number=1, title="Soften", source="# Values\n\n## Kindness\n\nBe nice.\n", now=NOW)
     session.rollback()
     session.expire_all()
-    with pytest.raises(NotAllowed):
-        service.publish_version(session=session, actor=chair, charter=charter.current(session),
+    with pytest.raises(NotAllowed, match="does not let the committee publish"):
+        approvals.request_document(session=session, actor=chair, charter=charter.current(session),
                                 committee_group=COMMITTEE, slug="values",
                                 source="# Values\n\n## Kindness\n\nBe kind.\n\nAlways.\n", base_number=1, now=NOW)
     session.rollback()
@@ -242,10 +271,7 @@ def test_bad_proposals_are_refused_and_nothing_is_stored(session, marlow, kwargs
 
 def test_superseded_base_is_refused_with_a_clear_message(session, chair, marlow):
     import_roadmap(session)
-    service.publish_version(session=session, actor=chair, charter=charter.current(session),
-                            committee_group=COMMITTEE, slug="roadmap", source=V1 + "\nNote.\n", base_number=1,
-                            now=NOW)
-    session.commit()
+    committee_publish(session, chair, source=V1 + "\nNote.\n", base_number=1)
     with pytest.raises(Conflict, match="Version 1 of Roadmap has been superseded: the current version is 2"):
         propose_insertions(session, marlow, [(3, "Text.")], base=1)
     session.rollback()
@@ -282,7 +308,7 @@ def test_detail_bar_simple_majority_and_quorum(app, session, chair, marlow, yes,
     assert poll.closes_at - poll.opens_at == timedelta(days=7)
     poll = decide(app, session, poll, yes=yes, no=no, abstain=abstain)
     amendment = session.get(Amendment, amendment.id)
-    document = session.exec(select(Document)).one()
+    document = session.exec(select(Document).where(Document.slug == "roadmap")).one()
     assert amendment.status == ("adopted" if passed else "rejected")
     assert document.current_version == (2 if passed else 1)
 
@@ -333,7 +359,7 @@ def test_adoption_writes_a_version_linked_to_the_poll_and_its_result(app, sessio
     assert f"`{sha256_hex(V1)}`" in poll.description_md and f"`{sha256_hex(V2)}`" in poll.description_md
     assert poll.amendment_id == amendment.id and poll.body == "community"
     poll = decide(app, session, poll, yes=10)
-    document = session.exec(select(Document)).one()
+    document = session.exec(select(Document).where(Document.slug == "roadmap")).one()
     version = service.get_version(session, document, 2)
     assert (version.adopted_by, version.poll_id, version.result_hash) == ("poll", poll.id, poll.result_hash)
     assert version.source_md == V2 and version.sha256 == sha256_hex(V2) and version.amendment_id == amendment.id
@@ -372,66 +398,58 @@ def test_voting_needs_discussion_the_committee_and_a_current_base(session, chair
 # === Two adoptions: rebase and conflict ==========================================================
 
 
-def test_second_detail_is_rebased_and_a_conflicting_one_is_voided(app, session, chair, marlow):
+def test_one_referendum_at_a_time_then_the_next_is_rebased_or_conflicted(app, session, chair, marlow):
+    """The issue's attack: an amendment silently re-applied while its own vote was open. Now a
+    second referendum on the same document cannot start while one is open; after the adoption the
+    waiting amendments (still in discussion) are rebased or conflicted before anyone votes on them."""
     import_roadmap(session)
     other = member(session, "other")
     first = propose_insertions(session, marlow, [(AFTER_GOVERNANCE, GOVERNANCE_DETAIL)], title="First")
     second = propose_insertions(session, other, [(AFTER_HARD_FORK, HARD_FORK_DETAIL)], title="Second")
     clash = propose_insertions(session, other, [(AFTER_GOVERNANCE, "Terms last two years.")], title="Clash")
-    polls_by_id = {a.id: put_to_vote(session, chair, a) for a in (first, second, clash)}
-    # Both other referendums are open, with ballots already cast, when the first is adopted.
-    voters = [member(session, f"early{i}") for i in range(2)]
-    run_clock(app, NOW + timedelta(hours=1))
-    session.expire_all()
+    first_poll = put_to_vote(session, chair, first)
     for amendment in (second, clash):
-        poll = session.get(Poll, polls_by_id[amendment.id].id)
-        for voter in voters:
-            cast_ranking(app, session, poll.id, voter, [["yes"]], NOW + timedelta(hours=2))
-    session.commit()
-    # The first referendum closes first: its clock step adopts it and rebases or conflicts the others.
-    first_poll = session.get(Poll, polls_by_id[first.id].id)
-    for i in range(5):
-        cast_ranking(app, session, first_poll.id, member(session, f"f{i}"), [["yes"]], NOW + timedelta(hours=2))
-    session.commit()
-
-    close_and_count(app, first_poll.id, NOW + timedelta(days=1))
-    session.expire_all()
-
-    document = session.exec(select(Document)).one()
+        service.open_discussion(session=session, actor=chair, charter=charter.current(session), amendment=amendment,
+                                now=NOW)
+        session.commit()
+        with pytest.raises(Conflict, match="one referendum runs at a time"):
+            service.start_voting(session=session, actor=chair, charter=charter.current(session),
+                                 amendment=amendment, now=discussed(session, amendment))
+        session.rollback()
+        session.expire_all()
+    first_poll = decide(app, session, first_poll, yes=5, prefix="f")
+    document = session.exec(select(Document).where(Document.slug == "roadmap")).one()
     v2 = service.get_version(session, document, 2)
     assert GOVERNANCE_DETAIL in v2.source_md and document.current_version == 2
     second = session.get(Amendment, second.id)
-    assert (second.status, second.base_number, second.base_sha256, second.kind) == ("voting", 2, v2.sha256, "detail")
+    assert (second.status, second.base_number, second.base_sha256, second.kind) == \
+        ("discussion", 2, v2.sha256, "detail")
     assert GOVERNANCE_DETAIL in second.source_md and HARD_FORK_DETAIL in second.source_md
     assert second.original_base_number == 1 and second.original_sha256 != second.sha256
     assert [b["text"] for b in second.classification["inserted"]] == [HARD_FORK_DETAIL]
     clash = session.get(Amendment, clash.id)
-    assert clash.status == "conflicted"
-    clash_poll = session.get(Poll, polls_by_id[clash.id].id)
-    assert clash_poll.status == "cancelled" and "lapse" in clash_poll.cancel_reason
-    assert clash.history[-1]["event"] == "conflicted"
+    assert clash.status == "conflicted" and clash.history[-1]["event"] == "conflicted"
     assert {"amendment.rebased", "amendment.conflicted", "amendment.adopted"} <= set(types(session))
     rebased = [e for e in log.entries(session, document="roadmap") if e.type == "amendment.rebased"][0]
     assert rebased.payload["from_version"] == 1 and rebased.payload["to_version"] == 2
-    # A conflicted amendment cannot be put to the vote again.
     with pytest.raises(Conflict, match="conflicts"):
         service.start_voting(session=session, actor=chair, charter=charter.current(session), amendment=clash,
-                             now=NOW)
+                             now=discussed(session, clash))
     session.rollback()
     session.expire_all()
 
-    # The rebased second amendment is adopted on its own vote: version 3 keeps both insertions.
-    second_poll = session.get(Poll, polls_by_id[second.id].id)
-    for i in range(3):
-        cast_ranking(app, session, second_poll.id, member(session, f"s{i}"), [["yes"]], NOW + timedelta(days=2))
-    session.commit()
-    assert (second_poll.id, "close") in run_clock(app, second_poll.closes_at)
+    # The rebased second amendment goes to its own vote on the text it now has: version 3 keeps both.
+    second_poll = put_to_vote(session, chair, session.get(Amendment, second.id),
+                              opens_at=first_poll.closes_at + timedelta(hours=1))
+    assert f"SHA-256 `{v2.sha256}`" in second_poll.description_md
+    second_poll = decide(app, session, second_poll, yes=5, prefix="s")
     session.expire_all()
-    document = session.exec(select(Document)).one()
+    document = session.exec(select(Document).where(Document.slug == "roadmap")).one()
     v3 = service.get_version(session, document, 3)
     assert document.current_version == 3 and v3.poll_id == second_poll.id
     assert GOVERNANCE_DETAIL in v3.source_md and HARD_FORK_DETAIL in v3.source_md
-    versions = session.exec(select(DocumentVersion).order_by(DocumentVersion.number)).all()
+    versions = session.exec(select(DocumentVersion).where(DocumentVersion.document_id == document.id)
+                            .order_by(DocumentVersion.number)).all()
     assert [v.number for v in versions] == [1, 2, 3]
 
 
@@ -441,10 +459,7 @@ def test_committee_publication_also_rebases_pending_amendments(session, chair, m
     revision = service.propose(session=session, actor=marlow, charter=charter.current(session), slug="roadmap",
                                base_number=1, title="Rewrite", source=V2, now=NOW)
     session.commit()
-    service.publish_version(session=session, actor=chair, charter=charter.current(session),
-                            committee_group=COMMITTEE, slug="roadmap", source=V1.rstrip("\n") + "\n\nEnd note.\n",
-                            base_number=1, now=NOW)
-    session.commit()
+    committee_publish(session, chair, source=V1.rstrip("\n") + "\n\nEnd note.\n", base_number=1)
     assert session.get(Amendment, amendment.id).base_number == 2
     assert session.get(Amendment, revision.id).status == "conflicted"
 
@@ -509,7 +524,7 @@ def test_flask_documents_import(app, session, tmp_path):
     assert empty.exit_code == 1 and "cannot read" in empty.output
     session.rollback()
     session.expire_all()
-    assert [d.slug for d in service.list_documents(session)] == ["roadmap"]
+    assert [d.slug for d in service.list_documents(session)] == ["charter", "roadmap"]
     assert runner.invoke(args=["documents", "topics"]).output.startswith("0 topic(s) posted")
 
 

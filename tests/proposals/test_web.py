@@ -4,12 +4,13 @@ input refused with a clear message and nothing stored, and the XSS payload list 
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 
 import pytest
 from sqlmodel import select
 
-from governance.models import Amendment, DocumentVersion
+from governance.models import Amendment
 from governance.polls import charter
 from governance.proposals import service
 from tests.conftest import csrf_token, login
@@ -29,6 +30,7 @@ from tests.proposals.test_service import (
     GOVERNANCE_DETAIL,
     HARD_FORK_DETAIL,
     NOW,
+    committee_publish,
     decide,
     import_roadmap,
     member,
@@ -78,9 +80,7 @@ def post_amendment(client, **fields):
 
 def test_pages_of_a_document(app, client, session, chair, marlow):
     import_roadmap(session)
-    service.publish_version(session=session, actor=chair, charter=charter.current(session), committee_group=COMMITTEE,
-                            slug="roadmap", source=V1.rstrip("\n") + "\n\nA closing note.\n", base_number=1, now=NOW)
-    session.commit()
+    committee_publish(session, chair, source=V1.rstrip("\n") + "\n\nA closing note.\n", base_number=1)
     assert "Roadmap" in client.get("/documents/").get_data(as_text=True)
     current = client.get("/documents/roadmap").get_data(as_text=True)
     assert "Version 2" in current and 'id="goals"' in current and "A closing note." in current
@@ -147,6 +147,7 @@ def test_propose_by_inserting_blocks_then_by_full_text(app, client, session, mar
 
 
 def test_lifecycle_buttons_and_lapse_notice(app, client, session, chair, marlow):
+    app.config["FAKE_NOW"] = NOW  # the discussion period is counted from the page's clock
     import_roadmap(session)
     login(app, client, marlow)
     post_amendment(client, **{f"insert-{AFTER_GOVERNANCE}": GOVERNANCE_DETAIL})
@@ -169,19 +170,26 @@ def test_lifecycle_buttons_and_lapse_notice(app, client, session, chair, marlow)
     token = csrf_token(chair_client, f"/documents/roadmap/amendments/{first.id}")
     opened = chair_client.post(f"/documents/roadmap/amendments/{clash.id}/discussion", data={"csrf_token": token})
     assert opened.headers["Location"].endswith(f"/amendments/{clash.id}")
+    # Both are open for discussion; the charter's discussion period must pass before a vote, and only
+    # one referendum runs at a time on a document.
+    early = chair_client.post(f"/documents/roadmap/amendments/{first.id}/vote", data={"csrf_token": token})
+    assert "days of discussion" in chair_client.get(early.headers["Location"]).get_data(as_text=True)
+    app.config["FAKE_NOW"] = NOW + timedelta(days=3, minutes=1)
     for amendment in (first, clash):
         response = chair_client.post(f"/documents/roadmap/amendments/{amendment.id}/vote", data={"csrf_token": token})
         assert response.headers["Location"].endswith(f"/amendments/{amendment.id}")
+    assert "one referendum runs at a time" in chair_client.get(response.headers["Location"]).get_data(as_text=True)
     session.rollback()
     session.expire_all()
     first, clash = session.get(Amendment, first.id), session.get(Amendment, clash.id)
-    assert first.status == clash.status == "voting" and first.poll_id and clash.poll_id
+    assert (first.status, clash.status) == ("voting", "discussion") and first.poll_id and not clash.poll_id
     from governance.models import Poll
 
     decide(app, session, session.get(Poll, first.poll_id), yes=5)
+    app.config["FAKE_NOW"] = None
     switch_client(session)
     page = client.get(f"/documents/roadmap/amendments/{clash.id}").get_data(as_text=True)
-    assert "This amendment can no longer be voted on" in page and "votes already cast lapse" in page
+    assert "This amendment can no longer be voted on" in page
     assert "Propose it again against the current version" in page
     page = client.get(f"/documents/roadmap/amendments/{elsewhere.id}").get_data(as_text=True)
     assert "first proposed against version 1; re-applied unchanged to version 2" in page
@@ -241,9 +249,7 @@ def test_superseded_base_and_csrf_and_ineligible(app, client, session, chair, ma
     import_roadmap(session)
     login(app, client, marlow)
     token = csrf_token(client, "/documents/roadmap/amendments/new")
-    service.publish_version(session=session, actor=chair, charter=charter.current(session), committee_group=COMMITTEE,
-                            slug="roadmap", source=V1 + "\nNote.\n", base_number=1, now=NOW)
-    session.commit()
+    committee_publish(session, chair, source=V1 + "\nNote.\n", base_number=1)
     stale = client.post("/documents/roadmap/amendments", data={"csrf_token": token, "base": "1", "title": "t",
                                                                 "mode": "insert", "insert-3": "Text."})
     assert stale.status_code == 409
@@ -262,6 +268,9 @@ def test_superseded_base_and_csrf_and_ineligible(app, client, session, chair, ma
 
 
 def test_committee_publish_form(app, client, session, chair, marlow):
+    from governance.models import PendingChange
+    from tests.charter.charter_support import deliver
+
     import_roadmap(session)
     login(app, client, marlow)
     assert client.get("/documents/roadmap/publish").status_code == 403
@@ -270,22 +279,39 @@ def test_committee_publish_form(app, client, session, chair, marlow):
     switch_client(session)
     assert "Publish a version (committee)" in client.get("/documents/roadmap/history").get_data(as_text=True)
     token = csrf_token(client, "/documents/roadmap/publish")
-    preview = client.post("/documents/roadmap/publish", data={"csrf_token": token, "base": "1", "action": "preview",
+    refused = client.post("/documents/roadmap/publish", data={"csrf_token": token, "base": "1", "action": "preview",
                                                               "source": V2})
-    assert preview.status_code == 200 and "Preview (nothing is published yet)" in preview.get_data(as_text=True)
+    assert refused.status_code == 403 and "propose it as an amendment" in refused.get_data(as_text=True)
     refused = client.post("/documents/roadmap/publish", data={"csrf_token": token, "base": "1", "source": V2,
-                                                              "action": "publish"})
+                                                              "action": "request"})
     assert refused.status_code == 403 and "propose it as an amendment" in refused.get_data(as_text=True)
     unchanged = client.post("/documents/roadmap/publish", data={"csrf_token": token, "base": "1", "source": V1})
     assert unchanged.status_code == 400 and "unchanged" in unchanged.get_data(as_text=True)
-    done = client.post("/documents/roadmap/publish", data={"csrf_token": token, "base": "1", "action": "publish",
-                                                           "source": V1 + "\nA note.\n", "note": "clarification"})
-    assert done.status_code == 302 and done.headers["Location"].endswith("/documents/roadmap/v2")
+    preview = client.post("/documents/roadmap/publish", data={"csrf_token": token, "base": "1", "action": "preview",
+                                                              "source": V1 + "\nA note.\n", "note": "clarification"})
+    page = preview.get_data(as_text=True)
+    assert preview.status_code == 200 and "Preview (nothing is published yet)" in page
+    assert "What will happen" in page and "a second committee member approves it" in page
+    asked = client.post("/documents/roadmap/publish", data={"csrf_token": token, "base": "1", "action": "request",
+                                                            "source": V1 + "\nA note.\n", "note": "clarification"})
+    assert asked.status_code == 302 and "/charter/changes/" in asked.headers["Location"]
+    session.rollback()
+    change = session.exec(select(PendingChange)).one()
+    assert service.get_document(session, "roadmap").current_version == 1  # nothing before the approval
+    second = member(session, "second", groups=[COMMITTEE])
+    other = app.test_client()
+    login(app, other, second)
+    switch_client(session)
+    assert other.post(f"/charter/changes/{change.id}/approve",
+                      data={"csrf_token": csrf_token(other, f"/charter/changes/{change.id}")}).status_code == 302
+    deliver(app, datetime.now(UTC) + timedelta(minutes=1))  # (the pages ran on the real clock)
     page = client.get("/documents/roadmap/v2").get_data(as_text=True)
     assert "the committee's direct publication" in page and "Only new blocks are added" in page
     session.rollback()
     session.expire_all()
-    assert [v.number for v in session.exec(select(DocumentVersion)).all()] == [1, 2]
+    roadmap = service.get_document(session, "roadmap")
+    assert [v.number for v in service.list_versions(session, roadmap)] == [2, 1]
+
 
 
 # === XSS ========================================================================================
@@ -339,9 +365,7 @@ def test_xss_payloads_are_harmless_in_document_history_diff_and_amendment(app, c
     text = "# Roadmap\n\n" + "\n\n".join(STORABLE[:half]) + "\n"
     import_roadmap(session, source=text)
     rest = text + "\n" + "\n\n".join(STORABLE[half:]) + "\n"
-    service.publish_version(session=session, actor=chair, charter=charter.current(session), committee_group=COMMITTEE,
-                            slug="roadmap", source=rest, base_number=1, now=NOW)
-    session.commit()
+    committee_publish(session, chair, source=rest, base_number=1)
     amendment = service.propose(session=session, actor=marlow, charter=charter.current(session), slug="roadmap",
                                 base_number=2, title="<script>alert(1)</script>", source=rest + "\n" + STORABLE[0],
                                 rationale="[x](javascript:alert(1)) <img src=x onerror=alert(1)>", now=NOW)

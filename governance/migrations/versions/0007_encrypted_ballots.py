@@ -1,7 +1,7 @@
 """encrypted ballots: per-poll secrets, trustees, the bulletin board, mixes, decryption shares
 
 Revision ID: 0007
-Revises: 0004
+Revises: 0006
 Create Date: 2026-12-02 18:00:00
 
 Ballots become ElGamal ciphertexts with proofs (docs/crypto.md). Existing data is carried over:
@@ -30,7 +30,7 @@ from alembic import context, op
 import governance.models.base
 
 revision = '0007'
-down_revision = '0004'
+down_revision = '0006'
 branch_labels = None
 depends_on = None
 
