@@ -56,7 +56,9 @@ MAX_TITLE = 200
 MAX_RATIONALE = 20_000
 MAX_INSERTIONS = 50
 MAX_NOTE = 500
-VOTING_STATUSES = ("scheduled", "open")
+#: A referendum's text is frozen from its scheduling to its count ("closed": voting is over and the
+#: ballots are being mixed and decrypted).
+VOTING_STATUSES = ("scheduled", "open", "closed")
 #: Largest id or number the database columns hold (32-bit integers on PostgreSQL).
 
 

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 AUDIT = Path(__file__).resolve().parents[2] / "governance" / "audit"
-PURE_MODULES = ["canonical.py", "merkle.py", "chain.py", "signing.py", "bundle.py", "cli.py"]
+PURE_MODULES = ["canonical.py", "merkle.py", "chain.py", "signing.py", "bundle.py", "encrypted.py", "cli.py"]
 # The eligibility rule is pure too (no Flask, no database): the verifier re-applies it to the
 # evidence of each voter in a community-wide poll.
-ALLOWED_PROJECT = ("governance.audit", "governance.tally", "governance.identity.eligibility")
+ALLOWED_PROJECT = ("governance.audit", "governance.tally", "governance.crypto", "governance.identity.eligibility")
 FORBIDDEN = ("flask", "flask_login", "sqlmodel", "sqlalchemy", "werkzeug", "requests", "pydiscourse")
 
 
@@ -21,7 +21,9 @@ def _imports(path: Path) -> list[str]:
         if isinstance(node, ast.Import):
             names += [alias.name for alias in node.names]
         elif isinstance(node, ast.ImportFrom):
-            names.append(f"governance.audit.{node.module or ''}" if node.level else node.module or "")
+            module = f"governance.audit.{node.module or ''}" if node.level else node.module or ""
+            # "from governance import crypto" imports governance.crypto
+            names += [f"{module}.{alias.name}" for alias in node.names] if module == "governance" else [module]
     return names
 
 
@@ -36,7 +38,7 @@ def test_audit_core_imports_only_the_standard_library_cryptography_and_tally(mod
 
 def test_verifier_imports_without_flask_or_a_database():
     code = (
-        "import sys, governance.audit.cli, governance.audit.bundle; "
+        "import sys, governance.audit.cli, governance.audit.bundle, governance.audit.encrypted; "
         "bad = [m for m in ('flask', 'sqlalchemy', 'sqlmodel', 'governance.web', 'governance.models') "
         "if m in sys.modules]; assert not bad, bad"
     )
