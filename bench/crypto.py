@@ -80,10 +80,11 @@ def timed(fn):
     return time.perf_counter() - t, out
 
 
-def bench_size(params, key, n: int, workers_list, unit: float) -> None:
+def bench_size(params, key, n: int, workers_list) -> None:
     tuples = make_tuples(params, n, max(workers_list))
     cts = n * WIDTH
-    print(f"\n{n:,} ballots x {WIDTH} options = {cts:,} ciphertexts")
+    unit = yardstick()  # again here: the machine is shared, its speed moves during a run
+    print(f"\n{n:,} ballots x {WIDTH} options = {cts:,} ciphertexts; yardstick now {unit * 1e6:.1f} us")
     print(f"{'step':34} {'workers':>7} {'seconds':>9} {'yardsticks/ciphertext':>22}")
     for workers in workers_list:
         rows = []
@@ -193,7 +194,7 @@ def main() -> None:
         with contextlib.suppress(KeyboardInterrupt):
             bench_browser(params)
     for n in args.sizes:
-        bench_size(params, key, n, args.workers, unit)
+        bench_size(params, key, n, args.workers)
     print(f"\nyardstick at the end: {yardstick() * 1e6:.1f} us; load {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 
