@@ -28,7 +28,7 @@ import pysodium
 __all__ = [
     "CryptoError", "L", "G", "IDENTITY", "Secret", "Rng", "add", "sub", "neg", "smul", "smul_base",
     "msm", "is_point", "point_hex", "read_point", "read_points", "read_scalar", "read_secret",
-    "scalar_hex", "hash_frame", "frame", "challenge", "prg", "generators", "canonical_json",
+    "scalar_hex", "hash_frame", "frame", "challenge", "prg", "generators", "from_hash", "canonical_json",
     "sha256_hex", "random_index", "deterministic_rng", "ct_equal", "lagrange_at",
 ]
 
@@ -353,6 +353,15 @@ def prg(seed: bytes, count: int, start: int = 0) -> list[int]:
     tail = _u64(8)
     sha = hashlib.sha512
     return [_reduce_int(sha(head + tail + _u64(i)).digest()) for i in range(start, start + count)]
+
+
+def from_hash(digest: bytes) -> bytes:
+    """RFC 9496 §4.3.4's one-way map of 64 bytes to a group element (``crypto_core_ristretto255_from_hash``)."""
+    if len(digest) != 64:
+        raise CryptoError("from_hash needs 64 bytes")
+    b = _buf(32)
+    _from_hash(b, digest)
+    return b.raw
 
 
 def generators(fingerprint: bytes, count: int) -> list[bytes]:

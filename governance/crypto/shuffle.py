@@ -132,6 +132,13 @@ def _challenge(seed: bytes, bs: list[bytes], a1: bytes, b1: list[bytes], c1: byt
     return challenge(CHALLENGE_TAG, seed, b"".join(bs), a1, b"".join(b1), c1, d1, b"".join(f1))
 
 
+def _sum(points: list[bytes]) -> bytes:
+    acc = IDENTITY
+    for p in points:
+        acc = add(acc, p)
+    return acc
+
+
 def _product(values: list[int]) -> int:
     p = 1
     for v in values:
@@ -291,7 +298,7 @@ def verify_shuffle(params: ElectionParams, input_tuples: Any, output_tuples: Any
             if add(smul(v, chain[i]), b1[i]) != add(smul_base(k_b[i]), smul(k_e[i], prev)):
                 raise CryptoError(f"shuffle proof: the commitment chain check fails at position {i}")
             prev = chain[i]
-        c = sub(msm([1] * n, u), msm([1] * n, h))
+        c = sub(_sum(u), _sum(h))
         if add(smul(v, c), c1) != smul_base(k_c):
             raise CryptoError("shuffle proof: the permutation commitment's randomness check fails")
         dd = sub(chain[-1], smul(_product(e), h[0]))

@@ -3,6 +3,8 @@
 import { readFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 
+// Node 18 (Debian 12's nodejs) has Web Crypto only under node:crypto.
+if (!globalThis.crypto) globalThis.crypto = (await import('node:crypto')).webcrypto;
 const gc = await import(pathToFileURL(process.argv[2]).href);
 const jobs = JSON.parse(readFileSync(0, 'utf8'));
 const answers = jobs.map((job) => {
