@@ -21,7 +21,10 @@ from .ceremony import (
     platform_keypair,
     read_setup,
     verify_ceremony,
+    verify_certificate,
+    verify_key_message,
     verify_key_proof,
+    verify_shares_message,
 )
 from .decrypt import (
     combine,
@@ -44,5 +47,6 @@ __all__ = [
     "decryption_factors", "verify_decryption_factors", "combine", "read_factors", "factors_to_json",
     "pack_factors", "unpack_factors",
     "read_setup", "ceremony_init", "ceremony_share", "ceremony_finish", "verify_ceremony",
+    "verify_certificate", "verify_shares_message", "verify_key_message",
     "platform_keypair", "PlatformKey", "verify_key_proof", "verify_pipeline",
 ]

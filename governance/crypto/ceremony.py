@@ -149,22 +149,28 @@ def ceremony_init(setup: Any, index: int) -> tuple[dict[str, Any], dict[str, Any
     return cert, state
 
 
+def _certificate(setup: dict, sd: bytes, cert: Any) -> int:
+    """Check one certificate (shape, index, name, self-signature); return its index."""
+    if not isinstance(cert, dict) or set(cert) != _CERT_KEYS:
+        raise CryptoError(f"certificate: expected exactly the keys {', '.join(sorted(_CERT_KEYS))}")
+    j = _index(cert["index"], len(setup["trustees"]), "certificate")
+    if cert["name"] != setup["trustees"][j - 1]["name"]:
+        raise CryptoError(f"certificate of trustee {j}: the name is not the setup's")
+    key = _hex(cert["signing_key"], 32, f"certificate of trustee {j}: signing_key")
+    _hex(cert["box_key"], 32, f"certificate of trustee {j}: box_key")
+    _verify_sig("governance/v1/certificate", sd, cert, key, f"certificate of trustee {j}")
+    return j
+
+
 def _certificates(setup: dict, sd: bytes, certificates: Any) -> dict[int, dict]:
     n = len(setup["trustees"])
     if not isinstance(certificates, list):
         raise CryptoError("certificates: expected a list")
     by_index: dict[int, dict] = {}
     for cert in certificates:
-        if not isinstance(cert, dict) or set(cert) != _CERT_KEYS:
-            raise CryptoError(f"certificate: expected exactly the keys {', '.join(sorted(_CERT_KEYS))}")
-        j = _index(cert["index"], n, "certificate")
+        j = _certificate(setup, sd, cert)
         if j in by_index:
             raise CryptoError(f"certificates: trustee {j} has two certificates")
-        if cert["name"] != setup["trustees"][j - 1]["name"]:
-            raise CryptoError(f"certificate of trustee {j}: the name is not the setup's")
-        key = _hex(cert["signing_key"], 32, f"certificate of trustee {j}: signing_key")
-        _hex(cert["box_key"], 32, f"certificate of trustee {j}: box_key")
-        _verify_sig("governance/v1/certificate", sd, cert, key, f"certificate of trustee {j}")
         by_index[j] = cert
     if len(by_index) != n:
         missing = sorted(set(range(1, n + 1)) - set(by_index))
@@ -173,6 +179,12 @@ def _certificates(setup: dict, sd: bytes, certificates: Any) -> dict[int, dict]:
     if len(set(keys)) != len(keys):
         raise CryptoError("certificates: two certificates share a key")
     return by_index
+
+
+def verify_certificate(setup: Any, certificate: Any) -> None:
+    """Check one round-1 certificate as it arrives (the platform relays only what passes)."""
+    setup = read_setup(setup)
+    _certificate(setup, setup_digest(setup), certificate)
 
 
 # --- round 2 -------------------------------------------------------------------------------------
@@ -223,34 +235,48 @@ def _feldman(commitments: list[bytes], ell: int) -> bytes:
     return acc
 
 
-def _share_messages(setup: dict, sd: bytes, certs: dict[int, dict], messages: Any) -> dict[int, dict]:
+def _share_message(setup: dict, sd: bytes, certs: dict[int, dict], msg: Any) -> tuple[int, list[bytes]]:
+    """Check one round-2 message (signature, certificates seen, commitments, proof, one share per
+    other trustee); return its index and commitments."""
     n, t = len(setup["trustees"]), setup["threshold"]
-    cd = _digest(list(certs.values()))
+    if not isinstance(msg, dict) or set(msg) != _SHARES_KEYS:
+        raise CryptoError(f"share message: expected exactly the keys {', '.join(sorted(_SHARES_KEYS))}")
+    j = _index(msg["index"], n, "share message")
+    what = f"share message of trustee {j}"
+    _verify_sig("governance/v1/dkg/shares", sd, msg, bytes.fromhex(certs[j]["signing_key"]), what)
+    if msg["certificates"] != _digest(list(certs.values())):
+        raise CryptoError(f"{what}: it was made with other certificates")
+    commitments = read_points(msg["commitments"], f"{what}: commitments", t)
+    _check_pok("governance/v1/dkg", (sd, j, b"".join(commitments)), commitments[0], msg["proof"], what)
+    shares = msg["shares"]
+    want = [ell for ell in range(1, n + 1) if ell != j]
+    if not isinstance(shares, list) or [s.get("to") if isinstance(s, dict) else None for s in shares] != want \
+            or not all(set(s) == {"to", "ciphertext"} and isinstance(s["ciphertext"], str) for s in shares):
+        raise CryptoError(f"{what}: expected one share for each other trustee, in index order")
+    return j, commitments
+
+
+def _share_messages(setup: dict, sd: bytes, certs: dict[int, dict], messages: Any) -> dict[int, dict]:
+    n = len(setup["trustees"])
     if not isinstance(messages, list):
         raise CryptoError("share messages: expected a list")
     by_index: dict[int, dict] = {}
     for msg in messages:
-        if not isinstance(msg, dict) or set(msg) != _SHARES_KEYS:
-            raise CryptoError(f"share message: expected exactly the keys {', '.join(sorted(_SHARES_KEYS))}")
-        j = _index(msg["index"], n, "share message")
-        what = f"share message of trustee {j}"
+        j, commitments = _share_message(setup, sd, certs, msg)
         if j in by_index:
             raise CryptoError(f"share messages: trustee {j} sent two")
-        _verify_sig("governance/v1/dkg/shares", sd, msg, bytes.fromhex(certs[j]["signing_key"]), what)
-        if msg["certificates"] != cd:
-            raise CryptoError(f"{what}: it was made with other certificates")
-        commitments = read_points(msg["commitments"], f"{what}: commitments", t)
-        _check_pok("governance/v1/dkg", (sd, j, b"".join(commitments)), commitments[0], msg["proof"], what)
-        shares = msg["shares"]
-        want = [ell for ell in range(1, n + 1) if ell != j]
-        if not isinstance(shares, list) or [s.get("to") if isinstance(s, dict) else None for s in shares] != want \
-                or not all(set(s) == {"to", "ciphertext"} and isinstance(s["ciphertext"], str) for s in shares):
-            raise CryptoError(f"{what}: expected one share for each other trustee, in index order")
         by_index[j] = dict(msg, _commitments=commitments)
     if len(by_index) != n:
         missing = sorted(set(range(1, n + 1)) - set(by_index))
         raise CryptoError(f"share messages: missing trustee {', '.join(map(str, missing))}")
     return by_index
+
+
+def verify_shares_message(setup: Any, certificates: Any, message: Any) -> None:
+    """Check one round-2 message as it arrives, against every trustee's certificate."""
+    setup = read_setup(setup)
+    sd = setup_digest(setup)
+    _share_message(setup, sd, _certificates(setup, sd, certificates), message)
 
 
 def _public(messages: dict[int, dict]) -> list[dict]:
@@ -307,6 +333,35 @@ def ceremony_finish(setup: Any, state: Any, certificates: Any,
     return msg, new_state
 
 
+def _key_message(setup: dict, sd: bytes, certs: dict[int, dict], msgs: dict[int, dict], msg: Any) -> tuple[int, bytes]:
+    """Check one round-3 message (signature, round-2 messages seen, key proof, key from the
+    commitments); return its index and verification key."""
+    if not isinstance(msg, dict) or set(msg) != _KEY_KEYS:
+        raise CryptoError(f"key message: expected exactly the keys {', '.join(sorted(_KEY_KEYS))}")
+    ell = _index(msg["index"], len(setup["trustees"]), "key message")
+    what = f"key message of trustee {ell}"
+    rd = _digest(_public(msgs))
+    _verify_sig("governance/v1/dkg/key", sd, msg, bytes.fromhex(certs[ell]["signing_key"]), what)
+    if msg["shares"] != rd:
+        raise CryptoError(f"{what}: it saw other share messages than the ones published")
+    key = read_point(msg["verification_key"], f"{what}: verification_key")
+    _check_pok("governance/v1/key", (sd, ell, key, bytes.fromhex(rd)), key, msg["proof"], what)
+    expected = IDENTITY
+    for m in msgs.values():
+        expected = add(expected, _feldman(m["_commitments"], ell))
+    if key != expected:
+        raise CryptoError(f"{what}: the verification key does not follow from the commitments")
+    return ell, key
+
+
+def verify_key_message(setup: Any, certificates: Any, share_messages: Any, message: Any) -> None:
+    """Check one round-3 message as it arrives, against the certificates and every round-2 message."""
+    setup = read_setup(setup)
+    sd = setup_digest(setup)
+    certs = _certificates(setup, sd, certificates)
+    _key_message(setup, sd, certs, _share_messages(setup, sd, certs, share_messages), message)
+
+
 def verify_ceremony(setup: Any, certificates: Any, share_messages: Any, key_messages: Any) -> dict[str, Any]:
     """Check the whole public transcript; return the ElectionParams fields it fixes.
 
@@ -316,27 +371,13 @@ def verify_ceremony(setup: Any, certificates: Any, share_messages: Any, key_mess
     n = len(setup["trustees"])
     certs = _certificates(setup, sd, certificates)
     msgs = _share_messages(setup, sd, certs, share_messages)
-    rd = _digest(_public(msgs))
     if not isinstance(key_messages, list):
         raise CryptoError("key messages: expected a list")
     keys: dict[int, bytes] = {}
     for msg in key_messages:
-        if not isinstance(msg, dict) or set(msg) != _KEY_KEYS:
-            raise CryptoError(f"key message: expected exactly the keys {', '.join(sorted(_KEY_KEYS))}")
-        ell = _index(msg["index"], n, "key message")
-        what = f"key message of trustee {ell}"
+        ell, key = _key_message(setup, sd, certs, msgs, msg)
         if ell in keys:
             raise CryptoError(f"key messages: trustee {ell} sent two")
-        _verify_sig("governance/v1/dkg/key", sd, msg, bytes.fromhex(certs[ell]["signing_key"]), what)
-        if msg["shares"] != rd:
-            raise CryptoError(f"{what}: it saw other share messages than the ones published")
-        key = read_point(msg["verification_key"], f"{what}: verification_key")
-        _check_pok("governance/v1/key", (sd, ell, key, bytes.fromhex(rd)), key, msg["proof"], what)
-        expected = IDENTITY
-        for m in msgs.values():
-            expected = add(expected, _feldman(m["_commitments"], ell))
-        if key != expected:
-            raise CryptoError(f"{what}: the verification key does not follow from the commitments")
         keys[ell] = key
     if len(keys) != n:
         missing = sorted(set(range(1, n + 1)) - set(keys))
