@@ -319,3 +319,33 @@ def unsigned(monkeypatch):
     """No audit signing key: heads and entries are unsigned."""
     monkeypatch.delenv("GOVERNANCE_AUDIT_SIGNING_KEY", raising=False)
     monkeypatch.delenv("GOVERNANCE_AUDIT_SIGNING_KEY_FILE", raising=False)
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "trustee_charter: use the shipped charter, whose community and committee "
+                                       "polls are decrypted by trustees")
+
+
+@pytest.fixture(autouse=True)
+def platform_key_charter(request):
+    """Most tests run with every body on a platform-held key, so a poll needs no key ceremony to open.
+
+    The shipped charter has the community's and the committee's polls decrypted by trustees; tests
+    of that (the ceremony, the mixes, the trustees' decryption, the charter's defaults) are marked
+    ``trustee_charter`` and see it as shipped.
+    """
+    if request.node.get_closest_marker("trustee_charter"):
+        yield
+        return
+    import copy
+
+    from governance.polls import charter_schema
+
+    bodies = copy.deepcopy(charter_schema.DEFAULT_CHARTER["bodies"])
+    for body in bodies:
+        body["key_mode"], body["trustees"] = "platform", None
+    # A monkeypatch of its own: the test's ``monkeypatch`` must be undone before its app is torn down.
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setitem(charter_schema.DEFAULT_CHARTER, "bodies", bodies)
+        patch.setattr(charter_schema, "TRUSTEE_BODIES", ())
+        yield

@@ -125,6 +125,9 @@ class PollInput:
     nominations_close_at: datetime | None = None
     opens_at: datetime | None = None
     closes_at: datetime | None = None
+    #: Usernames of the trustees, when the body's polls are decrypted by trustees (the charter's
+    #: ``key_mode``): exactly the charter's number of them, members of its trustee group.
+    trustees: list[str] = field(default_factory=list)
 
 
 def _threshold(text: str) -> Fraction:
@@ -182,6 +185,45 @@ def _validate(data: PollInput, body: dict[str, Any]) -> list[tuple[str, str]]:
     return problems
 
 
+def _trustees_for(session: Session, data: PollInput, body: dict[str, Any]) -> tuple[list[Member], list]:
+    """The members named as trustees, and the problems with them (none for a platform-key body)."""
+    if body.get("key_mode") != "trustees":
+        return [], ([("trustees", f"{body['name']}'s polls use a platform-held key; they have no trustees")]
+                    if [t for t in data.trustees if t.strip()] else [])
+    rule = body.get("trustees") or {}
+    names = [t.strip() for t in data.trustees if t.strip()]
+    group, count = rule.get("group"), int(rule.get("count", 0))
+    problems: list[tuple[str, str]] = []
+    if len(names) != count:
+        problems.append(("trustees", f"the charter asks for {count} trustees from {group} for {body['name']}'s polls; "
+                                     f"name {count} (you named {len(names)})"))
+    if len(set(names)) != len(names):
+        problems.append(("trustees", "a trustee is named twice"))
+    found = {m.username: m for m in session.exec(select(Member).where(Member.username.in_(names))).all()} \
+        if names else {}
+    members = []
+    for name in names:
+        member = found.get(name)
+        if member is None:
+            problems.append(("trustees", f"{name} has not logged in here yet; trustees must log in once first"))
+        elif group not in (member.groups or []):
+            problems.append(("trustees", f"{name} is not a member of {group}, the charter's trustee group"))
+        else:
+            members.append(member)
+    return members, problems
+
+
+def _name_trustees(session: Session, poll: Poll, members: list[Member], body: dict[str, Any]) -> None:
+    from . import trustees
+
+    if body.get("key_mode") == "trustees":
+        trustees.name(session=session, poll=poll, members=members,
+                      threshold=int((body.get("trustees") or {}).get("threshold", 1)))
+    else:
+        poll.key_mode, poll.trustee_threshold = "platform", 1
+        session.add(poll)
+
+
 def _apply(poll: Poll, data: PollInput, body: dict[str, Any]) -> None:
     poll.body, poll.kind, poll.method = data.body, data.kind, data.method
     poll.title = data.title.strip()
@@ -230,7 +272,8 @@ def create(*, session: Session, actor: Member, charter: CharterVersion, data: Po
     body = charters.body(charter, data.body)
     if not charters.may_manage(charter, data.body, actor):
         raise NotAllowed(f"Only members of {', '.join(body.get('managers', []))} may create polls for {body['name']}.")
-    problems = _validate(data, body)
+    members, trustee_problems = _trustees_for(session, data, body)
+    problems = _validate(data, body) + trustee_problems
     if problems:
         raise InvalidInput(problems)
     poll = Poll(body=data.body, kind=data.kind, method=data.method, title=data.title, created_by=actor.id)
@@ -238,6 +281,7 @@ def create(*, session: Session, actor: Member, charter: CharterVersion, data: Po
     session.add(poll)
     session.flush()
     _replace_options(session, poll, _labels_for(poll, data))
+    _name_trustees(session, poll, members, body)
     log.record(session=session, type="poll.created", actor=actor, poll_id=poll.id, created_at=now,
                payload={"poll": poll.id, "body": poll.body, "kind": poll.kind, "title": poll.title})
     return poll
@@ -258,12 +302,14 @@ def update_draft(*, session: Session, actor: Member, charter: CharterVersion, po
                                                    PendingChange.status.in_(("pending", "approved")))).first():
         raise Conflict("This draft's scheduling is waiting for a second manager's approval, so it cannot change "
                        "now; withdraw the request first.")
-    problems = _validate(data, body)
+    members, trustee_problems = _trustees_for(session, data, body)
+    problems = _validate(data, body) + trustee_problems
     if problems:
         raise InvalidInput(problems)
     _apply(poll, data, body)
     session.add(poll)
     _replace_options(session, poll, _labels_for(poll, data))
+    _name_trustees(session, poll, members, body)
     log.record(session=session, type="poll.edited", actor=actor, poll_id=poll.id,
                payload={"poll": poll.id, "title": poll.title})
     return poll
@@ -289,6 +335,11 @@ def schedule_problems(session: Session, poll: Poll, now: datetime) -> list[tuple
             problems.append(("nominations_close_at", "nominations must open, then close, no later than voting opens"))
     elif len(options(session, poll)) < 2:
         problems.append(("options", "the poll needs at least two options"))
+    if poll.key_mode == "trustees":
+        from . import trustees
+
+        if not trustees.trustees(session, poll):
+            problems.append(("trustees", "this poll is decrypted by trustees: name them on the draft first"))
     return problems
 
 
@@ -309,6 +360,10 @@ def schedule(*, session: Session, actor: Member, charter: CharterVersion, poll: 
         raise InvalidInput(problems)
     poll.status = "nominations" if poll.kind == "election" else "scheduled"
     session.add(poll)
+    if poll.key_mode == "trustees":
+        from . import trustees
+
+        trustees.begin(session=session, poll=poll, now=now)
     payload = {"poll": poll.id, "status": poll.status, "opens_at": _t(poll.opens_at),
                "closes_at": _t(poll.closes_at), "eligibility": poll.eligibility,
                "method": poll.method, "seats": poll.seats}

@@ -8,6 +8,7 @@ form is shown back on the form instead.
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
@@ -18,7 +19,7 @@ from ..errors import InvalidInput, NotAllowed
 from ..identity.eligibility import Rule
 from ..models import Member
 from ..polls import ballots as ballot_forms
-from ..polls import chart, clock, counting, service, voting
+from ..polls import chart, clock, counting, service, trustees, voting
 from ..polls import charter as charters
 from ..polls.methods import KIND_METHODS, METHOD_NAMES
 from .filters import display_zone
@@ -160,6 +161,7 @@ def _poll_input(form) -> service.PollInput:
         threshold_strict=form.get("threshold_strict") == "on",
         min_trust_level=_parse_int(form.get("min_trust_level"), "min_trust_level", problems, None),
         min_account_age_days=_parse_int(form.get("min_account_age_days"), "min_account_age_days", problems, None),
+        trustees=[name for name in re.split(r"[\s,]+", form.get("trustees", "")) if name],
         nominations_open_at=_parse_time(form.get("nominations_open_at"), "nominations_open_at", problems),
         nominations_close_at=_parse_time(form.get("nominations_close_at"), "nominations_close_at", problems),
         opens_at=_parse_time(form.get("opens_at"), "opens_at", problems),
@@ -221,6 +223,7 @@ def edit(poll_id: int):
                                  if not o.is_default and poll.kind == "decision"),
             "min_trust_level": (poll.eligibility or {}).get("min_trust_level", ""),
             "min_account_age_days": (poll.eligibility or {}).get("min_account_age_days", ""),
+            "trustees": " ".join(t.username for t in trustees.trustees(db, poll)),
             "nominations_open_at": local(poll.nominations_open_at),
             "nominations_close_at": local(poll.nominations_close_at),
             "opens_at": local(poll.opens_at), "closes_at": local(poll.closes_at),

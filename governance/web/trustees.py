@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 
-from flask import Response, flash, redirect, render_template, request, url_for
+from flask import Response, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from .. import crypto
@@ -49,37 +49,73 @@ def trustee(poll_id: int):
 @bp.get("/<int:poll_id>/ceremony.json")
 def ceremony(poll_id: int):
     """The key ceremony's public transcript so far (setup, certificates, round 2 and 3 messages)."""
-    db = get_session()
-    poll = service.get(db, poll_id)
-    if not poll.ceremony:
-        from flask import abort
-
-        abort(404)
+    db, poll = _ceremony_poll(poll_id)
     data = trustees.transcript(db, poll)
     db.commit()
     return _json_download(data, f"poll-{poll.id}-ceremony.json")
 
 
-@bp.get("/<int:poll_id>/mix-input.json")
-def mix_input(poll_id: int):
-    """What the next mixer needs: the parameters, the ballots in mixing order and every mix so far."""
+@bp.get("/<int:poll_id>/ceremony/<part>.json")
+def ceremony_part(poll_id: int, part: str):
+    """One file of the transcript, as ``governance-trustee`` reads it: setup, certificates or shares."""
+    if part not in ("setup", "certificates", "shares", "keys"):
+        abort(404)
+    db, poll = _ceremony_poll(poll_id)
+    data = trustees.transcript(db, poll)[part]
+    db.commit()
+    return _json_download(data, f"{part}.json")
+
+
+def _ceremony_poll(poll_id: int):
+    db = get_session()
+    poll = service.get(db, poll_id)
+    if not poll.ceremony:
+        abort(404)
+    return db, poll
+
+
+def _counted_poll(poll_id: int):
     db = get_session()
     poll = service.get(db, poll_id)
     if poll.status not in ("closed", "published") or not poll.fingerprint:
-        from flask import abort
-
         abort(404)
-    live, _packed = counting.mix_input(db, poll)
-    width = len(poll.election_params["options"])
-    data = {
-        "format": "governance-mix-input/1",
-        "params": poll.election_params,
-        "ballots": [b.content for b in live],
-        "mixes": [crypto.mix_file(m.mixer, crypto.unpack(m.output, width), m.proof)
-                  for m in counting.mixes(db, poll)],
-    }
+    return db, poll
+
+
+@bp.get("/<int:poll_id>/params.json")
+def params_file(poll_id: int):
+    """The election parameters alone, as ``governance-trustee --params`` reads them."""
+    db = get_session()
+    poll = service.get(db, poll_id)
+    if not poll.election_params:
+        abort(404)
     db.commit()
-    return _json_download(data, f"poll-{poll.id}-mix-input.json")
+    return _json_download(poll.election_params, "params.json")
+
+
+@bp.get("/<int:poll_id>/mix/ballots.json")
+def mix_ballots(poll_id: int):
+    """The ballots the first mix shuffles: the last of each credential, sorted by tracker."""
+    db, poll = _counted_poll(poll_id)
+    live, _packed = counting.mix_input(db, poll)
+    db.commit()
+    return _json_download({"ballots": [b.content for b in live]}, "ballots.json")
+
+
+@bp.get("/<int:poll_id>/mix/<int:position>.json")
+def mix_file(poll_id: int, position: int):
+    """Mix ``position`` as ``governance-trustee`` writes it (output inline), once verified."""
+    db, poll = _counted_poll(poll_id)
+    done = counting.mixes(db, poll)
+    if not 1 <= position <= len(done):
+        abort(404)
+    mix = done[position - 1]
+    width = len(poll.election_params["options"])
+    tuples = crypto.unpack(mix.output, width)
+    data = {"format": "governance-mix/1", "mixer": mix.mixer, "count": len(tuples), "width": width,
+            "proof": mix.proof, "output": crypto.tuples_to_json(tuples)}
+    db.commit()
+    return _json_download(data, f"mix-{position}.json")
 
 
 def _uploaded() -> dict:
@@ -112,14 +148,21 @@ def trustee_upload(poll_id: int):
         if poll.status in ("nominations", "scheduled"):
             what = trustees.upload_ceremony(session=db, poll=poll, member=current_user, message=data, now=now())
             message = f"Your {what} is accepted."
-        elif kind.startswith("governance-mix/"):
-            tuples, proof = crypto.read_mix_file(data, width)
+        elif kind == "governance-mix/1":
+            if not isinstance(data.get("output"), list):
+                raise InvalidInput([("file", "upload the mix with its ciphertexts inside (written without --packed)")])
+            tuples = crypto.as_tuples(data["output"], width, "mix output")
             trustees.upload_mix(session=db, poll=poll, member=current_user,
-                                mix={"mixer": data.get("mixer"), "proof": proof}, output=crypto.pack(tuples), now=now())
+                                mix={"mixer": data.get("mixer"), "proof": data.get("proof")},
+                                output=crypto.pack(tuples), now=now())
             message = "Your mix is uploaded; it counts once its proof has been verified."
-        elif kind.startswith("governance-decryption/"):
-            factors, proof = crypto.read_decryption_file(data, width, index=row.position)
-            trustees.upload_share(session=db, poll=poll, member=current_user, proof=proof,
+        elif kind == "governance-decryption/1":
+            if data.get("trustee") != row.position:
+                raise InvalidInput([("file", f"this decryption is trustee {data.get('trustee')!r}'s, not yours "
+                                             f"(trustee {row.position})")])
+            count = data.get("count") if isinstance(data.get("count"), int) else -1
+            factors = crypto.read_factors(data.get("factors"), count, width)
+            trustees.upload_share(session=db, poll=poll, member=current_user, proof=data.get("proof"),
                                   factors=crypto.pack_factors(factors), now=now())
             message = "Your decryption is uploaded; it counts once its proof has been verified."
         else:

@@ -346,6 +346,7 @@ def test_a_charter_that_would_orphan_a_poll_or_a_document_is_refused(app, sessio
     assert charter.current(session).number == 1
 
 
+@pytest.mark.trustee_charter
 def test_the_editor_shows_each_message_next_to_its_field(app, session, chair):
     current = charter.current(session)
     session.commit()
@@ -483,6 +484,7 @@ def test_the_generic_text_form_cannot_rewrite_the_charter(app, session):
     assert web.get("/documents/charter/amendments/new").headers["Location"].endswith("/charter/edit")
 
 
+@pytest.mark.trustee_charter
 def test_charter_page_export_and_history(app, client, session, chair):
     assert client.get("/charter/").status_code == 200
     page = client.get("/charter/").get_data(as_text=True)

@@ -15,6 +15,8 @@ from governance.polls.charter_schema import (
 )
 from governance.proposals import charter_rules
 
+pytestmark = pytest.mark.trustee_charter  # the shipped charter's defaults
+
 
 def changed(change) -> dict:
     data = default_charter()
