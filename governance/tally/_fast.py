@@ -88,8 +88,29 @@ class ArrayProfile(Profile):
 
     @property
     def total_weight(self) -> int:
-        """The number of ballots cast (blank ones included)."""
-        return int(self.counts.sum())
+        """The number of ballots cast (blank ones included), exact however large the weights."""
+        total = self.__dict__.get("_total")
+        if total is None:
+            counts = self.counts
+            if len(counts) and int(counts.max()) * len(counts) >= 2**63:
+                total = sum(counts.tolist())  # int64 sums would wrap around
+            else:
+                total = int(counts.sum())
+            object.__setattr__(self, "_total", total)
+        return total
+
+    def __eq__(self, other: object) -> bool:
+        # The same election as any Profile with equal fields and the same aggregated ballots.
+        if not isinstance(other, Profile):
+            return NotImplemented
+        return (self.candidates, self.seats, self.withdrawn, self.title) == (
+            other.candidates,
+            other.seats,
+            other.withdrawn,
+            other.title,
+        ) and _merged(self) == _merged(other)
+
+    __hash__ = None  # type: ignore[assignment]
 
     def with_seats(self, seats: int) -> ArrayProfile:
         """The same ballots counted for another number of seats."""
@@ -182,6 +203,13 @@ class ArrayProfile(Profile):
             counts = np.zeros(len(first), dtype=np.int64)
             np.add.at(counts, inverse, w)
         return cls(candidates, a[first], counts, seats=seats, withdrawn=withdrawn, title=title)
+
+
+def _merged(profile: Profile) -> dict[Ranking, int]:
+    out: dict[Ranking, int] = {}
+    for b in profile.ballots:
+        out[b.ranking] = out.get(b.ranking, 0) + b.weight
+    return out
 
 
 def _from_names(
