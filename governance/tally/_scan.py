@@ -93,7 +93,8 @@ class Source:
         """A TallyError naming the file and the (0-based) line."""
         if self.style == "blt":
             return TallyError(f"{self.name}:{line + 1}: {message}")
-        return TallyError(f"{self.name}: line {line + 1}: {message}")
+        prefix = f"{self.name}: " if self.name else ""
+        return TallyError(f"{prefix}line {line + 1}: {message}")
 
     def text(self, line: int) -> str:
         """Line ``line`` as text, without its newline or a trailing carriage return."""
@@ -134,6 +135,30 @@ def one_per_line(src: Source, a: int, b: int, sep: int, offsets: np.ndarray | No
     return where - src.starts[a:b]
 
 
+def packed_tokens(chunk: bytes, seps: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """Tokens between single separator bytes: ``(keys, lengths, separator after each)``.
+
+    Each key is the token's bytes as a little-endian integer; None when a token is over 8 bytes.
+    ``chunk`` must end with a separator (its newline).
+    """
+    buf = np.frombuffer(chunk, dtype=np.uint8)
+    is_sep = np.zeros(len(buf), dtype=bool)
+    for s in seps:
+        is_sep |= buf == s
+    ends = np.flatnonzero(is_sep)
+    starts = np.empty(len(ends), dtype=np.int64)
+    starts[0] = 0
+    starts[1:] = ends[:-1] + 1
+    lengths = ends - starts
+    if len(lengths) and int(lengths.max()) > 8:
+        return None
+    keys = np.zeros(len(ends), dtype=np.uint64)
+    for k in range(int(lengths.max()) if len(lengths) else 0):
+        m = lengths > k
+        keys[m] |= buf[starts[m] + k].astype(np.uint64) << np.uint64(8 * k)
+    return keys, lengths, buf[ends]
+
+
 def digits(values: np.ndarray) -> np.ndarray:
     """The number of decimal digits of each positive value."""
     out = np.ones(len(values), dtype=np.int64)
@@ -142,20 +167,27 @@ def digits(values: np.ndarray) -> np.ndarray:
     return out
 
 
-def rows_from_stream(
-    stream: bytes, rows: int, ncand: int, *, lookup: np.ndarray | None = None, sep: str = " "
-) -> tuple[np.ndarray, np.ndarray] | None:
-    """Parse ``stream`` (per ballot: ``weight item... 0``) into ``(codes, weights)``; None if it is not exactly ``rows`` such ballots.
-
-    Items are candidate numbers 1..ncand, or indices into ``lookup`` (which maps them to
-    candidate indices) when given. Weights must be 1 to 10**18 - 1; a candidate may appear once.
-    """
+def numbers(stream: bytes) -> np.ndarray | None:
+    """The whole numbers in ``stream`` (separated by white space), parsed in C; None if it holds anything else."""
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         try:
-            vals = np.fromstring(stream, dtype=np.int64, sep=sep)  # the C text parser
+            return np.fromstring(stream, dtype=np.int64, sep=" ")
         except (ValueError, DeprecationWarning):
             return None
+
+
+def rows_from_stream(stream: bytes, rows: int, ncand: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """Parse ``stream`` (per ballot: ``weight item... 0``) into ``(codes, weights)``; None unless exactly ``rows`` ballots.
+
+    Items are candidate numbers 1..ncand; weights 1 to 10**18 - 1; a candidate may appear once.
+    """
+    vals = numbers(stream)
+    return None if vals is None else rows_from_values(vals, rows, ncand)
+
+
+def rows_from_values(vals: np.ndarray, rows: int, ncand: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """``rows_from_stream`` for the numbers themselves."""
     zeros = np.flatnonzero(vals == 0)
     if len(zeros) != rows or rows == 0 or zeros[-1] != len(vals) - 1:
         return None
@@ -174,15 +206,14 @@ def rows_from_stream(
     is_item[first] = False
     is_item[zeros] = False
     values = vals[is_item]
-    top = ncand if lookup is None else len(lookup)
-    if values.size and (int(values.min()) < 1 or int(values.max()) > top):
+    if values.size and (int(values.min()) < 1 or int(values.max()) > ncand):
         return None
     # Token t of ballot r (its j-th item) goes to codes[r, j]: flat index r * width + j.
     dest = np.arange(len(vals), dtype=np.int64)
     dest -= np.repeat(first + 1 - np.arange(rows, dtype=np.int64) * width, size + 1)
     dtype = np.int8 if ncand < 127 else np.int16
     codes = np.full(rows * width, -1, dtype=dtype)
-    codes[dest[is_item]] = values - 1 if lookup is None else lookup[values - 1]
+    codes[dest[is_item]] = values - 1
     codes = codes.reshape(rows, width)
     if duplicates(codes, ncand).any():
         return None

@@ -46,7 +46,6 @@ from __future__ import annotations
 
 import json
 import re
-import unicodedata
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import NamedTuple
@@ -54,6 +53,7 @@ from typing import NamedTuple
 from . import _scan
 from ._fast import ArrayProfile
 from .core import Ballot, Profile, Ranking, TallyError, TieBreaker
+from .names import _awkward, json_string
 
 __all__ = ["BltMeta", "quote", "read_blt", "read_blt_bytes", "read_blt_meta", "write_blt"]
 
@@ -179,9 +179,8 @@ def quote(name: str) -> str:
     >>> quote("Ann"), quote('say "hi"')
     ('"Ann"', '"say \\\\"hi\\\\""')
     """
-    if '"' in name or "\\" in name or any(unicodedata.category(c) == "Cc" for c in name):
-        text = json.dumps(name, ensure_ascii=False)
-        return "".join(f"\\u{ord(c):04x}" if unicodedata.category(c) == "Cc" else c for c in text)
+    if '"' in name or "\\" in name or any(_awkward(c) for c in name):
+        return json_string(name)
     return f'"{name}"'
 
 

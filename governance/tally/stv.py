@@ -38,6 +38,7 @@ from typing import Any
 
 from ._fast import HAVE_NUMPY, MIN_ROWS, ArrayProfile, arrays_of
 from ._fixed import Fixed
+from .constraints import Caps, check
 from .core import Profile, Result, Round, TallyError, TieBreak, TieBreaker
 
 if HAVE_NUMPY:
@@ -68,6 +69,19 @@ class _Count:
         hopeful = [i for i in range(n) if self.status[i] == _HOPEFUL]
         if len(hopeful) < 1:
             raise TallyError("no candidate stands: every candidate is withdrawn")
+        self.caps = Caps(self, None, None)
+
+    def limit(self, affiliations, cap) -> None:
+        """Apply an affiliation cap (``constraints``); refuses one under which the seats cannot be filled."""
+        groups = check(self.names, affiliations, cap)
+        self.caps = Caps(self, groups, cap)
+        self.caps.feasible(self.hopeful(), self.profile.seats)
+
+    def doom(self, candidates: list[int]) -> None:
+        """Exclude candidates the cap rules out (their votes transfer on as for any exclusion)."""
+        for i in candidates:
+            self.status[i] = _DEFEATED
+            self.defeated.append(i)
 
     # --- helpers ---------------------------------------------------------------------------
     def hopeful(self) -> list[int]:
@@ -103,7 +117,12 @@ class _Count:
         return self.names.index(chosen)
 
     def result(self, method: str, parameters: dict[str, Any], details: dict[str, Any]) -> Result:
-        params = {"seats": self.profile.seats, "tie_breaker": self.tie_breaker.describe(), **parameters}
+        params = {
+            "seats": self.profile.seats,
+            "tie_breaker": self.tie_breaker.describe(),
+            **parameters,
+            **self.caps.describe(),
+        }
         info = {
             "valid_ballots": self.valid,
             "defeated": [self.names[i] for i in self.defeated],
@@ -376,6 +395,8 @@ def meek(
     precision: int = 9,
     omega: Fraction | int | str | None = None,
     max_iterations: int = 100_000,
+    affiliations: dict[str, str] | None = None,
+    max_per_affiliation: int | None = None,
 ) -> Result:
     """Count by Meek's method, the PR Foundation reference rule (Hill, Wichmann & Woodall).
 
@@ -395,6 +416,8 @@ def meek(
         omega: iteration stops when the total surplus is below it; default ``10**-(2*precision//3)``
             (10^-6 at 9 places, as the reference rule says).
         max_iterations: a safety cap per round; reaching it raises TallyError.
+        affiliations: candidate name -> affiliation, with ``max_per_affiliation`` the most seats
+            one affiliation may hold (``governance.tally.constraints`` states the rule).
 
     Returns:
         The Result: winners in order of election, one Round per round (the last iteration's votes,
@@ -417,6 +440,8 @@ def meek(
     if omega_v < 1:
         raise TallyError("omega is smaller than the arithmetic's precision")
     count = _Count(profile, fixed, tie_breaker or TieBreaker())
+    count.limit(affiliations, max_per_affiliation)
+    caps = count.caps
     names = count.names
     n = len(names)
     seats = profile.seats
@@ -441,11 +466,12 @@ def meek(
         )
     )
     round_no = 0
-    while len(count.hopeful()) > count.seats_left() > 0:
+    while caps.electable(count.hopeful()) > count.seats_left() > 0:
         round_no += 1
         last_surplus = total
         iterations = 0
         elected_now: list[int] = []
+        doomed: list[int] = []
         stop = ""
         while True:
             iterations += 1
@@ -455,10 +481,15 @@ def meek(
             vote_sum = sum(votes[i] for i in live())
             quota = vote_sum // (seats + 1) + 1
             winners = [i for i in count.hopeful() if votes[i] >= quota]
-            for i in count.by_vote(winners, votes):
+            chosen, doomed = caps.admit(count.by_vote(winners, votes), votes, round_no, count.seats_left())
+            for i in chosen:
                 status[i] = _ELECTED
                 count.elected.append(i)
                 elected_now.append(i)
+            doomed += caps.full(count.hopeful())
+            count.doom(doomed)
+            for i in doomed:
+                kf[i] = 0
             surplus = max(0, sum(votes[i] - quota for i in count.elected))
             if elected_now:
                 stop = "elected"
@@ -472,11 +503,13 @@ def meek(
             last_surplus = surplus
             for i in count.elected:
                 kf[i] = fixed.div_up(fixed.mul_up(kf[i], quota), votes[i])
-        shown = live()
-        excluded: list[int] = []
+        shown = sorted(live() + doomed)
+        excluded: list[int] = list(doomed)
         note = ""
         if elected_now:
             note = "elected " + ", ".join(names[i] for i in elected_now) + " (vote >= quota)"
+            if doomed:
+                note += "; excluded " + ", ".join(f"{names[i]} ({caps.reason(i)})" for i in doomed)
         else:
             hopeful = count.hopeful()
             low = min(votes[i] for i in hopeful)
@@ -503,6 +536,7 @@ def meek(
                     "iterations": iterations,
                     "stop": stop,
                     "loss_by_fraction": count.exact(ballots.split_loss),
+                    **caps.record(doomed),
                 },
             )
         )
@@ -530,12 +564,20 @@ def _finish(count: _Count, votes: list[int], round_no: int, shown: list[int]) ->
     if not hopeful:
         return
     names = count.names
+    caps = count.caps
+    doomed: list[int] = []
     if count.seats_left() > 0:
-        chosen = count.by_vote(hopeful, votes)
+        chosen, doomed = caps.finish(hopeful, votes, count.seats_left(), round_no + 1)
         for i in chosen:
             count.status[i] = _ELECTED
             count.elected.append(i)
-        elected, excluded, note = chosen, [], "elected remaining candidates (no more than the seats left)"
+        count.doom(doomed)
+        elected, excluded, note = chosen, doomed, "elected remaining candidates (no more than the seats left)"
+        if doomed:
+            note = (
+                "elected remaining candidates (no more than the seats left under the cap); excluded "
+                + ", ".join(f"{names[i]} ({caps.reason(i)})" for i in doomed)
+            )
     else:
         chosen = sorted(hopeful, key=lambda i: votes[i])
         for i in chosen:
@@ -553,7 +595,7 @@ def _finish(count: _Count, votes: list[int], round_no: int, shown: list[int]) ->
             exhausted=last.exhausted,
             surplus=last.surplus,
             note=note,
-            extra={"loss_by_fraction": last.extra.get("loss_by_fraction", 0)},
+            extra={"loss_by_fraction": last.extra.get("loss_by_fraction", 0), **caps.record(doomed)},
         )
     )
 
@@ -620,8 +662,14 @@ def _gregory(
     look_back: bool,
     parameters: dict[str, Any],
     sure_losers: bool = False,
+    affiliations: dict[str, str] | None = None,
+    max_per_affiliation: int | None = None,
 ) -> Result:
     count = _Count(profile, fixed, tie_breaker)
+    count.limit(affiliations, max_per_affiliation)
+    caps = count.caps
+    doomed_queue: list[int] = []  # excluded by the cap, papers not yet transferred
+    just_doomed: list[int] = []  # excluded by the cap since the last recorded stage
     count.valid = sum(b.weight for b in profile.ballots if b.ranking)
     names = count.names
     status = count.status
@@ -648,7 +696,14 @@ def _gregory(
             **extra,
             "pending": [names[i] for i in pending],
             "loss_by_fraction": count.exact(total - held - piles.exhausted),
+            **caps.record(just_doomed),
         }
+        if just_doomed:
+            excluded = [*excluded, *just_doomed]
+            note += ("; " if note else "") + "excluded " + ", ".join(
+                f"{names[i]} ({caps.reason(i)})" for i in just_doomed
+            )
+            just_doomed.clear()
         count.rounds.append(
             Round(
                 number,
@@ -669,15 +724,20 @@ def _gregory(
         ordered = sorted(
             winners, key=lambda i: (-votes[i], -i)
         )  # Droop lists equal votes in reverse file order
+        ordered, doomed = caps.admit(ordered, votes, len(history), count.seats_left())
         for i in ordered:
             status[i] = _PENDING
             pending.append(i)
             count.elected.append(i)
+        doomed += caps.full(count.hopeful())
+        count.doom(doomed)
+        doomed_queue.extend(doomed)
+        just_doomed.extend(doomed)
         return ordered
 
     def complete() -> bool:
         hopeful = count.hopeful()
-        return count.seats_left() <= 0 or len(hopeful) <= count.seats_left()
+        return count.seats_left() <= 0 or caps.electable(hopeful) <= count.seats_left()
 
     def break_tie(tied: list[int], purpose: str, round_no: int) -> int:
         if len(tied) == 1:
@@ -704,7 +764,21 @@ def _gregory(
         return count.choose(tied, purpose, round_no)
 
     def step(round_no: int) -> tuple[str, list[int], int | None, dict[str, Any]]:
-        """Transfer the largest surplus or, with none pending, exclude the lowest candidate."""
+        """Transfer the largest surplus or, with none pending, exclude the lowest candidate.
+
+        Papers of candidates the affiliation cap excluded go on first, one candidate per stage.
+        """
+        while doomed_queue and not piles.piles[doomed_queue[0]]:
+            doomed_queue.pop(0)
+        if doomed_queue:
+            c = doomed_queue.pop(0)
+            value = votes[c]
+            moved = piles.transfer(c, None)
+            votes[c] = 0
+            to = {("nontransferable" if k < 0 else names[k]): count.exact(v) for k, v in moved.items()}
+            note = f"transferred the papers of {names[c]} (excluded: {caps.reason(c)})"
+            extra = {"transfer": {"from": names[c], "kind": "exclusion", "value": count.exact(value), "to": to}}
+            return note, [], None, extra
         if pending:
             high = max(votes[i] for i in pending)
             c = break_tie([i for i in pending if votes[i] == high], "surplus", round_no)
@@ -767,6 +841,8 @@ def _gregory(
             round_no += 1
             newly = elect_reaching_quota()
             losers = find_sure_losers() if sure_losers else []
+            if losers and caps.electable([c for c in count.hopeful() if c not in losers]) < count.seats_left():
+                losers = []  # the cap needs some of them: defeat one at a time
             if losers:
                 for c in losers:
                     status[c] = _DEFEATED
@@ -816,6 +892,8 @@ def wigm(
     tie_breaker: TieBreaker | None = None,
     precision: int = 4,
     defeat_sure_losers: bool = False,
+    affiliations: dict[str, str] | None = None,
+    max_per_affiliation: int | None = None,
 ) -> Result:
     """Count by the PR Foundation's Weighted Inclusive Gregory Method reference rule (single defeats).
 
@@ -858,6 +936,8 @@ def wigm(
         reweigh=reweigh,
         look_back=False,
         sure_losers=defeat_sure_losers,
+        affiliations=affiliations,
+        max_per_affiliation=max_per_affiliation,
         parameters={
             "precision": precision,
             "quota": "valid/(seats+1) truncated + 10^-precision",
@@ -866,7 +946,13 @@ def wigm(
     )
 
 
-def scottish(profile: Profile, *, tie_breaker: TieBreaker | None = None) -> Result:
+def scottish(
+    profile: Profile,
+    *,
+    tie_breaker: TieBreaker | None = None,
+    affiliations: dict[str, str] | None = None,
+    max_per_affiliation: int | None = None,
+) -> Result:
     """Count by Scottish STV (The Scottish Local Government Elections Order 2007, rules 45-52).
 
     Quota = valid ballots / (seats + 1), ignoring decimals, plus 1 (rule 46). Surpluses go first,
@@ -899,5 +985,7 @@ def scottish(profile: Profile, *, tie_breaker: TieBreaker | None = None) -> Resu
         quota=quota,
         reweigh=reweigh,
         look_back=True,
+        affiliations=affiliations,
+        max_per_affiliation=max_per_affiliation,
         parameters={"precision": 5, "quota": "floor(valid/(seats+1)) + 1 (SSI 2007/42 rule 46)"},
     )
