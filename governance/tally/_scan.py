@@ -195,26 +195,23 @@ def rows_from_values(vals: np.ndarray, rows: int, ncand: int) -> tuple[np.ndarra
     first[0] = 0
     first[1:] = zeros[:-1] + 1
     size = zeros - first  # tokens before each ballot's 0: the weight and the items
-    if int(size.min()) < 1:
+    if int(size.min()) < 1 or (len(vals) and int(vals.min()) < 0):
         return None
-    weights = vals[first]
+    # Token t of ballot r (its j-th token, the weight being the 0th) goes to table[r, j]; the 0
+    # that ends the ballot and the padding leave zeros, which become -1 (no candidate).
+    span = int(size.max()) + 1
+    dest = np.arange(len(vals), dtype=np.int64)
+    dest -= np.repeat(first - np.arange(rows, dtype=np.int64) * span, size + 1)
+    table = np.zeros(rows * span, dtype=np.int64)
+    table[dest] = vals
+    table = table.reshape(rows, span)
+    weights = table[:, 0].copy()
     if int(weights.max()) >= _LIMIT:
         return None
-    items = size - 1
-    width = max(1, int(items.max()))
-    is_item = np.ones(len(vals), dtype=bool)
-    is_item[first] = False
-    is_item[zeros] = False
-    values = vals[is_item]
-    if values.size and (int(values.min()) < 1 or int(values.max()) > ncand):
+    items = table[:, 1:-1] if span > 2 else np.zeros((rows, 1), dtype=np.int64)
+    if items.size and int(items.max()) > ncand:
         return None
-    # Token t of ballot r (its j-th item) goes to codes[r, j]: flat index r * width + j.
-    dest = np.arange(len(vals), dtype=np.int64)
-    dest -= np.repeat(first + 1 - np.arange(rows, dtype=np.int64) * width, size + 1)
-    dtype = np.int8 if ncand < 127 else np.int16
-    codes = np.full(rows * width, -1, dtype=dtype)
-    codes[dest[is_item]] = values - 1
-    codes = codes.reshape(rows, width)
+    codes = (items - 1).astype(np.int8 if ncand < 127 else np.int16)
     if duplicates(codes, ncand).any():
         return None
     return codes, weights

@@ -294,7 +294,7 @@ class _MeekArrays(_MeekBallots):
         self.agg = defaultdict(dict)
         self._tree = None
         valid = codes[:, 0] >= 0
-        self.codes = codes[valid].astype(np.int64)
+        self.codes = codes[valid]  # int8/int16: the rows are only read
         self.counts = counts[valid].astype(np.int64)
         count.valid = int(self.counts.sum())
         rows = len(self.codes)
