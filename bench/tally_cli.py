@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import subprocess
 import sys
 import tempfile
 import threading
@@ -30,13 +31,6 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
-
-from tally import CANDIDATES, make_ballots  # noqa: E402
-
-from governance.tally._fast import ArrayProfile  # noqa: E402
-from governance.tally.formats import write_ballots  # noqa: E402
 
 SUFFIX = {"blt": ".blt", "abif": ".abif", "preflib": ".soi", "csv": ".csv"}
 COMMAND = [sys.executable, "-m", "governance.tally.cli"]
@@ -45,11 +39,28 @@ PEER = [sys.executable, str(ROOT / "bench" / "tally_peer.py")]
 
 
 def ballot_file(cache: Path, fmt: str, n: int) -> Path:
-    """The generated file of ``n`` ballots in ``fmt`` (written on first use)."""
+    """The generated file of ``n`` ballots in ``fmt`` (written on first use, by a child process).
+
+    This process imports neither numpy nor the tally engine and holds no ballots, so that it
+    stays small: a child's peak RSS as ``wait4`` reports it starts from its parent's size.
+    """
     path = cache / f"ballots-{n}{SUFFIX[fmt]}"
-    if path.exists():
-        return path
-    cache.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        code = subprocess.call([sys.executable, __file__, "--generate", fmt, str(n), str(path)])
+        if code:
+            raise SystemExit(f"generating {path} failed")
+    return path
+
+
+def generate(fmt: str, n: int, path: Path) -> None:
+    """Write ``n`` benchmark ballots to ``path`` in ``fmt``."""
+    sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
+    from tally import CANDIDATES, make_ballots
+
+    from governance.tally._fast import ArrayProfile
+    from governance.tally.formats import write_ballots
+
+    path.parent.mkdir(parents=True, exist_ok=True)
     rows = make_ballots(n)
     tmp = path.with_suffix(path.suffix + ".tmp")
     if fmt == "blt":
@@ -101,9 +112,16 @@ def main(argv=None) -> int:
     parser.add_argument("--budget", type=float, default=120.0, help="seconds per process before it is stopped")
     parser.add_argument("--cache", type=Path, default=Path("/tmp/governance-tally-bench"))
     parser.add_argument("--no-peer", action="store_true")
+    parser.add_argument("--generate", nargs=3, metavar=("FORMAT", "N", "PATH"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.generate:
+        generate(args.generate[0], int(args.generate[1]), Path(args.generate[2]))
+        return 0
     sizes = args.sizes or ([20_000, 50_000] if args.quick else [100_000, 300_000, 1_000_000])
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.2f}")
+    import resource
+
+    print(f"this process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.1f} MiB (children's peaks start there)")
     for fmt in args.formats.split(","):
         print(f"\n## {fmt} ({SUFFIX[fmt]})")
         print(f"{'ballots':>9} {'MB':>6}  {'count':<26} {'time s':>7} {'peak MiB':>9} {'peer s':>7} {'peer MiB':>9} {'x faster':>8}")
