@@ -82,7 +82,15 @@ def _strip_comment(line: str) -> str:
     return line
 
 
-def _metadata(line: str, number: int) -> dict:
+def _metadata(whole: str, number: int, line: str | None = None) -> dict:
+    """A metadata line: JSON (a ``#`` inside its strings is not a comment), else abiftool's form."""
+    try:
+        meta = json.loads(whole)
+    except json.JSONDecodeError:
+        pass
+    else:
+        return meta if isinstance(meta, dict) else {}
+    line = whole if line is None else line
     try:
         meta = json.loads(line)
     except json.JSONDecodeError as exc:
@@ -120,11 +128,12 @@ def read_abif_bytes(raw: bytes, *, name: str = "") -> Profile:
     first = src.lines
     for i in range(src.lines):
         number = i + 1
-        line = _strip_comment(src.text(i)).strip()
+        whole = src.text(i).strip()
+        line = _strip_comment(whole).strip()
         if not line:
             continue
         if line.startswith("{"):
-            meta = _metadata(line, number)
+            meta = _metadata(whole, number, line)
             if isinstance(meta.get("title"), str):
                 title = meta["title"]
             names = meta.get("candidate_names")
@@ -140,13 +149,13 @@ def read_abif_bytes(raw: bytes, *, name: str = "") -> Profile:
             if key in ids or full in candidates:
                 raise _error(number, f"candidate {key!r} is declared twice")
             ids[key] = len(candidates)
-            if full != key:
-                ids.setdefault(full, len(candidates))
             candidates.append(full)
             keys.append(key)
             continue
         first = i
         break
+    for k, full in enumerate(list(candidates)):
+        ids.setdefault(full, k)  # a full name is a token too, unless it is another candidate's id
     for k, key in enumerate(keys):
         if key in exact:
             candidates[k] = exact[key]
@@ -171,7 +180,7 @@ def _lines(src: _scan.Source, first: int, stop: int, ids, candidates, declared) 
         if not line:
             continue
         if line.startswith("{"):
-            _metadata(line, number)
+            _metadata(src.text(i).strip(), number, line)
             continue
         if line.startswith("="):
             raise _error(number, "candidate declared after the first ballot line")

@@ -36,7 +36,7 @@ from fractions import Fraction
 from itertools import chain
 from typing import Any
 
-from ._fast import HAVE_NUMPY, MIN_ROWS, ArrayProfile, arrays_of
+from ._fast import EXACT_LIMIT, HAVE_NUMPY, MIN_ROWS, ArrayProfile, arrays_of
 from ._fixed import Fixed
 from .constraints import Caps, check
 from .core import Profile, Result, Round, TallyError, TieBreak, TieBreaker
@@ -316,8 +316,8 @@ class _MeekArrays(_MeekBallots):
         if isinstance(profile, ArrayProfile):
             return arrays_of(profile)
         ballots = profile.ballots
-        if len(ballots) < MIN_ROWS:
-            return None
+        if len(ballots) < MIN_ROWS or profile.total_weight >= EXACT_LIMIT:
+            return None  # small, or sums that int64 could not hold: Python ints
         # Flatten in C (chain, fromiter): much faster than building padded rows in Python.
         rankings = [b.ranking for b in ballots]
         lengths = np.fromiter(map(len, rankings), dtype=np.int64, count=len(rankings))
