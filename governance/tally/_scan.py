@@ -154,8 +154,9 @@ def packed_tokens(chunk: bytes, seps: bytes) -> tuple[np.ndarray, np.ndarray, np
         return None
     keys = np.zeros(len(ends), dtype=np.uint64)
     for k in range(int(lengths.max()) if len(lengths) else 0):
-        m = lengths > k
-        keys[m] |= buf[starts[m] + k].astype(np.uint64) << np.uint64(8 * k)
+        byte = buf[np.minimum(starts + k, ends)].astype(np.uint64)  # whole-array gathers, no masks
+        byte[lengths <= k] = 0
+        keys |= byte << np.uint64(8 * k)
     return keys, lengths, buf[ends]
 
 

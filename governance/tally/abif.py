@@ -203,8 +203,14 @@ def _bulk(src: _scan.Source, first: int, ids: dict[str, int], candidates: list[s
         raw = key.encode("utf-8")
         if len(raw) <= 8 and re.fullmatch(_BARE, key):  # ids a bare token can name
             table[int.from_bytes(raw, "little")] = index
-    known = np.array(sorted(table), dtype=np.uint64)
-    lookup = np.array([table[int(k)] for k in known], dtype=np.int64)
+    # A small modulus under which the ids' keys are distinct: one remainder and one look-up per
+    # token (checked against the key itself) instead of a binary search.
+    keys = sorted(table)
+    modulus = next(m for m in range(max(1, len(keys)), 64 * len(keys) + 2) if len({k % m for k in keys}) == len(keys))
+    known = np.zeros(modulus, dtype=np.uint64)
+    lookup = np.full(modulus, -1, dtype=np.int64)
+    for k in keys:
+        known[k % modulus], lookup[k % modulus] = k, table[k]
     parts = []
     for a, b in _scan.chunks(src, first, src.lines):
         got = _chunk(src, a, b, known, lookup, n)
@@ -253,8 +259,9 @@ def _chunk(src: _scan.Source, a: int, b: int, known, lookup, n: int):
     if (empty & ~blank_ok).any():
         return None
     items &= ~empty
-    where = np.minimum(np.searchsorted(known, keys[items]), len(known) - 1)
-    if not (known[where] == keys[items]).all():
+    item_keys = keys[items]
+    where = (item_keys % np.uint64(len(known))).astype(np.int64)
+    if not (known[where] == item_keys).all():
         return None
     vals = np.zeros(len(keys) + lines, dtype=np.int64)
     pos = np.arange(len(keys)) + line_no

@@ -334,9 +334,9 @@ def _preflib_bulk(src, first: int, n: int, kind: str, candidates):
 
 def _preflib_chunk(src, a: int, b: int, n: int, kind: str):
     data = src.chunk(a, b)
+    # Only digits, ':', ',' and a space right after the colon; exactly one colon per line, right
+    # after the count's digits.
     if data.translate(None, _PREFLIB_BYTES) or data.count(b" ") != data.count(b": "):
-        return None
-    if any(p in data for p in (b"\n\n", b",,", b",\n", b":,", b": ,", b": \n", b"\n,")) or data[:1] in b",:\n":
         return None
     colons = _scan.one_per_line(src, a, b, ord(":"))
     if colons is None:
@@ -347,10 +347,13 @@ def _preflib_chunk(src, a: int, b: int, n: int, kind: str):
     codes, weights = got
     if not (_scan.digits(weights) == colons).all():  # the weight is all that comes before the colon
         return None
-    if kind in ("soc", "toc"):
-        ranked = (codes >= 0).sum(axis=1)
-        if ((ranked != 0) & (ranked != n)).any():
-            return None
+    ranked = (codes >= 0).sum(axis=1)
+    # Each line has at least (items - 1) commas, exactly that many only when no entry between
+    # commas is empty: so the totals agree only when every line is well formed.
+    if data.count(b",") != int(np.maximum(ranked - 1, 0).sum()):
+        return None
+    if kind in ("soc", "toc") and ((ranked != 0) & (ranked != n)).any():
+        return None
     return codes, weights
 
 
@@ -481,25 +484,29 @@ def _csv_chunk(src, a: int, b: int, has_count: bool, n: int, cells: int):
     data = src.chunk(a, b)
     if data.translate(None, _CSV_BYTES) or b",0" in data or b"\n0" in data or data[:1] in b"0\n":
         return None
-    lo, hi = int(src.starts[a]), int(src.ends[b - 1])
-    commas = np.flatnonzero(src.buf[lo:hi] == 44) + lo
-    per_line = np.diff(np.searchsorted(commas, np.concatenate(([lo], src.ends[a:b]))))
-    if not (per_line == cells - 1).all():
+    rows = b - a
+    buf = np.frombuffer(data, dtype=np.uint8)
+    seps = np.flatnonzero((buf == 44) | (buf == 10))  # the end of every cell
+    if len(seps) != rows * cells:
         return None
-    for old, new in ((b",,", b",0,"), (b",,", b",0,"), (b"\n,", b"\n0,"), (b",\n", b",0\n")):
-        data = data.replace(old, new)
-    if data[:1] == b",":
-        data = b"0" + data
-    with np.errstate(all="ignore"):
-        vals = _scan.numbers(data.translate(bytes.maketrans(b",", b" ")))
-    if vals is None or len(vals) != (b - a) * cells:
+    ends = seps.reshape(rows, cells)
+    if not (buf[ends[:, -1]] == 10).all():  # the same number of cells on every line
         return None
-    table = vals.reshape(b - a, cells)
+    starts = np.empty_like(seps)
+    starts[0] = 0
+    starts[1:] = seps[:-1] + 1
+    filled = seps > starts
+    vals = _scan.numbers(data.translate(bytes.maketrans(b",", b" ")))
+    if vals is None or len(vals) != int(filled.sum()):
+        return None
+    table = np.zeros(rows * cells, dtype=np.int64)
+    table[filled] = vals
+    table = table.reshape(rows, cells)
     if has_count:
         weights, ranks = table[:, 0].copy(), table[:, 1:]
     else:
-        weights, ranks = np.ones(b - a, dtype=np.int64), table
-    empty = (ranks == 0).all(axis=1) & (weights == 0 if has_count else True)
+        weights, ranks = np.ones(rows, dtype=np.int64), table
+    empty = ~filled.reshape(rows, cells).any(axis=1)
     if empty.any():  # rows with no cell filled are skipped, as the csv reader does
         keep = ~empty
         weights, ranks = weights[keep], ranks[keep]
