@@ -486,7 +486,7 @@ def meek(
                 status[i] = _ELECTED
                 count.elected.append(i)
                 elected_now.append(i)
-            doomed += caps.full(count.hopeful())
+            doomed += [i for i in caps.full(count.hopeful()) if i not in doomed]
             count.doom(doomed)
             for i in doomed:
                 kf[i] = 0
@@ -729,7 +729,7 @@ def _gregory(
             status[i] = _PENDING
             pending.append(i)
             count.elected.append(i)
-        doomed += caps.full(count.hopeful())
+        doomed += [i for i in caps.full(count.hopeful()) if i not in doomed]
         count.doom(doomed)
         doomed_queue.extend(doomed)
         just_doomed.extend(doomed)
