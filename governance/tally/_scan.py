@@ -40,8 +40,8 @@ __all__ = [
 
 #: The longest line a ballot file may have, in bytes (1 MiB).
 MAX_LINE = 1 << 20
-#: The most candidates a ballot file may declare.
-MAX_CANDIDATES = 10_000
+#: The most candidates a ballot file may declare (a count's pairwise matrix is this squared).
+MAX_CANDIDATES = 1_000
 #: Weights and counts have at most this many digits (below 10**18, so they fit in int64).
 MAX_WEIGHT_DIGITS = 18
 #: Ballot sections with at least this many lines are read in bulk.

@@ -147,7 +147,9 @@ def read_abif_bytes(raw: bytes, *, name: str = "") -> Profile:
             key = m.group(1)[1:-1] if m.group(1)[0] in '["' else m.group(1)
             full = m.group(2)
             if key in ids or full in candidates:
-                raise _error(number, f"candidate {key!r} is declared twice")
+                raise _error(number, f"candidate {key[:40]!r} is declared twice")
+            if len(candidates) >= _scan.MAX_CANDIDATES:
+                raise _error(number, f"more than {_scan.MAX_CANDIDATES:,} candidates declared")
             ids[key] = len(candidates)
             candidates.append(full)
             keys.append(key)
@@ -298,6 +300,8 @@ def _groups(body: str, line: int, ids: dict[str, int], candidates, declared: boo
         if key not in ids:
             if declared:
                 raise _error(line, f"unknown candidate {key[:40]!r}")
+            if len(candidates) >= _scan.MAX_CANDIDATES:
+                raise _error(line, f"more than {_scan.MAX_CANDIDATES:,} candidates")
             ids[key] = len(candidates)
             candidates.append(key)
         return ids[key]

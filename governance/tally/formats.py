@@ -437,6 +437,8 @@ def _header(header: list[str]) -> tuple[bool, list[str], bool]:
     columns = header[1:] if has_count else header
     if not columns or any(not c for c in columns):
         raise _error(1, "truncated header: every column needs a name")
+    if len(columns) > _scan.MAX_CANDIDATES:
+        raise _error(1, f"{len(columns):,} columns; at most {_scan.MAX_CANDIDATES:,} candidates are supported")
     rank_layout = all(_RANK_HEADER.fullmatch(c) for c in columns)
     if not rank_layout and any(_RANK_HEADER.fullmatch(c) for c in columns):
         raise _error(1, "the header mixes rank columns with candidate names")
@@ -555,6 +557,8 @@ def _parse_csv_text(text: str) -> Profile:
                         continue  # a skipped rank: the next one counts
                     group = []
                     for name in (n.strip() for n in cell.split("=")):
+                        if name not in index and len(candidates) >= _scan.MAX_CANDIDATES:
+                            raise _error(number, f"more than {_scan.MAX_CANDIDATES:,} candidates")
                         if name not in index:
                             index[name] = len(candidates)
                             candidates.append(name)

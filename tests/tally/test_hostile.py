@@ -93,14 +93,14 @@ def test_huge_candidate_count_is_refused_before_any_allocation(tmp_path):
     path = tmp_path / "huge.blt"
     path.write_text("2000000000 1\n1 1 0\n0\n" + NAMES)
     line = one_error_line(run_command(str(path), "-m", "meek"))
-    assert line == f"governance-tally: {path}:1: 2,000,000,000 candidates declared; at most 10,000 are supported"
+    assert line == f"governance-tally: {path}:1: 2,000,000,000 candidates declared; at most 1,000 are supported"
 
 
 def test_more_candidates_than_the_file_can_name(tmp_path):
     path = tmp_path / "short.blt"
-    path.write_text("5000 1\n1 1 0\n0\n")
+    path.write_text("900 1\n1 1 0\n0\n")
     line = one_error_line(run_command(str(path), "-m", "irv"))
-    assert line == f"governance-tally: {path}:1: 5,000 candidates declared, but the file is too short to name them"
+    assert line == f"governance-tally: {path}:1: 900 candidates declared, but the file is too short to name them"
 
 
 def test_negative_weight_on_the_first_ballot_line_is_not_a_withdrawal(tmp_path):
@@ -177,6 +177,21 @@ def test_a_single_100_mb_line_fails_at_once(tmp_path, suffix):
 
 
 def test_source_limits_are_the_documented_ones():
-    assert (_scan.MAX_LINE, _scan.MAX_CANDIDATES, _scan.MAX_WEIGHT_DIGITS) == (1 << 20, 10_000, 18)
+    assert (_scan.MAX_LINE, _scan.MAX_CANDIDATES, _scan.MAX_WEIGHT_DIGITS) == (1 << 20, 1_000, 18)
     with pytest.raises(TallyError, match="line 3: not UTF-8 text"):
         _scan.Source(b"a\nb\n\xff\n", "")
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "where"),
+    [
+        ("many.csv", ",".join(f"c{k}" for k in range(1001)) + "\n" + ",".join(["1"] * 1001) + "\n", ": line 1: 1,001 columns"),
+        ("many.abif", "".join(f"=c{k}:[C{k}]\n" for k in range(1001)) + "1:c1\n", ": line 1001: more than 1,000 candidates declared"),
+        ("many2.abif", "1:" + ">".join(f"c{k}" for k in range(1001)) + "\n", ": line 1: more than 1,000 candidates"),
+        ("many.soi", "# NUMBER ALTERNATIVES: 5000\n1: 1\n", ": line 1: NUMBER ALTERNATIVES 5000: at most 1,000"),
+    ],
+)
+def test_too_many_candidates_in_any_format(tmp_path, name, text, where):
+    path = tmp_path / name
+    path.write_text(text)
+    assert one_error_line(run_command(str(path), "-m", "irv")).startswith(f"governance-tally: {path}{where}")
