@@ -116,8 +116,9 @@ def chunks(src: Source, first: int, stop: int):
 
 
 def line_ends_with_zero(src: Source, a: int, b: int) -> bool:
-    """Every line from a to b - 1 ends with a space and a 0 (the BLT ballot's end)."""
+    """Every line from a to b - 1 ends with a space and a 0 (the BLT ballot's end), before any CR."""
     ends = src.ends[a:b]
+    ends = ends - (src.buf[np.maximum(ends - 1, 0)] == 13)
     if int((ends - src.starts[a:b]).min()) < 3:
         return False
     return bool((src.buf[ends - 1] == 48).all() and (src.buf[ends - 2] == 32).all())

@@ -432,7 +432,7 @@ class _Reader:
         for a, b in _scan.chunks(src, first, stop):
             data = src.chunk(a, b)
             got = None
-            if not data.translate(None, b"0123456789 \n") and _scan.line_ends_with_zero(src, a, b):
+            if not data.translate(None, b"0123456789 \r\n") and _scan.line_ends_with_zero(src, a, b):
                 got = _scan.rows_from_stream(data, b - a, self.ncand)
             if got is None:
                 self.pending, self.line = [], a

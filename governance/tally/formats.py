@@ -1,4 +1,4 @@
-"""Ballot file formats: PrefLib (.soi/.toi/.soc/.toc), ABIF, plain CSV, and BLT via ``blt``.
+"""Ballot file formats: PrefLib (.soi/.toi/.soc/.toc) and plain CSV; ABIF via ``abif``, BLT via ``blt``; ``load``.
 
 Boundary rule: pure library code; imports nothing from the project outside ``governance.tally``.
 
@@ -19,14 +19,7 @@ of tied alternatives, ``.toi``/``.toc`` only). Declared ``NUMBER VOTERS`` and
 read as that many blank ballots (PrefLib files do not contain them; ``write_preflib`` writes
 them so that no ballot is lost).
 
-**ABIF** (Aggregated Ballot Information Format). ``#`` starts a comment; ``{...}`` lines are JSON
-metadata (``title`` is kept); ``=id:[Full Name]`` declares a candidate; ballot lines are
-``count: a>b=c>d``. ``>`` separates ranks, ``=`` joins equal ranks, and ``,`` separates
-candidates of a rated ballot (``a/5,b/3,c/3``: ranked by rating, higher first, equal ratings
-equal). ``,`` without ratings expresses no preference between the candidates (read as equal
-ranks). Tokens are bare ids (``[A-Za-z0-9_.-]`` characters) or ``[bracketed names]``. Once any
-candidate is declared, an undeclared token is an error; with no declarations, candidates are
-taken in order of first appearance.
+**ABIF** is read and written by ``abif`` (``parse_abif`` and ``write_abif`` are re-exported here).
 
 **CSV**, one ballot per row, in one of two layouts told apart by the header row:
 
@@ -37,7 +30,9 @@ taken in order of first appearance.
   names the candidate at that rank (``a=b`` for equal ranks), empty cells are skipped.
   Candidates are taken in order of first appearance.
 
-Either layout may start with a ``count`` column giving each row's weight.
+Either layout may start with a ``count`` column giving each row's weight. A header cell that
+would be misread (``rank1`` as a candidate's name, leading spaces...) is written as a JSON string
+(``csv_name``) and decoded when read.
 """
 
 from __future__ import annotations
@@ -312,7 +307,7 @@ def _preflib_lines(src, first: int, stop: int, n: int, kind: str, candidates) ->
     return counts, lines
 
 
-_PREFLIB_BYTES = b"0123456789:, \n"
+_PREFLIB_BYTES = b"0123456789:, \r\n"
 _TO_SPACES = bytes.maketrans(b":,", b"  ")
 
 

@@ -122,3 +122,18 @@ def test_an_error_found_in_bulk_names_its_line(tmp_path, monkeypatch, suffix, wh
     with pytest.raises(TallyError) as info:
         load(path)
     assert str(info.value) == message.format(path=path, line=header + where + 1)
+
+
+@pytest.mark.parametrize("suffix", SUFFIXES)
+def test_windows_line_ends_read_the_same(tmp_path, monkeypatch, suffix):
+    names = [f"c{k}" for k in range(6)]
+    rankings = [tuple((c,) for c in perm) for perm in itertools.islice(itertools.permutations(range(6)), 700)]
+    profile = Profile.from_indices(names, rankings, weights=[1 + k % 5 for k in range(700)], title="t")
+    path = tmp_path / f"crlf{suffix}"
+    write_ballots(profile, path)
+    path.write_bytes(path.read_bytes().replace(b"\n", b"\r\n"))
+    monkeypatch.setattr(_scan, "FAST_LINES", 10)
+    got = load(path).profile
+    assert same_profile(got, profile)
+    if suffix in (".blt", ".soi", ".toi"):
+        assert isinstance(got, ArrayProfile)
