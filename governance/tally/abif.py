@@ -65,7 +65,9 @@ def _check_ranking(groups, line: int, names) -> Ranking:
             if c in seen:
                 raise _error(line, f"candidate {names[c]!r} is ranked more than once")
             seen.add(c)
-        if group:
+        if len(group) == 1:
+            out.append(_scan.SINGLE[group[0]])
+        elif group:
             out.append(tuple(sorted(group)))
     return tuple(out)
 

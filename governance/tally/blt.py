@@ -451,7 +451,7 @@ class _Reader:
         Returns the rankings with their weights, and whether the lone 0 was reached.
         """
         counts: dict[Ranking, int] = {}
-        seen: dict[tuple[str, ...], Ranking] = {}
+        seen: dict[str, Ranking] = {}
         while True:
             if stop is not None and self.line >= stop and not self.pending:
                 return counts, False
@@ -475,7 +475,7 @@ class _Reader:
                 return counts, True
             if words[0] == "0":
                 raise self.error(line, "ballot weight must be positive (a lone 0 ends the ballots)")
-            key = tuple(words)
+            key = " ".join(words)  # one string per distinct line: far smaller than a tuple of words
             ranking = seen.get(key)
             weight = _weight(_Tok("word", words[0], line), self.name)
             if ranking is None:
@@ -501,7 +501,7 @@ class _Reader:
                     raise self.error(line, f"candidate {part} is ranked more than once")
                 seen.add(c)
                 group.append(c)
-            groups.append(tuple(sorted(group)))
+            groups.append(_scan.SINGLE[group[0]] if len(group) == 1 else tuple(sorted(group)))
         return tuple(groups)
 
     # --- names ----------------------------------------------------------------------------

@@ -103,7 +103,9 @@ def _check_ranking(groups: Sequence[Sequence[int]], line: int, names: Sequence[s
             if c in seen:
                 raise _error(line, f"candidate {names[c]!r} is ranked more than once")
             seen.add(c)
-        if group:
+        if len(group) == 1:
+            out.append(_scan.SINGLE[group[0]])
+        elif group:
             out.append(tuple(sorted(group)))
     return tuple(out)
 
