@@ -259,22 +259,24 @@ def _chunk(src: _scan.Source, a: int, b: int, known, lookup, n: int):
     items = ~starts_line
     empty = items & (lengths == 0)
     # An empty item is only the blank ballot "count:" (colon, then the newline).
-    blank_ok = empty & nl & np.roll(starts_line, 1)
-    if (empty & ~blank_ok).any():
+    if (empty & ~(nl & np.roll(starts_line, 1))).any():
         return None
     items &= ~empty
     item_keys = keys[items]
     where = (item_keys % np.uint64(len(known))).astype(np.int64)
     if not (known[where] == item_keys).all():
         return None
-    vals = np.zeros(len(keys) + lines, dtype=np.int64)
-    pos = np.arange(len(keys)) + line_no
-    vals[pos[starts_line]] = weights
-    vals[pos[items]] = lookup[where] + 1
-    keep = np.ones(len(vals), dtype=bool)
-    keep[pos[empty]] = False
-    vals = vals[keep]  # each line's 0 sits right after its last token
-    return _scan.rows_from_values(vals, lines, n)
+    # Item t of line r goes to codes[r, t - (index of r's weight) - 1].
+    first = np.flatnonzero(starts_line)
+    per_line = np.diff(np.append(first, len(keys)))
+    col = np.arange(len(keys)) - np.repeat(first + 1, per_line)
+    row = line_no
+    width = max(1, int(col[items].max()) + 1 if items.any() else 1)
+    codes = np.full((lines, width), -1, dtype=np.int8 if n < 127 else np.int16)
+    codes[row[items], col[items]] = lookup[where]
+    if int(weights.max()) >= 10**_scan.MAX_WEIGHT_DIGITS or _scan.duplicates(codes, n).any():
+        return None
+    return codes, weights
 
 
 def _groups(body: str, line: int, ids: dict[str, int], candidates, declared: bool) -> list[list[int]]:
