@@ -322,6 +322,9 @@ def pairwise_counts(codes: Any, counts: Any, n: int) -> list[list[int]]:
             break
         pos[col[valid].astype(np.intp), rows[valid]] = k
     unit = bool((counts == 1).all())
+    # Weighted dot products in int32 when no sum can reach 2**31 (faster than int64), else int64.
+    wide = np.int32 if not unit and sum(counts.tolist()) < 2**31 else np.int64
+    weights = counts.astype(wide)
     d = [[0] * n for _ in range(n)]
     less = np.empty(m, dtype=bool)  # reused: no allocation per pair
     for i in range(n):
@@ -333,7 +336,7 @@ def pairwise_counts(codes: Any, counts: Any, n: int) -> list[list[int]]:
             if unit:
                 d[i][j] = int(np.count_nonzero(less))
             else:
-                d[i][j] = int(np.dot(less.view(np.uint8).astype(np.int64), counts))
+                d[i][j] = int(np.dot(less.view(np.uint8).astype(wide), weights))
     return d
 
 
