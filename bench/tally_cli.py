@@ -12,10 +12,11 @@ ballot per line (weight 1, as election software exports it), and ABIF, PrefLib `
 as our writers write them (identical ballots merged into one line with a count).
 
 Each count is a fresh process (``governance-tally FILE -m METHOD``); time is its wall time,
-memory its peak resident set size (``os.wait4``). The peer is pyrankvote in a fresh process too,
+memory its peak resident set size and CPU its user + system time (both from ``os.wait4``; CPU time
+moves less than wall time when other work shares the machine). The peer is pyrankvote in a fresh process too,
 reading the same file with a plain Python reader of that format (``bench/tally_peer.py``) and
 counting IRV, or its STV for 3 seats. pyrankvote has no Schulze, so the Schulze row is compared
-with pyrankvote's IRV, as is IRV's. Ratios are the peer's time over ours in the same run. The
+with pyrankvote's IRV, as is IRV's. Ratios are the peer's wall ("x time") and CPU ("x cpu") time over ours in the same run. The
 script prints figures and ratios and asserts nothing.
 """
 
@@ -77,8 +78,8 @@ def generate(fmt: str, n: int, path: Path) -> None:
     return path
 
 
-def run(argv: list[str], budget: float) -> tuple[str, float, float, str]:
-    """(status, seconds, peak MiB, last output line) of one process.
+def run(argv: list[str], budget: float) -> tuple[str, float, float, str, float]:
+    """(status, seconds, peak MiB, last output line, CPU seconds) of one process.
 
     Started with ``posix_spawn`` (no copy of this process's memory, so the child's peak RSS is
     its own) and reaped with ``os.wait4``, which reports that peak.
@@ -95,10 +96,11 @@ def run(argv: list[str], budget: float) -> tuple[str, float, float, str]:
         out.seek(0)
         lines = out.read().decode(errors="replace").strip().splitlines()
     if elapsed >= budget:
-        return "timeout", budget, 0.0, ""
+        return "timeout", budget, 0.0, "", 0.0
     code = os.waitstatus_to_exitcode(status)
     state = "ok" if code == 0 else f"exit {code}"
-    return state, elapsed, usage.ru_maxrss / 1024, (lines[-1] if lines else "")[:70]
+    cpu = usage.ru_utime + usage.ru_stime
+    return state, elapsed, usage.ru_maxrss / 1024, (lines[-1] if lines else "")[:70], cpu
 
 
 def main(argv=None) -> int:
@@ -124,7 +126,10 @@ def main(argv=None) -> int:
     print(f"this process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.1f} MiB (children's peaks start there)")
     for fmt in args.formats.split(","):
         print(f"\n## {fmt} ({SUFFIX[fmt]})")
-        print(f"{'ballots':>9} {'MB':>6}  {'count':<26} {'time s':>7} {'peak MiB':>9} {'peer s':>7} {'peer MiB':>9} {'x faster':>8}")
+        print(
+            f"{'ballots':>9} {'MB':>6}  {'count':<22} {'time s':>7} {'cpu s':>6} {'peak MiB':>9} "
+            f"{'peer s':>7} {'cpu s':>6} {'peer MiB':>9} {'x time':>7} {'x cpu':>6}"
+        )
         for n in sizes:
             path = ballot_file(args.cache, fmt, n)
             mb = path.stat().st_size / 1e6
@@ -135,17 +140,20 @@ def main(argv=None) -> int:
                     peers[peer_method] = run([*PEER, str(path), peer_method], args.budget)
                 for k in range(args.runs):
                     extra = ["--seats", "3"] if method == "meek" else []
-                    status, secs, mib, last = run([*COMMAND, str(path), "-m", method, *extra], args.budget)
+                    status, secs, mib, last, cpu = run([*COMMAND, str(path), "-m", method, *extra], args.budget)
                     label = f"{method}" + (f" (run {k + 1})" if args.runs > 1 else "")
                     peer = peers.get(peer_method)
                     if status != "ok":
-                        print(f"{n:>9} {mb:6.1f}  {label:<26} {status:>7}  {last}")
+                        print(f"{n:>9} {mb:6.1f}  {label:<22} {status:>7}  {last}")
                         continue
-                    ptxt = f"{peer[1]:7.2f} {peer[2]:9.1f} {peer[1] / secs:8.1f}" if peer and peer[0] == "ok" else (peer[0] if peer else "")
-                    print(f"{n:>9} {mb:6.1f}  {label:<26} {secs:7.2f} {mib:9.1f} {ptxt}")
+                    if peer and peer[0] == "ok":
+                        ptxt = f"{peer[1]:7.2f} {peer[4]:6.2f} {peer[2]:9.1f} {peer[1] / secs:7.1f} {peer[4] / cpu:6.1f}"
+                    else:
+                        ptxt = peer[0] if peer else ""
+                    print(f"{n:>9} {mb:6.1f}  {label:<22} {secs:7.2f} {cpu:6.2f} {mib:9.1f} {ptxt}")
                     sys.stdout.flush()
-            for pm, (status, secs, mib, last) in peers.items():
-                print(f"{n:>9} {mb:6.1f}  {'pyrankvote ' + pm:<26} {secs:7.2f} {mib:9.1f}  {status}: {last[:40]}")
+            for pm, (status, secs, mib, last, cpu) in peers.items():
+                print(f"{n:>9} {mb:6.1f}  {'pyrankvote ' + pm:<22} {secs:7.2f} {cpu:6.2f} {mib:9.1f}  {status}: {last[:40]}")
     return 0
 
 
