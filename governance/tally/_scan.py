@@ -156,11 +156,13 @@ def packed_tokens(chunk: bytes, seps: bytes) -> tuple[np.ndarray, np.ndarray, np
     lengths = ends - starts
     if len(lengths) and int(lengths.max()) > 8:
         return None
-    keys = np.zeros(len(ends), dtype=np.uint64)
-    for k in range(int(lengths.max()) if len(lengths) else 0):
-        byte = buf[np.minimum(starts + k, ends)].astype(np.uint64)  # whole-array gathers, no masks
-        byte[lengths <= k] = 0
-        keys |= byte << np.uint64(8 * k)
+    # The 8 bytes that end where a token ends, read as one little-endian integer (an unaligned
+    # view over the chunk, 8 zero bytes in front), shifted so that only the token's bytes remain.
+    pad = np.zeros(len(buf) + 8, dtype=np.uint8)
+    pad[8:] = buf
+    window = np.ndarray((len(pad) - 7,), dtype="<u8", buffer=pad, strides=(1,))
+    keys = window[ends] >> ((8 - lengths).astype(np.uint64) * np.uint64(8) % np.uint64(64))
+    keys[lengths == 0] = 0
     return keys, lengths, buf[ends]
 
 
