@@ -88,8 +88,29 @@ class ArrayProfile(Profile):
 
     @property
     def total_weight(self) -> int:
-        """The number of ballots cast (blank ones included)."""
-        return int(self.counts.sum())
+        """The number of ballots cast (blank ones included), exact however large the weights."""
+        total = self.__dict__.get("_total")
+        if total is None:
+            counts = self.counts
+            if len(counts) and int(counts.max()) * len(counts) >= 2**63:
+                total = sum(counts.tolist())  # int64 sums would wrap around
+            else:
+                total = int(counts.sum())
+            object.__setattr__(self, "_total", total)
+        return total
+
+    def __eq__(self, other: object) -> bool:
+        # The same election as any Profile with equal fields and the same aggregated ballots.
+        if not isinstance(other, Profile):
+            return NotImplemented
+        return (self.candidates, self.seats, self.withdrawn, self.title) == (
+            other.candidates,
+            other.seats,
+            other.withdrawn,
+            other.title,
+        ) and _merged(self) == _merged(other)
+
+    __hash__ = None  # type: ignore[assignment]
 
     def with_seats(self, seats: int) -> ArrayProfile:
         """The same ballots counted for another number of seats."""
@@ -182,6 +203,13 @@ class ArrayProfile(Profile):
             counts = np.zeros(len(first), dtype=np.int64)
             np.add.at(counts, inverse, w)
         return cls(candidates, a[first], counts, seats=seats, withdrawn=withdrawn, title=title)
+
+
+def _merged(profile: Profile) -> dict[Ranking, int]:
+    out: dict[Ranking, int] = {}
+    for b in profile.ballots:
+        out[b.ranking] = out.get(b.ranking, 0) + b.weight
+    return out
 
 
 def _from_names(
@@ -294,6 +322,9 @@ def pairwise_counts(codes: Any, counts: Any, n: int) -> list[list[int]]:
             break
         pos[col[valid].astype(np.intp), rows[valid]] = k
     unit = bool((counts == 1).all())
+    # Weighted dot products in int32 when no sum can reach 2**31 (faster than int64), else int64.
+    wide = np.int32 if not unit and sum(counts.tolist()) < 2**31 else np.int64
+    weights = counts.astype(wide)
     d = [[0] * n for _ in range(n)]
     less = np.empty(m, dtype=bool)  # reused: no allocation per pair
     for i in range(n):
@@ -305,7 +336,7 @@ def pairwise_counts(codes: Any, counts: Any, n: int) -> list[list[int]]:
             if unit:
                 d[i][j] = int(np.count_nonzero(less))
             else:
-                d[i][j] = int(np.dot(less.view(np.uint8).astype(np.int64), counts))
+                d[i][j] = int(np.dot(less.view(np.uint8).astype(wide), weights))
     return d
 
 

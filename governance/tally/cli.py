@@ -10,15 +10,18 @@ unexpected failure. No traceback is ever shown.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Sequence
 from fractions import Fraction
 from pathlib import Path
 
+from . import _scan
 from .core import TallyError, TieBreaker
-from .formats import FORMATS, read_ballots
+from .formats import FORMATS, Loaded, load
 from .methods import METHODS, MULTI_SEAT, count
-from .report import to_csv, to_json, to_text
+from .names import unquote_name
+from .report import to_csv, to_text
 
 __all__ = ["build_parser", "main"]
 
@@ -32,6 +35,38 @@ def _fraction(text: str) -> Fraction:
         return Fraction(text)
     except (ValueError, ZeroDivisionError):
         raise argparse.ArgumentTypeError(f"{text!r} is not a number, ratio (3:1) or fraction (2/3)") from None
+
+
+def _constraints(args: argparse.Namespace, profile) -> dict:
+    """``affiliations`` and ``max_per_affiliation`` from ``--affiliations FILE --cap N``."""
+    if args.affiliations is None or args.cap is None:
+        raise TallyError("--affiliations FILE and --cap N go together")
+    path = Path(args.affiliations)
+    raw = path.read_bytes()
+    _scan.Source(raw, str(path))
+    text = raw.decode("utf-8-sig")
+    if path.suffix.lower() == ".json":
+        try:
+            groups = json.loads(text)
+        except ValueError as exc:
+            raise TallyError(f"{path}: not valid JSON: {exc}") from None
+        if not isinstance(groups, dict):
+            raise TallyError(f"{path}: expected a JSON object of candidate name -> affiliation")
+    else:
+        import csv
+        import io
+
+        groups = {}
+        for number, row in enumerate(csv.reader(io.StringIO(text)), start=1):
+            if not row or (number == 1 and [c.strip().lower() for c in row] == ["candidate", "affiliation"]):
+                continue
+            if len(row) != 2:
+                raise TallyError(f"{path}: line {number}: expected 'candidate,affiliation'")
+            name = unquote_name(row[0].strip())
+            if name in groups:
+                raise TallyError(f"{path}: line {number}: {name!r} is listed twice")
+            groups[name] = row[1].strip()
+    return {"affiliations": groups, "max_per_affiliation": args.cap}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -96,6 +131,21 @@ def build_parser() -> argparse.ArgumentParser:
         help="the .csv file is a CIVS ballot file: a header of candidates, then one row of ratings per "
         "ballot, higher = preferred (without it, CSV cells are ranks: 1 = first choice)",
     )
+    parser.add_argument(
+        "--affiliations",
+        metavar="FILE",
+        default=None,
+        help="meek, wigm, scottish: each candidate's affiliation, a CSV file of 'candidate,affiliation' rows "
+        "(or a .json object name -> affiliation); candidates not listed have none. Needs --cap",
+    )
+    parser.add_argument(
+        "--cap",
+        type=int,
+        default=None,
+        metavar="N",
+        help="meek, wigm, scottish: at most N seats per affiliation; once an affiliation holds N seats its other "
+        "candidates are excluded and their votes transfer (see docs/tally.md)",
+    )
     return parser
 
 
@@ -117,31 +167,44 @@ def main(argv: Sequence[str] | None = None) -> int:
             options["majority"] = args.majority
         if args.threshold is not None:
             options["threshold"] = args.threshold
+        path = Path(args.ballots)
         if args.civs:
             from .civs import read_civs_csv
 
-            text = Path(args.ballots).read_text(encoding="utf-8-sig")
-            profile = read_civs_csv(text, seats=args.seats or 1, name=str(args.ballots))
+            raw = path.read_bytes()
+            _scan.Source(raw, str(path))  # the same checks as every other file
+            text = raw.decode("utf-8-sig")
+            loaded = Loaded(read_civs_csv(text, seats=args.seats or 1, name=str(path)), "civs")
         else:
-            profile = read_ballots(args.ballots)
+            loaded = load(path)  # the file is read once, whatever the method and options
+        profile = loaded.profile
         tie_breaker = TieBreaker(seed=args.seed) if args.seed is not None else None
-        if tie_breaker is None and args.method in MULTI_SEAT and Path(args.ballots).suffix.lower() == ".blt":
-            # A BLT file may carry its own tie order ([tie ...]); STV counts use it as Droop does.
-            from .blt import read_blt_meta
-
-            tie_breaker = read_blt_meta(Path(args.ballots).read_text(encoding="utf-8-sig")).tie_breaker()
+        if tie_breaker is None and args.method in MULTI_SEAT and loaded.tie_breaker is not None:
+            # A BLT file carries its own tie order ([tie ...]); STV counts use it as Droop does.
+            tie_breaker = loaded.tie_breaker
+        if args.affiliations is not None or args.cap is not None:
+            options.update(_constraints(args, profile))
         result = count(profile, args.method, seats=args.seats, tie_breaker=tie_breaker, **options)
+        notes = [f"{path}: {note}" for note in loaded.notes]
         if args.format == "json":
-            report = to_json(result)
+            data = result.to_dict()
+            data["input"] = {"file": str(path), "format": loaded.kind, "notes": notes}
+            report = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
         elif args.format == "csv":
             report = to_csv(result)
+            for note in notes:
+                print(f"governance-tally: note: {note}", file=sys.stderr)
         else:
-            report = to_text(result, title=profile.title) + "\n"
+            report = "".join(f"Read:       {note}\n" for note in notes)
+            report += to_text(result, title=profile.title) + "\n"
     except TallyError as exc:
         print(f"governance-tally: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:
         print(f"governance-tally: {args.ballots}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    except MemoryError:
+        print(f"governance-tally: {args.ballots}: not enough memory to count this file", file=sys.stderr)
         return 2
     except Exception as exc:  # never a traceback for people running a count
         print(f"governance-tally: internal error ({type(exc).__name__}): {exc}", file=sys.stderr)

@@ -1,10 +1,15 @@
-"""Ballot file formats: PrefLib (.soi/.toi/.soc/.toc), ABIF, plain CSV, and BLT via ``blt``.
+"""Ballot file formats: PrefLib (.soi/.toi/.soc/.toc) and plain CSV; ABIF via ``abif``, BLT via ``blt``; ``load``.
 
 Boundary rule: pure library code; imports nothing from the project outside ``governance.tally``.
 
 Every reader takes text and returns a ``Profile``; every writer takes a ``Profile`` and returns
 text. A file that cannot be read exactly as written is rejected with a ``TallyError`` whose
-message starts ``line N:`` (``read_ballots`` adds the file name), never guessed at.
+message starts ``line N:`` (``read_ballots`` adds the file name), never guessed at. ``load`` reads
+a file's bytes once, checks them (``_scan.Source``: UTF-8, no control characters, no line over
+1 MiB) and returns the profile with what the command needs besides (BLT's tie order, notes).
+Large files in the layout writers use are read in bulk (``_scan``); the profile is then an
+``_fast.ArrayProfile``. Names and titles are written so that they read back exactly
+(``names.quote_name``).
 
 **PrefLib** (``.soi`` strict orders, incomplete; ``.toi`` orders with ties, incomplete; ``.soc`` and
 ``.toc`` the complete versions). Header lines ``# KEY: value``; ``# ALTERNATIVE NAME i: name`` for
@@ -14,14 +19,7 @@ of tied alternatives, ``.toi``/``.toc`` only). Declared ``NUMBER VOTERS`` and
 read as that many blank ballots (PrefLib files do not contain them; ``write_preflib`` writes
 them so that no ballot is lost).
 
-**ABIF** (Aggregated Ballot Information Format). ``#`` starts a comment; ``{...}`` lines are JSON
-metadata (``title`` is kept); ``=id:[Full Name]`` declares a candidate; ballot lines are
-``count: a>b=c>d``. ``>`` separates ranks, ``=`` joins equal ranks, and ``,`` separates
-candidates of a rated ballot (``a/5,b/3,c/3``: ranked by rating, higher first, equal ratings
-equal). ``,`` without ratings expresses no preference between the candidates (read as equal
-ranks). Tokens are bare ids (``[A-Za-z0-9_.-]`` characters) or ``[bracketed names]``. Once any
-candidate is declared, an undeclared token is an error; with no declarations, candidates are
-taken in order of first appearance.
+**ABIF** is read and written by ``abif`` (``parse_abif`` and ``write_abif`` are re-exported here).
 
 **CSV**, one ballot per row, in one of two layouts told apart by the header row:
 
@@ -32,22 +30,33 @@ taken in order of first appearance.
   names the candidate at that rank (``a=b`` for equal ranks), empty cells are skipped.
   Candidates are taken in order of first appearance.
 
-Either layout may start with a ``count`` column giving each row's weight.
+Either layout may start with a ``count`` column giving each row's weight. A header cell that
+would be misread (``rank1`` as a candidate's name, leading spaces...) is written as a JSON string
+(``csv_name``) and decoded when read.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-import json
 import re
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
-from .core import Profile, Ranking, TallyError
+import numpy as np
+
+from . import _scan
+from ._fast import ArrayProfile
+from .abif import parse_abif, read_abif_bytes, write_abif
+from .core import Profile, Ranking, TallyError, TieBreaker
+from .names import quote_name, unquote_name
 
 __all__ = [
     "FORMATS",
+    "Loaded",
+    "csv_name",
+    "load",
     "parse_abif",
     "parse_csv",
     "parse_preflib",
@@ -77,7 +86,9 @@ def _error(line: int, message: str) -> TallyError:
 def _count(text: str, line: int) -> int:
     text = text.strip()
     if not re.fullmatch(r"[0-9]+", text):
-        raise _error(line, f"count {text!r} is not a whole number")
+        raise _error(line, f"count {text[:40]!r} is not a whole number")
+    if len(text.lstrip("0")) > _scan.MAX_WEIGHT_DIGITS:
+        raise _error(line, f"count has more than {_scan.MAX_WEIGHT_DIGITS} digits")
     value = int(text)
     if value < 1:
         raise _error(line, f"count must be at least 1, not {value}")
@@ -92,7 +103,9 @@ def _check_ranking(groups: Sequence[Sequence[int]], line: int, names: Sequence[s
             if c in seen:
                 raise _error(line, f"candidate {names[c]!r} is ranked more than once")
             seen.add(c)
-        if group:
+        if len(group) == 1:
+            out.append(_scan.SINGLE[group[0]])
+        elif group:
             out.append(tuple(sorted(group)))
     return tuple(out)
 
@@ -100,39 +113,61 @@ def _check_ranking(groups: Sequence[Sequence[int]], line: int, names: Sequence[s
 # === Dispatch ===================================================================================
 
 
-def read_ballots(path: str | Path, *, format: str | None = None) -> Profile:
-    """Read a ballot file, choosing the reader by extension (or ``format``).
+@dataclass(frozen=True)
+class Loaded:
+    """A ballot file as read: the profile, its format, and what else the file says.
 
-    Errors name the file and the line: ``ballots.toi: line 14: unknown candidate number 9``.
+    ``tie_breaker`` is a BLT file's own tie order (its ``[tie ...]`` line, else ballot-file
+    order) for STV counts; ``notes`` says how the file departs from its format's usual layout.
+    """
+
+    profile: Profile
+    kind: str
+    tie_breaker: TieBreaker | None = None
+    notes: tuple[str, ...] = ()
+
+
+def load(path: str | Path, *, format: str | None = None, raw: bytes | None = None) -> Loaded:
+    """Read a ballot file once and return its profile and extras (see ``Loaded``).
+
+    Errors name the file and the line: ``ballots.toi: line 14: unknown candidate number 9``
+    (BLT: ``ballots.blt:14: ...``).
     """
     path = Path(path)
     kind = format or FORMATS.get(path.suffix.lower())
     if kind is None:
         known = ", ".join(sorted(FORMATS))
         raise TallyError(f"{path}: unknown ballot file type {path.suffix!r} (known: {known})")
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise TallyError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        raise TallyError(f"{path}: line {line}: not UTF-8 text") from None
+    if raw is None:
+        try:
+            raw = path.read_bytes()
+        except OSError as exc:
+            raise TallyError(f"{path}: cannot read: {exc.strerror or exc}") from None
     if kind == "blt":
-        from .blt import read_blt
+        from .blt import read_blt_bytes
 
-        return read_blt(text, name=str(path))  # its errors read "<file>:<line>: ..."
+        meta = read_blt_bytes(raw, name=str(path))  # its errors read "<file>:<line>: ..."
+        return Loaded(meta.profile, kind, meta.tie_breaker(), meta.dialect)
     try:
         if kind == "preflib":
-            return parse_preflib(text, kind=path.suffix.lower().lstrip(".") if format is None else None)
-        if kind == "abif":
-            return parse_abif(text)
-        if kind == "csv":
-            return parse_csv(text)
+            profile = read_preflib_bytes(raw, kind=path.suffix.lower().lstrip(".") if format is None else None)
+        elif kind == "abif":
+            profile = read_abif_bytes(raw)
+        elif kind == "csv":
+            profile = read_csv_bytes(raw)
+        else:
+            raise TallyError(f"unknown ballot format {kind!r}")
     except TallyError as exc:
         raise TallyError(f"{path}: {exc}") from None
-    raise TallyError(f"unknown ballot format {kind!r}")
+    return Loaded(profile, kind)
+
+
+def read_ballots(path: str | Path, *, format: str | None = None) -> Profile:
+    """Read a ballot file, choosing the reader by extension (or ``format``).
+
+    Errors name the file and the line: ``ballots.toi: line 14: unknown candidate number 9``.
+    """
+    return load(path, format=format).profile
 
 
 def write_ballots(profile: Profile, path: str | Path, *, format: str | None = None) -> None:
@@ -170,58 +205,97 @@ def parse_preflib(text: str, *, kind: str | None = None) -> Profile:
     >>> p.candidates, [(b.ranking, b.weight) for b in p.ballots]
     (('x', 'y'), [(((1,), (0,)), 3), (((0, 1),), 1)])
     """
+    return read_preflib_bytes(text.encode("utf-8", "surrogatepass"), kind=kind)
+
+
+def read_preflib_bytes(raw: bytes, *, kind: str | None = None) -> Profile:
+    """``parse_preflib`` for a file's bytes (errors start ``line N:``)."""
+    src = _scan.Source(raw, "")
     headers: dict[str, tuple[int, str]] = {}
     names: dict[int, tuple[int, str]] = {}
-    data: list[tuple[int, str]] = []
-    for number, raw in enumerate(text.splitlines(), start=1):
-        line = raw.strip()
+    first = src.lines
+    for i in range(src.lines):
+        number = i + 1
+        line = src.text(i).strip()
         if not line:
             continue
-        if line.startswith("#"):
-            if data:
-                raise _error(number, "header line after the first ballot line")
-            m = _HEADER.match(line)
-            if m is None:
-                continue  # a free comment
-            key, idx, value = m.group(1), m.group(2), m.group(3).strip()
-            if key == "ALTERNATIVE NAME":
-                if idx is None:
-                    raise _error(number, "ALTERNATIVE NAME without a number")
-                i = int(idx)
-                if i in names:
-                    raise _error(number, f"alternative {i} is named twice")
-                names[i] = (number, value)
-            elif idx is None:
-                headers[key] = (number, value)
-            continue
-        data.append((number, line))
+        if not line.startswith("#"):
+            first = i
+            break
+        m = _HEADER.match(line)
+        if m is None:
+            continue  # a free comment
+        key, idx, value = m.group(1), m.group(2), unquote_name(m.group(3).strip())
+        if key == "ALTERNATIVE NAME":
+            if idx is None:
+                raise _error(number, "ALTERNATIVE NAME without a number")
+            if len(idx) > 6:
+                raise _error(number, f"alternative {idx[:20]} is beyond NUMBER ALTERNATIVES")
+            k = int(idx)
+            if k in names:
+                raise _error(number, f"alternative {k} is named twice")
+            names[k] = (number, value)
+        elif idx is None:
+            headers[key] = (number, value)
 
     kind = (kind or headers.get("DATA TYPE", (0, ""))[1] or "toi").lower()
     if kind not in ("soi", "toi", "soc", "toc"):
-        raise TallyError(f"unknown PrefLib data type {kind!r}")
+        raise TallyError(f"unknown PrefLib data type {kind[:20]!r}")
     if "NUMBER ALTERNATIVES" in headers:
         line_no, value = headers["NUMBER ALTERNATIVES"]
-        if not value.isdigit():
-            raise _error(line_no, f"NUMBER ALTERNATIVES {value!r} is not a whole number")
+        if not value.isdigit() or not value.isascii():
+            raise _error(line_no, f"NUMBER ALTERNATIVES {value[:40]!r} is not a whole number")
+        if len(value) > 6 or int(value) > _scan.MAX_CANDIDATES:
+            raise _error(line_no, f"NUMBER ALTERNATIVES {value[:20]}: at most {_scan.MAX_CANDIDATES:,} are supported")
         n = int(value)
     elif names:
         n = max(names)
     else:
         raise TallyError("line 1: truncated header: no NUMBER ALTERNATIVES and no ALTERNATIVE NAME lines")
-    for i in range(1, n + 1):
-        if i not in names:
-            last = max([ln for ln, _ in names.values()] + [ln for ln, _ in headers.values()] + [0])
-            raise _error(last + 1, f"truncated header: no ALTERNATIVE NAME {i} (of {n})")
-    extra = sorted(i for i in names if not 1 <= i <= n)
+    extra = sorted(k for k in names if not 1 <= k <= n)
     if extra:
         raise _error(names[extra[0]][0], f"alternative {extra[0]} is beyond NUMBER ALTERNATIVES {n}")
-    candidates = [names[i][1] for i in range(1, n + 1)]
+    if len(names) < n:
+        missing = next(k for k in range(1, n + 1) if k not in names)
+        last = max([ln for ln, _ in names.values()] + [ln for ln, _ in headers.values()] + [0])
+        raise _error(last + 1, f"truncated header: no ALTERNATIVE NAME {missing} (of {n})")
+    candidates = [names[k][1] for k in range(1, n + 1)]
     if len(set(candidates)) != n:
         raise TallyError("two alternatives have the same name")
 
-    rankings: list[Ranking] = []
-    weights: list[int] = []
-    for number, line in data:
+    arrays = _preflib_bulk(src, first, n, kind, candidates)
+    if arrays is None:
+        counts, lines = _preflib_lines(src, first, src.lines, n, kind, candidates)
+        total = sum(counts.values())
+    else:
+        codes, weights = arrays
+        lines = len(codes)
+        total = sum(weights.tolist())
+    if "NUMBER VOTERS" in headers:
+        line_no, value = headers["NUMBER VOTERS"]
+        if not value.isdigit() or len(value) > 40 or int(value) != total:
+            raise _error(line_no, f"NUMBER VOTERS says {value[:40]} but the ballot lines add up to {total}")
+    if "NUMBER UNIQUE ORDERS" in headers:
+        line_no, value = headers["NUMBER UNIQUE ORDERS"]
+        if not value.isdigit() or len(value) > 40 or int(value) != lines:
+            raise _error(line_no, f"NUMBER UNIQUE ORDERS says {value[:40]} but there are {lines} ballot lines")
+    title = headers.get("TITLE", (0, ""))[1]
+    if arrays is not None:
+        return ArrayProfile(candidates, codes, weights, title=title)
+    return Profile.from_indices(candidates, list(counts), weights=list(counts.values()), title=title)
+
+
+def _preflib_lines(src, first: int, stop: int, n: int, kind: str, candidates) -> tuple[dict[Ranking, int], int]:
+    """Ballot lines ``first``..``stop - 1`` one by one: ``({ranking: weight}, lines read)``."""
+    counts: dict[Ranking, int] = {}
+    lines = 0
+    for i in range(first, stop):
+        number = i + 1
+        line = src.text(i).strip()
+        if not line:
+            continue
+        if line.startswith("#"):
+            raise _error(number, "header line after the first ballot line")
         head, sep, body = line.partition(":")
         if not sep:
             raise _error(number, "expected 'count: ranking'")
@@ -230,19 +304,54 @@ def parse_preflib(text: str, *, kind: str | None = None) -> Profile:
         ranking = _check_ranking(groups, number, candidates)
         if kind in ("soc", "toc") and ranking and sum(len(g) for g in ranking) != n:
             raise _error(number, f"a {kind} order must rank all {n} alternatives")
-        rankings.append(ranking)
-        weights.append(weight)
+        counts[ranking] = counts.get(ranking, 0) + weight
+        lines += 1
+    return counts, lines
 
-    if "NUMBER VOTERS" in headers:
-        line_no, value = headers["NUMBER VOTERS"]
-        if not value.isdigit() or int(value) != sum(weights):
-            raise _error(line_no, f"NUMBER VOTERS says {value} but the ballot lines add up to {sum(weights)}")
-    if "NUMBER UNIQUE ORDERS" in headers:
-        line_no, value = headers["NUMBER UNIQUE ORDERS"]
-        if not value.isdigit() or int(value) != len(data):
-            raise _error(line_no, f"NUMBER UNIQUE ORDERS says {value} but there are {len(data)} ballot lines")
-    title = headers.get("TITLE", (0, ""))[1]
-    return Profile.from_indices(candidates, rankings, weights=weights, title=title)
+
+_PREFLIB_BYTES = b"0123456789:, \r\n"
+_TO_SPACES = bytes.maketrans(b":,", b"  ")
+
+
+def _preflib_bulk(src, first: int, n: int, kind: str, candidates):
+    """The ballot lines in bulk (``count: a,b,c``, one space after the colon at most), or None."""
+    if src.lines - first < _scan.FAST_LINES:
+        return None
+    parts = []
+    for a, b in _scan.chunks(src, first, src.lines):
+        got = _preflib_chunk(src, a, b, n, kind)
+        if got is None:
+            counts, lines = _preflib_lines(src, a, b, n, kind, candidates)
+            got = _scan.strict_rows(counts, n)
+            if got is None or lines != len(got[0]):
+                return None  # equal rankings, or identical lines merged: read it all line by line
+        parts.append(got)
+    return _scan.concat(parts, n)
+
+
+def _preflib_chunk(src, a: int, b: int, n: int, kind: str):
+    data = src.chunk(a, b)
+    # Only digits, ':', ',' and a space right after the colon; exactly one colon per line, right
+    # after the count's digits.
+    if data.translate(None, _PREFLIB_BYTES) or data.count(b" ") != data.count(b": "):
+        return None
+    colons = _scan.one_per_line(src, a, b, ord(":"))
+    if colons is None:
+        return None
+    got = _scan.rows_from_stream(data.translate(_TO_SPACES).replace(b"\n", b" 0\n"), b - a, n)
+    if got is None:
+        return None
+    codes, weights = got
+    if not (_scan.digits(weights) == colons).all():  # the weight is all that comes before the colon
+        return None
+    ranked = (codes >= 0).sum(axis=1)
+    # Each line has at least (items - 1) commas, exactly that many only when no entry between
+    # commas is empty: so the totals agree only when every line is well formed.
+    if data.count(b",") != int(np.maximum(ranked - 1, 0).sum()):
+        return None
+    if kind in ("soc", "toc") and ((ranked != 0) & (ranked != n)).any():
+        return None
+    return codes, weights
 
 
 def _preflib_groups(body: str, line: int, n: int, *, ties: bool) -> list[list[int]]:
@@ -262,9 +371,9 @@ def _preflib_groups(body: str, line: int, n: int, *, ties: bool) -> list[list[in
             members = [token]
         group = []
         for m in members:
-            if not m.isdigit():
-                raise _error(line, f"{m!r} is not an alternative number")
-            i = int(m)
+            if not m.isdigit() or not m.isascii():
+                raise _error(line, f"{m[:40]!r} is not an alternative number")
+            i = int(m) if len(m) <= 7 else 0
             if not 1 <= i <= n:
                 raise _error(line, f"unknown candidate number {i} (alternatives are 1 to {n})")
             group.append(i - 1)
@@ -287,173 +396,18 @@ def write_preflib(profile: Profile, *, kind: str | None = None) -> str:
         raise TallyError(f"a .{kind} file cannot hold ballots with equal rankings; use .toi")
     lines = [
         f"# FILE NAME: ballots.{kind}",
-        f"# TITLE: {profile.title}",
+        f"# TITLE: {quote_name(profile.title) if profile.title else ''}",
         f"# DATA TYPE: {kind}",
         f"# NUMBER ALTERNATIVES: {len(profile.candidates)}",
         f"# NUMBER VOTERS: {profile.total_weight}",
         f"# NUMBER UNIQUE ORDERS: {len(profile.ballots)}",
     ]
-    lines += [f"# ALTERNATIVE NAME {i}: {name}" for i, name in enumerate(profile.candidates, start=1)]
+    lines += [f"# ALTERNATIVE NAME {i}: {quote_name(name)}" for i, name in enumerate(profile.candidates, start=1)]
     for b in sorted(profile.ballots, key=lambda b: -b.weight):
         parts = [
             str(g[0] + 1) if len(g) == 1 else "{" + ",".join(str(c + 1) for c in g) + "}" for g in b.ranking
         ]
         lines.append(f"{b.weight}: {','.join(parts)}".rstrip())
-    return "\n".join(lines) + "\n"
-
-
-# === ABIF =======================================================================================
-
-_BARE = r"[A-Za-z0-9_.\-]+"
-_DECL = re.compile(rf"=\s*({_BARE}|\[[^\[\]]*\])\s*:\s*\[([^\[\]]*)\]\s*$")
-_TOKEN = re.compile(rf"\s*(\[[^\[\]]*\]|{_BARE})\s*(?:/\s*(-?[0-9]+(?:\.[0-9]+)?))?\s*")
-
-
-def _strip_comment(line: str) -> str:
-    depth = 0
-    for k, ch in enumerate(line):
-        if ch == "[":
-            depth += 1
-        elif ch == "]":
-            depth = max(0, depth - 1)
-        elif ch == "#" and depth == 0:
-            return line[:k]
-    return line
-
-
-def parse_abif(text: str) -> Profile:
-    """Read ABIF text (see the module docstring for what is accepted).
-
-    >>> p = parse_abif("=a:[Alice]\\n=b:[Bob]\\n=c:[Carol]\\n3: a>b=c\\n2: c\\n")
-    >>> p.candidates, [(b.ranking, b.weight) for b in p.ballots]
-    (('Alice', 'Bob', 'Carol'), [(((0,), (1, 2)), 3), (((2,),), 2)])
-    """
-    ids: dict[str, int] = {}
-    candidates: list[str] = []
-    declared = False
-    title = ""
-    rankings: list[Ranking] = []
-    weights: list[int] = []
-    pending: list[tuple[int, str, str]] = []
-    for number, raw in enumerate(text.splitlines(), start=1):
-        line = _strip_comment(raw).strip()
-        if not line:
-            continue
-        if line.startswith("{"):
-            try:
-                meta = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise _error(number, f"metadata is not valid JSON: {exc.msg}") from None
-            if isinstance(meta, dict) and isinstance(meta.get("title"), str):
-                title = meta["title"]
-            continue
-        if line.startswith("="):
-            m = _DECL.match(line)
-            if m is None:
-                raise _error(number, "a candidate line must look like =id:[Full Name]")
-            if pending:
-                raise _error(number, "candidate declared after the first ballot line")
-            key = m.group(1).strip("[]")
-            name = m.group(2)
-            if key in ids or name in candidates:
-                raise _error(number, f"candidate {key!r} is declared twice")
-            ids[key] = len(candidates)
-            if name != key:
-                ids.setdefault(name, len(candidates))
-            candidates.append(name)
-            declared = True
-            continue
-        head, sep, body = line.partition(":")
-        if not sep:
-            raise _error(number, "expected 'count: ranking'")
-        pending.append((number, head, body))
-
-    for number, head, body in pending:
-        weight = _count(head, number)
-        groups = _abif_groups(body, number, ids, candidates, declared)
-        rankings.append(_check_ranking(groups, number, candidates))
-        weights.append(weight)
-    if not candidates:
-        raise TallyError("line 1: no candidates declared or ranked")
-    return Profile.from_indices(candidates, rankings, weights=weights, title=title)
-
-
-def _abif_groups(
-    body: str, line: int, ids: dict[str, int], candidates: list[str], declared: bool
-) -> list[list[int]]:
-    body = body.strip()
-    if not body:
-        return []
-    items: list[tuple[str, str, str | None]] = []  # (separator before, token, rating)
-    pos, sep = 0, ""
-    while pos < len(body):
-        m = _TOKEN.match(body, pos)
-        if m is None or m.end() == pos:
-            raise _error(line, f"cannot read the ballot at {body[pos : pos + 12]!r}")
-        items.append((sep, m.group(1), m.group(2)))
-        pos = m.end()
-        if pos < len(body):
-            sep = body[pos]
-            if sep not in ">=,":
-                raise _error(line, f"unexpected {sep!r}; separators are '>', '=' and ','")
-            pos += 1
-            if pos >= len(body):
-                raise _error(line, "the ballot ends with a separator")
-
-    def index_of(token: str) -> int:
-        key = token[1:-1] if token.startswith("[") else token
-        if key not in ids:
-            if declared:
-                raise _error(line, f"unknown candidate {key!r}")
-            ids[key] = len(candidates)
-            candidates.append(key)
-        return ids[key]
-
-    rated = any(r is not None for _, _, r in items)
-    if (
-        rated
-        and any(s == ">" or s == "=" for s, _, _ in items[1:])
-        and any(s == "," for s, _, _ in items[1:])
-    ):
-        raise _error(line, "mixing ',' with '>' or '=' in one ballot")
-    if rated and all(s in ("", ",") for s, _, _ in items):
-        if any(r is None for _, _, r in items):
-            raise _error(line, "every candidate of a rated ballot needs a /rating")
-        by_rating: dict[float, list[int]] = {}
-        for _, token, rating in items:
-            by_rating.setdefault(float(rating), []).append(index_of(token))  # type: ignore[arg-type]
-        return [by_rating[r] for r in sorted(by_rating, reverse=True)]
-    groups: list[list[int]] = []
-    for sep_before, token, _ in items:
-        if sep_before in ("=", ",") and groups:
-            groups[-1].append(index_of(token))
-        else:
-            groups.append([index_of(token)])
-    return groups
-
-
-def write_abif(profile: Profile) -> str:
-    """ABIF text with one ``=id:[Name]`` line per candidate and one line per distinct ballot.
-
-    >>> print(write_abif(Profile.build(["Ann Lee", "Bo"], [["Bo", "Ann Lee"], ["Bo", "Ann Lee"]])), end="")
-    =c1:[Ann Lee]
-    =Bo:[Bo]
-    2:Bo>c1
-    """
-    ids = []
-    for k, name in enumerate(profile.candidates, start=1):
-        bare = re.fullmatch(_BARE, name) is not None
-        ids.append(
-            name if bare and name not in {f"c{j}" for j in range(1, len(profile.candidates) + 1)} else f"c{k}"
-        )
-    lines = []
-    if profile.title:
-        lines.append(json.dumps({"title": profile.title}))
-    lines += [f"={ids[i]}:[{name}]" for i, name in enumerate(profile.candidates)]
-    if any("[" in n or "]" in n for n in profile.candidates):
-        raise TallyError("ABIF cannot hold candidate names with square brackets")
-    for b in sorted(profile.ballots, key=lambda b: -b.weight):
-        lines.append(f"{b.weight}:" + ">".join("=".join(ids[c] for c in g) for g in b.ranking))
     return "\n".join(lines) + "\n"
 
 
@@ -470,6 +424,106 @@ def parse_csv(text: str) -> Profile:
     >>> parse_csv("rank1,rank2\\nx,y\\ny,\\n").candidates
     ('x', 'y')
     """
+    return read_csv_bytes(text.encode("utf-8", "surrogatepass"))
+
+
+def _header(header: list[str]) -> tuple[bool, list[str], bool]:
+    """``(has_count, columns, rank_layout)`` of a CSV header row (names decoded)."""
+    header = [h.strip() for h in header]
+    has_count = bool(header) and header[0].lower() in ("count", "weight")
+    columns = header[1:] if has_count else header
+    if not columns or any(not c for c in columns):
+        raise _error(1, "truncated header: every column needs a name")
+    if len(columns) > _scan.MAX_CANDIDATES:
+        raise _error(1, f"{len(columns):,} columns; at most {_scan.MAX_CANDIDATES:,} candidates are supported")
+    rank_layout = all(_RANK_HEADER.fullmatch(c) for c in columns)
+    if not rank_layout and any(_RANK_HEADER.fullmatch(c) for c in columns):
+        raise _error(1, "the header mixes rank columns with candidate names")
+    if not rank_layout:
+        columns = [unquote_name(c) for c in columns]
+        if len(set(columns)) != len(columns):
+            raise _error(1, "a candidate is named twice in the header")
+    return has_count, columns, rank_layout
+
+
+def read_csv_bytes(raw: bytes) -> Profile:
+    """``parse_csv`` for a file's bytes (errors start ``line N:``)."""
+    src = _scan.Source(raw, "")
+    if src.lines > _scan.FAST_LINES and '"' not in src.text(0):
+        try:
+            header = next(csv.reader([src.text(0)]))
+        except (StopIteration, csv.Error):
+            header = None
+        if header is not None:
+            has_count, columns, rank_layout = _header(header)
+            if not rank_layout:
+                arrays = _csv_bulk(src, has_count, columns)
+                if arrays is not None:
+                    return ArrayProfile(columns, *arrays)
+    return _parse_csv_text(src.raw.decode("utf-8"))
+
+
+def _csv_bulk(src, has_count: bool, columns: list[str]):
+    n = len(columns)
+    cells = n + (1 if has_count else 0)
+    parts = []
+    for a, b in _scan.chunks(src, 1, src.lines):
+        got = _csv_chunk(src, a, b, has_count, n, cells)
+        if got is None:
+            return None  # anything unusual: the csv module reads the whole file
+        parts.append(got)
+    return _scan.concat(parts, n) if parts else None
+
+
+_CSV_BYTES = b"0123456789,\n"
+_BIG = np.int64(2**62)
+
+
+def _csv_chunk(src, a: int, b: int, has_count: bool, n: int, cells: int):
+    data = src.chunk(a, b)
+    if data.translate(None, _CSV_BYTES) or b",0" in data or b"\n0" in data or data[:1] in b"0\n":
+        return None
+    rows = b - a
+    buf = np.frombuffer(data, dtype=np.uint8)
+    seps = np.flatnonzero((buf == 44) | (buf == 10))  # the end of every cell
+    if len(seps) != rows * cells:
+        return None
+    ends = seps.reshape(rows, cells)
+    if not (buf[ends[:, -1]] == 10).all():  # the same number of cells on every line
+        return None
+    starts = np.empty_like(seps)
+    starts[0] = 0
+    starts[1:] = seps[:-1] + 1
+    filled = seps > starts
+    vals = _scan.numbers(data.translate(bytes.maketrans(b",", b" ")))
+    if vals is None or len(vals) != int(filled.sum()):
+        return None
+    table = np.zeros(rows * cells, dtype=np.int64)
+    table[filled] = vals
+    table = table.reshape(rows, cells)
+    if has_count:
+        weights, ranks = table[:, 0].copy(), table[:, 1:]
+    else:
+        weights, ranks = np.ones(rows, dtype=np.int64), table
+    empty = ~filled.reshape(rows, cells).any(axis=1)
+    if empty.any():  # rows with no cell filled are skipped, as the csv reader does
+        keep = ~empty
+        weights, ranks = weights[keep], ranks[keep]
+    if len(weights) and (int(weights.min()) < 1 or int(weights.max()) >= 10**_scan.MAX_WEIGHT_DIGITS):
+        return None
+    if ranks.size and int(ranks.max()) >= _BIG:
+        return None
+    key = np.where(ranks > 0, ranks, _BIG)
+    order = np.argsort(key, axis=1, kind="stable")
+    ordered = np.take_along_axis(key, order, axis=1)
+    if ((ordered[:, 1:] == ordered[:, :-1]) & (ordered[:, 1:] < _BIG)).any():
+        return None  # equal ranks
+    codes = np.where(ordered < _BIG, order, -1).astype(np.int8 if n < 127 else np.int16)
+    width = max(1, int((ordered < _BIG).sum(axis=1).max()) if len(codes) else 1)
+    return codes[:, :width], weights
+
+
+def _parse_csv_text(text: str) -> Profile:
     reader = csv.reader(io.StringIO(text))
     try:
         header = next(reader)
@@ -477,16 +531,7 @@ def parse_csv(text: str) -> Profile:
         raise TallyError("line 1: the file is empty (expected a header row)") from None
     except csv.Error as exc:
         raise _error(1, f"bad CSV: {exc}") from None
-    header = [h.strip() for h in header]
-    has_count = bool(header) and header[0].lower() in ("count", "weight")
-    columns = header[1:] if has_count else header
-    if not columns or any(not c for c in columns):
-        raise _error(1, "truncated header: every column needs a name")
-    rank_layout = all(_RANK_HEADER.fullmatch(c) for c in columns)
-    if not rank_layout and any(_RANK_HEADER.fullmatch(c) for c in columns):
-        raise _error(1, "the header mixes rank columns with candidate names")
-    if not rank_layout and len(set(columns)) != len(columns):
-        raise _error(1, "a candidate is named twice in the header")
+    has_count, columns, rank_layout = _header(header)
 
     candidates: list[str] = [] if rank_layout else list(columns)
     index = {name: i for i, name in enumerate(candidates)}
@@ -509,6 +554,8 @@ def parse_csv(text: str) -> Profile:
                         continue  # a skipped rank: the next one counts
                     group = []
                     for name in (n.strip() for n in cell.split("=")):
+                        if name not in index and len(candidates) >= _scan.MAX_CANDIDATES:
+                            raise _error(number, f"more than {_scan.MAX_CANDIDATES:,} candidates")
                         if name not in index:
                             index[name] = len(candidates)
                             candidates.append(name)
@@ -519,9 +566,10 @@ def parse_csv(text: str) -> Profile:
                 for i, cell in enumerate(cells):
                     if not cell:
                         continue
-                    if not cell.isdigit() or int(cell) < 1:
+                    if not cell.isdigit() or not cell.isascii() or len(cell) > 18 or int(cell) < 1:
                         raise _error(
-                            number, f"rank {cell!r} for {candidates[i]!r} is not a whole number of at least 1"
+                            number,
+                            f"rank {cell[:40]!r} for {candidates[i]!r} is not a whole number of at least 1",
                         )
                     levels.setdefault(int(cell), []).append(i)
                 groups = [levels[k] for k in sorted(levels)]
@@ -543,11 +591,20 @@ def write_csv(profile: Profile) -> str:
     """
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["count", *profile.candidates])
+    writer.writerow(["count", *(csv_name(name) for name in profile.candidates)])
     for b in sorted(profile.ballots, key=lambda b: -b.weight):
         rank = {c: level for level, group in enumerate(b.ranking, start=1) for c in group}
         writer.writerow([b.weight, *(rank.get(i, "") for i in range(len(profile.candidates)))])
     return out.getvalue()
+
+
+def csv_name(name: str) -> str:
+    """A candidate's header cell: the name, or a JSON string when the reader would misread it.
+
+    >>> csv_name("Ann"), csv_name("rank1"), csv_name(" x")
+    ('Ann', '"rank1"', '" x"')
+    """
+    return quote_name(name, lambda v: _RANK_HEADER.fullmatch(v) is not None or v.lower() in ("count", "weight"))
 
 
 def rankings_of(profile: Profile) -> Iterable[tuple[tuple[str, ...], ...]]:

@@ -89,7 +89,8 @@ def test_comments_options_and_ids():
         ("2 1\n1 1 2\n1 2 0\n0\n", "2: ballot does not end with 0"),
         ('2 1\n1 1 2 0\n"A"\n"B"\n"T"\n', "3: expected a ballot or the 0 line"),
         ('2 1\n1 1 2 0\n0\n"A"\n', "4: file ends early: expected the name of candidate 2"),
-        ("2 1\n1 1 2 0\n0\nA\n", "4: expected the quoted name of candidate 1"),
+        ("2 1\n1 1 2 0\n0\nA\n", "4: file ends early: expected the name of candidate 2"),  # unquoted dialect
+        ('2 1\n1 1 2 0\n0\n"A"\nB\n"T"\n', "5: expected the quoted name of candidate 2"),
         ('2 1\n1 1 2 0\n0\n"A"\n"B"\n', "5: file ends early: expected the quoted title"),
         ('2 1\n1 1 2 0\n0\n"A"\n"A"\n"T"\n', "candidate name 'A' is used twice"),
         ('2 1\n[tie 1]\n1 1 2 0\n0\n"A"\n"B"\n"T"\n', "2: [tie ...] must list every candidate exactly once"),
@@ -108,10 +109,11 @@ def test_errors_name_the_line(text, message):
     assert message in str(info.value)
 
 
-def test_write_refuses_quotes():
-    p = Profile.build(['say "hi"', "b"], [["b"]])
-    with pytest.raises(TallyError, match="quotes"):
-        write_blt(p)
+def test_write_escapes_quotes_and_backslashes():
+    p = Profile.build(['say "hi"', "back\\slash", "b"], [["b"]], title='The "big" one')
+    text = write_blt(p)
+    assert '"say \\"hi\\""' in text and '"back\\\\slash"' in text and '"b"' in text
+    assert read_blt(text) == p
 
 
 _names = st.lists(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from pathlib import Path
 
 import pytest
 
@@ -179,3 +180,46 @@ def test_cli_counts_a_civs_ballot_file_in_every_format(capsys, fmt):
         assert json.loads(out)["elected"] == NIXOS_2024_ELECTED
     else:
         assert all(name in out for name in NIXOS_2024_ELECTED)
+
+
+# === Reading each file once; dialects ==========================================================
+
+
+@pytest.mark.parametrize("method", ["meek", "scottish", "irv", "schulze"])
+def test_the_command_reads_the_file_once(tmp_path, monkeypatch, capsys, method):
+    """STV counts of a BLT file without --seed use the file's tie order: still one read of the file."""
+    path = tmp_path / "e.blt"
+    path.write_text('3 2\n[tie 3 2 1]\n4 1 2 0\n3 2 3 0\n2 3 0\n0\n"A"\n"B"\n"C"\n"T"\n')
+    reads = []
+    real = Path.read_bytes
+    monkeypatch.setattr(Path, "read_bytes", lambda self: reads.append(self) or real(self))
+    monkeypatch.setattr(Path, "read_text", lambda self, *a, **k: pytest.fail("read_text called"))
+    assert main([str(path), "-m", method, "-f", "json"]) == 0
+    assert reads == [path]
+    data = json.loads(capsys.readouterr().out)
+    if method in ("meek", "scottish"):
+        assert data["parameters"]["tie_breaker"]["order"] == ["C", "B", "A"]
+
+
+SCOTTISH_STYLE = "3 2\n12 1 0\n88 1 3 2 0\n14 2 3 0\n8 3 0\n0\nCand A (Party A)\nCand B (Party B)\nCand C (Party C)\nWardy McWard Town\n"
+
+
+def test_unquoted_names_one_per_line_are_read_and_said(tmp_path, capsys):
+    path = tmp_path / "ward.blt"
+    path.write_text(SCOTTISH_STYLE)
+    assert main([str(path), "-m", "scottish"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"Read:       {path}: names and title unquoted, one per line\nElection:   Wardy McWard Town\n")
+    assert "Cand A (Party A)" in out
+    assert main([str(path), "-m", "scottish", "-f", "json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["input"] == {"file": str(path), "format": "blt", "notes": [f"{path}: names and title unquoted, one per line"]}
+    assert main([str(path), "-m", "scottish", "-f", "csv"]) == 0
+    assert "note: " in capsys.readouterr().err
+
+
+def test_the_help_documents_the_cap(capsys):
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    out = capsys.readouterr().out
+    assert "--affiliations FILE" in out and "--cap N" in out
