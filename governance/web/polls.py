@@ -95,6 +95,7 @@ def _poll_context(db, poll, charter) -> dict:
         "nominations": service.nominations(db, poll) if poll.kind == "election" else [],
         "eligibility": None, "voted": False, "my_tracker": None, "my_nomination": None, "now": now(),
         "counting": counting.progress(db, poll) if poll.status == "closed" else None,
+        "is_trustee": False, "ceremony_stage": trustees.stage(db, poll) if poll.key_mode == "trustees" else None,
     }
     if current_user.is_authenticated:
         if poll.status == "open":
@@ -108,6 +109,7 @@ def _poll_context(db, poll, charter) -> dict:
         elif poll.status in ("closed", "published"):
             ctx["voted"] = voting.has_voted(db, poll, current_user)
         ctx["my_nomination"] = next((n for n, m in ctx["nominations"] if m.id == current_user.id), None)
+        ctx["is_trustee"] = any(t.member_id == current_user.id for t in trustees.trustees(db, poll))
     return ctx
 
 
