@@ -28,6 +28,9 @@ def _tick_once() -> str:
     posted, not_posted = documents.deliver_topics(
         engine=app.extensions["governance.engine"], immediate=app.extensions["governance.engine_immediate"],
         forum=forum, base_url=app.config["BASE_URL"], category=app.config["DISCOURSE_ANNOUNCE_CATEGORY"], now=now)
+    from ..ops import heartbeat
+
+    heartbeat.beat(app.extensions["governance.engine"], now)  # /healthz and /metrics: the clock is alive
     moves = ", ".join(f"poll {pid}: {step}" for pid, step in steps) or "no poll moved"
     return (f"{now:%Y-%m-%d %H:%M:%S}Z {moves}; forum posts delivered {delivered + posted}, "
             f"failed {failed + not_posted}")
