@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, Response, current_app, jsonify, render_template, request
+from flask import Flask, Response, current_app, g, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from ..errors import ForumUnavailable, GovernanceError, InvalidInput, NotEligible, RateLimited
+from ..identity.login import login_manager
 from ..ops import metrics
 from ..ops.load import ClientGone, Overloaded
 
@@ -44,6 +45,10 @@ def error_response(status: int, message: str, *, reasons: list[str] | None = Non
     from ..db import close_session
 
     close_session(RuntimeError("error page"))  # roll back whatever the request did; the page needs none
+    if "_login_user" not in g:
+        # Flask-Login's template context would load the member from the database: the page
+        # shows no member, so give it the anonymous user without asking.
+        g._login_user = login_manager.anonymous_user()
     title = TITLES.get(status, "Error")
     try:
         if wants_json():
