@@ -85,10 +85,10 @@ def test_two_hosts_through_a_poll_and_an_amendment_discussion(database_url, foru
 
             def vote(voter: int, port: int, receipt: bool) -> None:
                 try:
-                    code, tracker = cast_ballot(port, voting, voter, ["Ash", "Birch", "Cedar"][voter % 3],
+                    _code, tracker = cast_ballot(port, voting, voter, ["Ash", "Birch", "Cedar"][voter % 3],
                                                 receipt=receipt, timeout=5)
                 except OSError:
-                    code, tracker = 0, None
+                    _code, tracker = 0, None
                 with lock:
                     acked.setdefault(voter, []).append(tracker)
                     if receipt and tracker:
