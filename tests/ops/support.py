@@ -169,3 +169,24 @@ def cast(port: int, voting: Voting, voter: int, first: str = "Ash", *, receipt: 
         conn.close()
     match = TRACKER_RE.search(body)
     return response.status, (match.group(1).replace("-", "") if match and response.status == 200 else None)
+
+
+def open_poll_now(app, *, voters: int, title: str = "Ops test") -> Voting:
+    """``open_poll``, then wait for its opening time and let the clock open it."""
+    from governance.polls import clock
+
+    voting = open_poll(app, voters=voters, opens_in=0.3, title=title)
+    time.sleep(0.4)
+    taken = clock.run_due(engine=app.extensions["governance.engine"],
+                          immediate=app.extensions["governance.engine_immediate"], forum=None, now=datetime.now(UTC))
+    assert (voting.poll_id, "open") in taken
+    return voting
+
+
+def cast_in_process(client, voting: Voting, voter: int, first: str = "Ash"):
+    """Post one ballot through the test client; return the response."""
+    cookie, csrf = voting.cookies[voter]
+    client.set_cookie(voting.cookie_name, cookie)
+    return client.post(f"/polls/{voting.poll_id}/ballot", headers={"User-Agent": USER_AGENT},
+                       data={"csrf_token": csrf, "poll": str(voting.poll_id),
+                             f"rank-{voting.option_ids[first]}": "1"})
