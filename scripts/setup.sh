@@ -21,7 +21,8 @@ ensure_debian_packages() {
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
-# ensure_venv [EXTRAS] : a virtualenv with the project installed; reinstalls when pyproject.toml changes.
+# ensure_venv [EXTRAS] : a virtualenv with the project installed from the hashed lock file
+# (requirements/base.txt, or requirements/EXTRAS.txt); reinstalls when the lock or pyproject.toml changes.
 ensure_venv() {
     local extras="${1:-}"
     local python="${PYTHON:-python3}"
@@ -34,12 +35,13 @@ ensure_venv() {
             ensure_debian_packages python3-venv && rm -rf "$VENV" && "$python" -m venv "$VENV"; }
     fi
     local stamp="$VENV/.installed-${extras:-base}"
+    local lock="$ROOT/requirements/${extras:-base}.txt"
     local want
-    want="$(sha256sum "$ROOT/pyproject.toml" | cut -d' ' -f1)"
+    want="$(cat "$ROOT/pyproject.toml" "$lock" | sha256sum | cut -d' ' -f1)"
     if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
-        echo "setup: installing Python packages${extras:+ ($extras)}"
-        "$VENV/bin/python" -m pip install -q --upgrade pip
-        "$VENV/bin/python" -m pip install -q -e "$ROOT${extras:+[$extras]}"
+        echo "setup: installing Python packages from ${lock#"$ROOT"/}"
+        "$VENV/bin/python" -m pip install -q --require-hashes -r "$lock"
+        "$VENV/bin/python" -m pip install -q --no-deps -e "$ROOT"
         echo "$want" > "$stamp"
     fi
 }
