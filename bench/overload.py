@@ -190,11 +190,11 @@ def level(name: str, url: str, clients: int, args, work: Path, *, shed: bool) ->
     """One database, one load level, on a fresh database."""
     keys = Secrets()
     settings = app_settings(url, keys, free_port())
-    if not shed:  # the yardstick: every thread may run the app, nothing times out
-        settings.update({"MAX_IN_FLIGHT": str(args.threads), "QUEUE_TIMEOUT": "3600", "REQUEST_DEADLINE": "3600"})
-    app = make_app(settings)
+    # The yardstick: every thread may run the app and nothing times out.
+    unbounded = {} if shed else {"MAX_IN_FLIGHT": args.threads, "QUEUE_TIMEOUT": 3600, "REQUEST_DEADLINE": 3600}
+    app = make_app({**settings, **unbounded})
     prepared = prepare(app, voters=max(args.voters, clients * 2), results_ballots=0, method="irv")
-    env = {f"GOVERNANCE_{k}": v for k, v in settings.items()}
+    env = {f"GOVERNANCE_{k}": str(v) for k, v in {**settings, **unbounded}.items()}
     env.update({"GOVERNANCE_THREADS": str(args.threads), "PROMETHEUS_MULTIPROC_DIR": ""})
     env.pop("PROMETHEUS_MULTIPROC_DIR")
     with shipped_gunicorn(env, str(work / f"gunicorn-{name}-{clients}.log"), args.workers) as port:
