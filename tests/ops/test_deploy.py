@@ -121,4 +121,4 @@ def test_the_container_file_copies_what_exists():
     text = (DEPLOY / "Containerfile").read_text()
     for source in re.findall(r"^COPY (\S+) ", text, re.M):
         assert source == "." or (ROOT / source).exists(), source
-    assert "--require-hashes" in text and "not built" in text
+    assert "--require-hashes" in text and "Not built" in text
