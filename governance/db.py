@@ -34,6 +34,7 @@ from .ops import load
 MIGRATIONS = Path(__file__).parent / "migrations"
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+PG_CONNECT_TIMEOUT = 5
 
 
 class _SQLiteConnection(sqlite3.Connection):
@@ -115,6 +116,12 @@ def make_engine(url: str, **options) -> Engine:
         engine = create_engine(url, connect_args=connect_args, **options)
         _configure_sqlite(engine)
         return engine
+    if parsed.get_backend_name() == "postgresql" and "connect_timeout" not in parsed.query:
+        # An unreachable server (a dropped route, a firewall) fails a connection in seconds
+        # instead of hanging start-up, /healthz and every request for minutes.
+        connect_args = dict(options.pop("connect_args", {}))
+        connect_args.setdefault("connect_timeout", PG_CONNECT_TIMEOUT)
+        options["connect_args"] = connect_args
     engine = create_engine(url, **options)
     if not options.get("pool_pre_ping"):
         _ping_idle_connections(engine)

@@ -128,3 +128,20 @@ def test_a_good_configuration_serves_and_logs_json(tmp_path):
     lines = [line for line in log_path.read_text().splitlines() if line.strip()]
     assert lines and all(json.loads(line)["level"] for line in lines)
     assert any("configuration, database and schema checked" in line for line in lines)
+
+
+def test_a_database_that_never_answers_stops_start_up_in_seconds(tmp_path):
+    """A server that takes the connection and says nothing (a hung host): connect_timeout, not a hang."""
+    import socket
+
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(16)  # the kernel completes the handshake; nobody ever answers
+    try:
+        port = silent.getsockname()[1]
+        status, lines, seconds = _run_until_exit(settings(f"postgresql://gov:pw@127.0.0.1:{port}/gov"), timeout=40)
+    finally:
+        silent.close()
+    assert status == 1
+    assert "cannot connect to the database" in _reason(lines)
+    assert seconds < 25
