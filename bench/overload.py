@@ -113,9 +113,14 @@ def drive(job: dict, result_path: str) -> None:
             except TimeoutError:
                 kind = "timeout"
                 conn.close()  # the person gives up: the server sees the connection close
-            except (OSError, ValueError):
+                detail = ""
+            except (OSError, ValueError) as exc:
+                detail = type(exc).__name__
                 conn.close()
-            records[t].append([voter, sent - clock["start"], time.perf_counter() - sent, status, tracker, kind])
+            else:
+                detail = "" if kind in ("ok", "503") else f"HTTP {status}"
+            records[t].append([voter, sent - clock["start"], time.perf_counter() - sent, status, tracker, kind,
+                               detail])
             if kind == "503":
                 time.sleep(min(MAX_RETRY_WAIT, wait or 1.0, max(0.0, clock["end"] - time.perf_counter())))
         conn.close()
@@ -192,6 +197,8 @@ def level(name: str, url: str, clients: int, args, work: Path, *, shed: bool) ->
     settings = app_settings(url, keys, free_port())
     # The yardstick: every thread may run the app and nothing times out.
     unbounded = {} if shed else {"MAX_IN_FLIGHT": args.threads, "QUEUE_TIMEOUT": 3600, "REQUEST_DEADLINE": 3600}
+    if args.max_in_flight and shed:
+        unbounded["MAX_IN_FLIGHT"] = args.max_in_flight
     app = make_app({**settings, **unbounded})
     prepared = prepare(app, voters=max(args.voters, clients * 2), results_ballots=0, method="irv")
     env = {f"GOVERNANCE_{k}": str(v) for k, v in {**settings, **unbounded}.items()}
@@ -207,11 +214,15 @@ def level(name: str, url: str, clients: int, args, work: Path, *, shed: bool) ->
     app.extensions["governance.engine"].dispose()
     acked = [r for r in records if r[5] == "ok"]
     kinds = {k: sum(1 for r in records if r[5] == k) for k in ("503", "timeout", "error")}
+    details: dict[str, int] = {}
+    for r in records:
+        if r[5] == "error":
+            details[r[6]] = details.get(r[6], 0) + 1
     return {"database": name, "clients": clients, "shed": shed, "requests": len(records),
             "acked_per_s": len(acked) / load["elapsed"],
             "p50_ms": percentile([r[2] for r in acked], 50) * 1000, "p99_ms": percentile([r[2] for r in acked], 99) * 1000,
             "all_p99_ms": percentile([r[2] for r in records], 99) * 1000,
-            **kinds, "lost": row.lost, "superseded": row.superseded_unacknowledged, "duplicates": row.duplicates}
+            **kinds, "error_kinds": details, "lost": row.lost, "superseded": row.superseded_unacknowledged, "duplicates": row.duplicates}
 
 
 def report(rows: list[dict], args) -> None:
@@ -227,6 +238,10 @@ def report(rows: list[dict], args) -> None:
         out(f"{r['database']:<10} {'yes' if r['shed'] else 'no':<4} {r['clients']:>7} {r['acked_per_s']:>9.0f} "
             f"{r['p50_ms']:>8.0f} {r['p99_ms']:>8.0f} {r['all_p99_ms']:>8.0f} {r['503']:>6} {r['timeout']:>8} "
             f"{r['error']:>6} {r['lost']:>4} {r['superseded']:>21}")
+    for r in rows:
+        if r["error_kinds"]:
+            out(f"  {r['database']} {r['clients']} clients shed={'yes' if r['shed'] else 'no'} errors: "
+                + ", ".join(f"{k} x{n}" for k, n in sorted(r["error_kinds"].items(), key=lambda kv: -kv[1])))
     by = {(r["database"], r["clients"], r["shed"]): r for r in rows}
     for (database, clients, shed), r in by.items():
         base = by.get((database, clients, False))
@@ -244,6 +259,8 @@ def main(argv=None) -> int:
     parser.add_argument("--voters", type=int, default=3000, help="distinct voters (at least 2 per client)")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=16)
+    parser.add_argument("--max-in-flight", type=int, default=0,
+                        help="GOVERNANCE_MAX_IN_FLIGHT for the shedding runs (default: the database's own)")
     parser.add_argument("--baseline", action="store_true", help="also run each level without shedding")
     args = parser.parse_args(argv)
     os.chdir(ROOT)

@@ -59,7 +59,7 @@ class Defaults:
     # Load shedding, per process (governance.ops.load): requests running in the app at once, how
     # long one may wait for a slot after it arrived, when it may no longer begin writing, and the
     # Retry-After of the 503 answers.
-    MAX_IN_FLIGHT = 4
+    MAX_IN_FLIGHT: int | None = None  # None: 4 on SQLite (one writer at a time), 16 on PostgreSQL
     QUEUE_TIMEOUT = 5.0
     REQUEST_DEADLINE = 15.0
     RETRY_AFTER = 5
@@ -124,6 +124,8 @@ def check(config: Mapping[str, Any]) -> None:
     for name in ("MAX_IN_FLIGHT", "QUEUE_TIMEOUT", "REQUEST_DEADLINE", "RETRY_AFTER", "CLOCK_STALE_SECONDS",
                  "OUTBOX_STALE_SECONDS"):
         value = config.get(name, 1)
+        if value is None and name == "MAX_IN_FLIGHT":
+            continue
         if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < 10**6:
             raise StartupError(f"GOVERNANCE_{name} must be a positive number, not {value!r}")
     if config.get("LOG_FORMAT", "json") not in ("json", "text"):

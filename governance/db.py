@@ -308,6 +308,11 @@ def dispose(app: Flask) -> None:
             eng.dispose()
 
 
+def engine_of(app: Flask) -> Engine:
+    """An app's engine (outside an app context)."""
+    return app.extensions["governance.engine"]
+
+
 def engine() -> Engine:
     """The current app's engine."""
     return current_app.extensions["governance.engine"]

@@ -11,8 +11,9 @@ How it decides, per process:
   request when its connection is queued for a thread; behind a trusted proxy (``TRUSTED_PROXIES``)
   nginx's ``X-Request-Start: t=<seconds>`` header gives the time the proxy accepted it, which also
   covers the time spent in the listen queue. Without either, the time the app first saw it.
-* *Admission.* At most ``MAX_IN_FLIGHT`` requests run in the app at once; a request that cannot
-  get a slot before ``QUEUE_TIMEOUT`` seconds have passed since it arrived is answered 503.
+* *Admission.* At most ``MAX_IN_FLIGHT`` requests run in the app at once (by default 4 on SQLite,
+  whose writers take turns, and 16 on PostgreSQL); a request that has already waited
+  ``QUEUE_TIMEOUT`` seconds since it arrived, or cannot get a slot before then, is answered 503.
 * *Deadline.* ``REQUEST_DEADLINE`` seconds after arrival a request may no longer begin writing
   (``check_deadline``, called when a write transaction opens): 503, nothing written.
 * *Client gone.* Before a request's transaction commits, ``client_gone`` peeks at the client's
@@ -49,6 +50,19 @@ class Overloaded(Exception):
 
 class ClientGone(Exception):
     """The client closed its connection before the request's work was committed; it was rolled back."""
+
+
+#: Requests in the app at once, per process, when ``MAX_IN_FLIGHT`` is not set. SQLite's writers
+#: take turns on one lock, so more only lengthens that queue; PostgreSQL's wait on row locks and
+#: commit flushes in parallel (bench/overload.py measured 0.56x the ballots/s with 4 instead of 16).
+DEFAULT_IN_FLIGHT = {"sqlite": 4, "postgresql": 16}
+
+
+def in_flight_bound(configured: int | None, engine) -> int:
+    """The admission bound: the configured one, or the database's default."""
+    if configured:
+        return int(configured)
+    return DEFAULT_IN_FLIGHT.get(engine.dialect.name, 8)
 
 
 def stamp(at: float | None = None) -> None:
@@ -109,7 +123,9 @@ class Admission:
         if environ.get("PATH_INFO", "") in EXEMPT:
             return self.app(environ, start_response)
         wait = arrived + self.queue_timeout - time.monotonic()
-        if not self.slots.acquire(timeout=max(0.0, wait)):
+        if wait <= 0 or not self.slots.acquire(timeout=wait):
+            # It waited its whole allowance already (for a thread, or at the proxy), or no slot
+            # came free in the rest of it.
             return self.shed(environ, start_response, "queue")
         try:
             if client_gone(environ):
