@@ -15,7 +15,7 @@ from governance.audit import log
 from governance.audit.chain import verify_chain
 from governance.db import dispose
 from governance.models import Ballot
-from tests.conftest import PG_URL, _pg_admin, _pg_url, make_test_app
+from tests.conftest import PG_URL, _pg_admin, _pg_url
 from tests.ops.support import TRACKER_RE, cast_in_process, open_poll_now
 
 
@@ -48,7 +48,7 @@ def _fresh_database(database_url: str, tmp_path):
     return _pg_url(name), drop
 
 
-def test_backup_during_an_open_poll_restores_and_voting_goes_on(app, runner, database_url, tmp_path):
+def test_backup_during_an_open_poll_restores_and_voting_goes_on(app, runner, database_url, tmp_path, new_app):
     voting = open_poll_now(app, voters=3)
     client = app.test_client()
     first = [TRACKER_RE.search(cast_in_process(client, voting, v).get_data(as_text=True)).group(1) for v in (0, 1)]
@@ -63,7 +63,7 @@ def test_backup_during_an_open_poll_restores_and_voting_goes_on(app, runner, dat
     (tmp_path / "restored").mkdir()
     url, drop = _fresh_database(database_url, tmp_path)
     try:
-        restored = make_test_app(url, SECRET_KEY=app.config["SECRET_KEY"])
+        restored = new_app(url, SECRET_KEY=app.config["SECRET_KEY"])
         result = restored.test_cli_runner().invoke(args=["restore", "--yes", str(backup_file)])
         assert result.exit_code == 0, result.output
         assert _chain_verifies(restored) == entries_at_backup

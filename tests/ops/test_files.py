@@ -19,14 +19,14 @@ def _mode(path: Path) -> int:
     return stat.S_IMODE(os.stat(path).st_mode)
 
 
-def test_the_database_and_every_companion_file_are_owner_only(tmp_path):
+def test_the_database_and_every_companion_file_are_owner_only(tmp_path, new_app):
     old = os.umask(0o022)  # the usual umask: files would be 0644
     try:
         url = f"sqlite:///{tmp_path}/governance.db"
         engine = make_engine(url)
         upgrade(engine)
         engine.dispose()
-        app = make_test_app(url)
+        app = new_app(url)
         voting = open_poll_now(app, voters=2)
         client = app.test_client()
         assert cast_in_process(client, voting, 0).status_code == 200  # a write: WAL, -shm, -writers
@@ -39,7 +39,7 @@ def test_the_database_and_every_companion_file_are_owner_only(tmp_path):
         os.umask(old)
 
 
-def test_files_left_world_readable_are_tightened_at_start_up(tmp_path):
+def test_files_left_world_readable_are_tightened_at_start_up(tmp_path, new_app):
     url = f"sqlite:///{tmp_path}/governance.db"
     engine = make_engine(url)
     upgrade(engine)
@@ -48,14 +48,14 @@ def test_files_left_world_readable_are_tightened_at_start_up(tmp_path):
         path = tmp_path / f"governance.db{suffix}"
         path.touch()
         path.chmod(0o644)
-    app = make_test_app(url)
+    app = new_app(url)
     assert all(_mode(tmp_path / f"governance.db{s}") == 0o600 for s in ("", "-wal", "-shm"))
     dispose(app)
 
 
 def test_a_missing_database_folder_is_an_error_not_a_new_database(tmp_path):
     with pytest.raises(StartupError, match="folder .*/nowhere does not exist"):
-        make_test_app(f"sqlite:///{tmp_path}/nowhere/governance.db")
+        make_test_app(f"sqlite:///{tmp_path}/nowhere/governance.db")  # raises: no app to close
     assert not (tmp_path / "nowhere").exists()
 
 

@@ -128,11 +128,10 @@ def test_the_500_page_renders_when_the_database_is_gone(app, client, session, co
     assert "relation does not exist" not in page.get_data(as_text=True)
 
 
-def test_pages_of_a_never_migrated_database_say_what_is_wrong(tmp_path):
+def test_pages_of_a_never_migrated_database_say_what_is_wrong(tmp_path, new_app):
     from governance.db import dispose
-    from tests.conftest import make_test_app
 
-    app = make_test_app(f"sqlite:///{tmp_path}/empty.db")
+    app = new_app(f"sqlite:///{tmp_path}/empty.db")
     app.config["PROPAGATE_EXCEPTIONS"] = False
     from governance.db import make_engine
 

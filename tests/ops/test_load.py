@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from sqlmodel import Session
 
 from governance.models import Ballot
-from tests.conftest import LiveServer, make_test_app
+from tests.conftest import LiveServer
 from tests.ops.support import cast_in_process, open_poll_now
 
 
@@ -21,8 +21,8 @@ def _ballots(app) -> int:
         return s.execute(select(func.count()).select_from(Ballot)).scalar_one()
 
 
-def test_a_full_process_answers_503_with_retry_after_before_any_write(database_url):
-    app = make_test_app(database_url, MAX_IN_FLIGHT=1, QUEUE_TIMEOUT=0.3, RETRY_AFTER=7)
+def test_a_full_process_answers_503_with_retry_after_before_any_write(database_url, new_app):
+    app = new_app(database_url, MAX_IN_FLIGHT=1, QUEUE_TIMEOUT=0.3, RETRY_AFTER=7)
     voting = open_poll_now(app, voters=2)
     release = threading.Event()
 
@@ -58,8 +58,8 @@ def test_a_full_process_answers_503_with_retry_after_before_any_write(database_u
     assert cast_in_process(app.test_client(), voting, 0).status_code == 200  # a free slot serves again
 
 
-def test_a_request_past_its_deadline_writes_nothing(database_url):
-    app = make_test_app(database_url, REQUEST_DEADLINE=0.000001)
+def test_a_request_past_its_deadline_writes_nothing(database_url, new_app):
+    app = new_app(database_url, REQUEST_DEADLINE=0.000001)
     voting = open_poll_now(app, voters=1)
     client = app.test_client()
     response = cast_in_process(client, voting, 0)

@@ -11,7 +11,6 @@ from sqlmodel import Session
 
 from governance.models import Outbox
 from governance.ops import heartbeat
-from tests.conftest import make_test_app
 from tests.ops.support import cast, get, open_poll_now, serving, settings
 
 
@@ -49,8 +48,8 @@ def test_two_clocks_keep_the_newest_heartbeat(app):
         assert heartbeat.last_beat(conn) == now.replace(microsecond=0)
 
 
-def test_metrics_need_loopback_or_the_token(database_url):
-    app = make_test_app(database_url)
+def test_metrics_need_loopback_or_the_token(database_url, new_app):
+    app = new_app(database_url)
     client = app.test_client()
     assert client.get("/metrics").status_code == 200  # the test client is 127.0.0.1
     assert client.get("/metrics", environ_base={"REMOTE_ADDR": "203.0.113.5"}).status_code == 403
@@ -75,11 +74,11 @@ def _metric(text: str, name: str, **labels) -> float:
     return total
 
 
-def test_logs_and_metrics_of_a_real_server_after_a_vote(database_url, tmp_path):
+def test_logs_and_metrics_of_a_real_server_after_a_vote(database_url, tmp_path, new_app):
     """Through gunicorn (two workers, multiprocess metrics): the log never shows an SSO payload or a
     ballot line, and the metrics count the ballots of both workers."""
     values = settings(database_url)
-    app = make_test_app(database_url, **values)
+    app = new_app(database_url, **values)
     voting = open_poll_now(app, voters=4, title="Logged")
     with app.app_context():
         engine = app.extensions["governance.engine"]

@@ -20,7 +20,7 @@ from sqlmodel import Session
 from governance.audit import log
 from governance.audit.chain import verify_chain
 from governance.models import Ballot, Outbox, Poll
-from tests.conftest import make_member, make_test_app
+from tests.conftest import make_member
 from tests.ops.support import ROOT, environment, open_poll, serving, settings, stop
 from tests.ops.support import cast as cast_ballot
 
@@ -42,13 +42,13 @@ def _wait(predicate, timeout: float, what: str) -> None:
         time.sleep(0.2)
 
 
-def test_two_hosts_through_a_poll_and_an_amendment_discussion(database_url, forum, tmp_path):
+def test_two_hosts_through_a_poll_and_an_amendment_discussion(database_url, forum, tmp_path, new_app):
     if not database_url.startswith("postgresql"):
         pytest.skip("several hosts share one PostgreSQL")
     started = time.monotonic()
     values = settings(database_url, DISCOURSE_URL=forum.url, DISCOURSE_CONNECT_SECRET=forum.sso_secret,
                       DISCOURSE_API_KEY=forum.api_key, DISCOURSE_API_USERNAME=forum.api_username)
-    app = make_test_app(database_url, **values)
+    app = new_app(database_url, **values)
     voting = open_poll(app, voters=VOTERS, opens_in=4, title="Two hosts")
     for i in range(VOTERS):  # receipts go to forum accounts of the same names
         forum.data.add_user(f"voter{i}", created_at=datetime.now(UTC) - timedelta(days=100))
