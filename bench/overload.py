@@ -123,6 +123,10 @@ def drive(job: dict, result_path: str) -> None:
                                detail])
             if kind == "503":
                 time.sleep(min(MAX_RETRY_WAIT, wait or 1.0, max(0.0, clock["end"] - time.perf_counter())))
+                # A fresh connection for the retry: after waiting Retry-After (5 s) the server's
+                # keep-alive (5 s) may have closed this one, and a request sent into a closed
+                # connection gets no answer (run 2 counted those as errors).
+                conn.close()
         conn.close()
 
     threads = [threading.Thread(target=run, args=(t,), daemon=True, name=f"client-{t}") for t in range(clients)]
