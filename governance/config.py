@@ -56,6 +56,26 @@ class Defaults:
     RATELIMIT_LOGIN = "20/minute"
     RATELIMIT_VOTE = "30/minute"
 
+    # Load shedding, per process (governance.ops.load): requests running in the app at once, how
+    # long one may wait for a slot after it arrived, when it may no longer begin writing, and the
+    # Retry-After of the 503 answers.
+    MAX_IN_FLIGHT: int | None = None  # None: 4 on SQLite (one writer at a time), 16 on PostgreSQL
+    QUEUE_TIMEOUT = 5.0
+    REQUEST_DEADLINE = 15.0
+    RETRY_AFTER = 5
+
+    # /healthz: the clock is stuck when no `polls tick` run finished for this long; the outbox is
+    # behind when its oldest undelivered forum post is older than this.
+    CLOCK_STALE_SECONDS = 300
+    OUTBOX_STALE_SECONDS = 900
+
+    # /metrics: a bearer token (or, without one, loopback clients only).
+    METRICS_TOKEN = ""
+
+    # Logs: "json" (one object per line) or "text".
+    LOG_FORMAT = "json"
+    LOG_LEVEL = "INFO"
+
     SESSION_COOKIE_NAME = "governance_session"
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
@@ -101,6 +121,15 @@ def check(config: Mapping[str, Any]) -> None:
     base = urlsplit(str(config.get("BASE_URL", "")))
     if base.scheme not in ("http", "https") or not base.netloc:
         raise StartupError("GOVERNANCE_BASE_URL must be an absolute http(s) URL such as https://vote.example.org")
+    for name in ("MAX_IN_FLIGHT", "QUEUE_TIMEOUT", "REQUEST_DEADLINE", "RETRY_AFTER", "CLOCK_STALE_SECONDS",
+                 "OUTBOX_STALE_SECONDS"):
+        value = config.get(name, 1)
+        if value is None and name == "MAX_IN_FLIGHT":
+            continue
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < 10**6:
+            raise StartupError(f"GOVERNANCE_{name} must be a positive number, not {value!r}")
+    if config.get("LOG_FORMAT", "json") not in ("json", "text"):
+        raise StartupError(f"GOVERNANCE_LOG_FORMAT must be 'json' or 'text', not {config.get('LOG_FORMAT')!r}")
     if env == "development" or config.get("TESTING"):
         return
     secret = config.get("SECRET_KEY") or ""

@@ -14,6 +14,7 @@ plus the row locks and unique constraints the services take.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import functools
 import os
@@ -21,17 +22,19 @@ import sqlite3
 import time
 from pathlib import Path
 
-from flask import Flask, current_app, g, request
+from flask import Flask, current_app, g, has_request_context, request
 from sqlalchemy import event, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import DisconnectionError, OperationalError, SQLAlchemyError
 from sqlmodel import Session, create_engine
 
 from .config import StartupError, database_url, mask_url
+from .ops import load
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+PG_CONNECT_TIMEOUT = 5
 
 
 class _SQLiteConnection(sqlite3.Connection):
@@ -49,6 +52,14 @@ class _SQLiteConnection(sqlite3.Connection):
     write_lock_path: str | None = None
     _lock_fd: int | None = None
     _holding = False
+
+    def __init__(self, database, *args, **kwargs):
+        # SQLite creates a new database with the process's umask (usually 0644) and gives its WAL
+        # and -shm files the database file's mode: create the file first, owner-only.
+        if isinstance(database, str) and database not in ("", ":memory:") and not database.startswith("file:"):
+            with contextlib.suppress(FileExistsError):
+                os.close(os.open(database, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        super().__init__(database, *args, **kwargs)
 
     def take_write_turn(self, timeout: float) -> None:
         if self.write_lock_path is None or self._holding:
@@ -105,6 +116,12 @@ def make_engine(url: str, **options) -> Engine:
         engine = create_engine(url, connect_args=connect_args, **options)
         _configure_sqlite(engine)
         return engine
+    if parsed.get_backend_name() == "postgresql" and "connect_timeout" not in parsed.query:
+        # An unreachable server (a dropped route, a firewall) fails a connection in seconds
+        # instead of hanging start-up, /healthz and every request for minutes.
+        connect_args = dict(options.pop("connect_args", {}))
+        connect_args.setdefault("connect_timeout", PG_CONNECT_TIMEOUT)
+        options["connect_args"] = connect_args
     engine = create_engine(url, **options)
     if not options.get("pool_pre_ping"):
         _ping_idle_connections(engine)
@@ -169,9 +186,16 @@ def _configure_sqlite(engine: Engine) -> None:
             return
         dbapi_connection = conn.connection.driver_connection
         queued = isinstance(dbapi_connection, _SQLiteConnection)
+        wait = SQLITE_BUSY_TIMEOUT_MS / 1000
+        environ = _request_environ()
+        if environ is not None:
+            load.check_deadline(environ)  # too late to begin writing: 503, nothing written
+            left = load.remaining(environ)
+            if left is not None:
+                wait = min(wait, max(left, 0.05))
         if queued:
             try:
-                dbapi_connection.take_write_turn(SQLITE_BUSY_TIMEOUT_MS / 1000)
+                dbapi_connection.take_write_turn(wait)
             except sqlite3.OperationalError as exc:  # as SQLite's own busy timeout reports it
                 raise OperationalError("BEGIN IMMEDIATE", {}, exc) from None
         try:
@@ -182,11 +206,71 @@ def _configure_sqlite(engine: Engine) -> None:
             raise
 
 
+def sqlite_path(url: str) -> Path | None:
+    """The file of a SQLite URL, or None for another database or an in-memory one.
+
+    >>> sqlite_path("sqlite:////srv/gov/governance.db")
+    PosixPath('/srv/gov/governance.db')
+    >>> sqlite_path("sqlite://") is None and sqlite_path("postgresql+psycopg://h/db") is None
+    True
+    """
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    if parsed.database.startswith("file:"):
+        return None
+    return Path(parsed.database)
+
+
+#: The files SQLite keeps next to a database, and the writers' lock file: all owner-only.
+SQLITE_COMPANIONS = ("", "-wal", "-shm", "-journal", "-writers")
+
+
+def _check_sqlite_place(path: Path, *, default_folder: bool) -> None:
+    """Refuse a SQLite path whose folder is missing or unwritable; tighten existing files to 0600.
+
+    The instance folder of the default URL is the platform's own and is created (owner-only);
+    any other folder must exist, so a mistyped path is an error instead of a new empty database.
+    """
+    folder = path.parent
+    if not folder.is_dir():
+        if not default_folder:
+            raise StartupError(f"the SQLite database's folder {folder} does not exist; create it "
+                               "(owner-only) or fix GOVERNANCE_DATABASE_URL")
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise StartupError(f"the SQLite database's folder {folder} is not writable by this user "
+                           "(SQLite writes its WAL and lock files next to the database)")
+    if path.exists() and not os.access(path, os.R_OK | os.W_OK):
+        raise StartupError(f"the SQLite database {path} is not readable and writable by this user")
+    for suffix in SQLITE_COMPANIONS:
+        companion = Path(f"{path}{suffix}")
+        try:
+            if companion.stat().st_mode & 0o077:
+                companion.chmod(0o600)  # it may hold open polls' secrets
+        except FileNotFoundError:
+            pass
+
+
+def _request_environ() -> dict | None:
+    """The WSGI environ of the request being served, or None (CLI, clock, tests without a request)."""
+    return request.environ if has_request_context() else None
+
+
+@event.listens_for(Session, "before_commit")
+def _client_still_there(db: Session) -> None:
+    """Commit nothing for a client that has closed its connection (it was told nothing, and may retry)."""
+    environ = db.info.get("governance.environ")
+    if environ is not None and load.client_gone(environ):
+        raise load.ClientGone("the client closed the connection before the commit")
+
+
 def init_app(app: Flask) -> None:
     """Build the app's engine once and register per-request session teardown."""
     url = database_url(app.config, app.instance_path)
-    if url.startswith("sqlite:///") and not url.startswith("sqlite:////:memory"):
-        Path(url[len("sqlite:///") :]).parent.mkdir(parents=True, exist_ok=True)
+    path = sqlite_path(url)
+    if path is not None:
+        _check_sqlite_place(path, default_folder=not app.config.get("DATABASE_URL"))
     engine = make_engine(url, **dict(app.config.get("ENGINE_OPTIONS") or {}))
     app.extensions["governance.engine"] = engine
     app.extensions["governance.engine_immediate"] = engine.execution_options(sqlite_immediate=True)
@@ -224,6 +308,11 @@ def dispose(app: Flask) -> None:
             eng.dispose()
 
 
+def engine_of(app: Flask) -> Engine:
+    """An app's engine (outside an app context)."""
+    return app.extensions["governance.engine"]
+
+
 def engine() -> Engine:
     """The current app's engine."""
     return current_app.extensions["governance.engine"]
@@ -243,6 +332,9 @@ def get_session() -> Session:
         except RuntimeError:  # outside a request (CLI, tests): plain engine
             pass
         g.db_session = Session(bind, expire_on_commit=False)
+        environ = _request_environ()
+        if environ is not None:
+            g.db_session.info["governance.environ"] = environ
     return g.db_session
 
 
@@ -271,6 +363,9 @@ def begin_writing(session: Session) -> None:
     IMMEDIATE, taking the write lock. PostgreSQL keeps the same transaction: its writers lock
     rows, and the services take the row locks they need.
     """
+    environ = session.info.get("governance.environ")
+    if environ is not None:
+        load.check_deadline(environ)
     if session.get_bind().dialect.name != "sqlite":
         return
     if session.in_transaction():
@@ -297,6 +392,9 @@ def close_session(exc: BaseException | None = None) -> None:
 def check_connection(app: Flask) -> None:
     """Fail fast, with a one-line reason naming the URL (password masked), if the DB is unreachable."""
     eng = app.extensions["governance.engine"]
+    path = sqlite_path(eng.url.render_as_string(hide_password=False))
+    if path is not None and not path.exists():
+        return  # connecting would create an empty file; ``schema_problem`` reports it instead
     try:
         with eng.connect() as conn:
             conn.execute(text("SELECT 1"))
@@ -323,3 +421,37 @@ def upgrade(eng: Engine, revision: str = "head") -> None:
     with eng.begin() as conn:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, revision)
+
+
+def head_revision() -> str:
+    """The newest migration this code ships."""
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+
+
+def current_revision(eng: Engine) -> str | None:
+    """The schema revision the database is at (None for an empty database)."""
+    from alembic.runtime.migration import MigrationContext
+
+    with eng.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def schema_problem(eng: Engine) -> str | None:
+    """Why this database cannot be served by this code (one line), or None when its schema is current."""
+    path = sqlite_path(eng.url.render_as_string(hide_password=False))
+    if path is not None and not path.exists():
+        return f"the database {path} does not exist yet: run flask --app app db upgrade"
+    try:
+        current = current_revision(eng)
+    except SQLAlchemyError as exc:
+        reason = str(exc.orig if getattr(exc, "orig", None) is not None else exc).strip().splitlines()[0]
+        return f"cannot read the schema revision of {mask_url(eng.url.render_as_string(False))}: {reason}"
+    head = head_revision()
+    if current == head:
+        return None
+    if current is None:
+        return "the database has no schema yet: run flask --app app db upgrade"
+    return (f"the database schema is at revision {current} but this code needs {head}: "
+            "run flask --app app db upgrade")

@@ -49,12 +49,19 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     from . import cli, db
     from .identity import login
+    from .ops import load, metrics
     from .web import register_blueprints
 
     db.init_app(app)
     login.init_app(app)
     cli.init_app(app)
     register_blueprints(app)
+    # Outermost: a request the process cannot serve in time is answered before anything else runs.
+    app.wsgi_app = load.Admission(
+        app.wsgi_app, max_in_flight=load.in_flight_bound(app.config["MAX_IN_FLIGHT"], db.engine_of(app)),
+        queue_timeout=app.config["QUEUE_TIMEOUT"],
+        deadline=app.config["REQUEST_DEADLINE"], retry_after=app.config["RETRY_AFTER"],
+        trust_proxy=bool(int(app.config.get("TRUSTED_PROXIES") or 0)), on_shed=metrics.shed)
     if not app.config.get("TESTING") and not app.config.get("SKIP_DB_CHECK"):
         db.check_connection(app)
     return app

@@ -21,7 +21,8 @@ ensure_debian_packages() {
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
-# ensure_venv [EXTRAS] : a virtualenv with the project installed; reinstalls when pyproject.toml changes.
+# ensure_venv [EXTRAS] : a virtualenv with the project installed from the hashed lock file
+# (requirements/base.txt, or requirements/EXTRAS.txt); reinstalls when the lock or pyproject.toml changes.
 ensure_venv() {
     local extras="${1:-}"
     local python="${PYTHON:-python3}"
@@ -37,12 +38,13 @@ ensure_venv() {
     ensure_debian_packages libsodium23
     "$ROOT/scripts/build-js"
     local stamp="$VENV/.installed-${extras:-base}"
+    local lock="$ROOT/requirements/${extras:-base}.txt"
     local want
-    want="$(sha256sum "$ROOT/pyproject.toml" | cut -d' ' -f1)"
+    want="$(cat "$ROOT/pyproject.toml" "$lock" | sha256sum | cut -d' ' -f1)"
     if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
-        echo "setup: installing Python packages${extras:+ ($extras)}"
-        "$VENV/bin/python" -m pip install -q --upgrade pip
-        "$VENV/bin/python" -m pip install -q -e "$ROOT${extras:+[$extras]}"
+        echo "setup: installing Python packages from ${lock#"$ROOT"/}"
+        "$VENV/bin/python" -m pip install -q --require-hashes -r "$lock"
+        "$VENV/bin/python" -m pip install -q --no-deps -e "$ROOT"
         echo "$want" > "$stamp"
     fi
 }

@@ -48,6 +48,10 @@ def test_engine_is_built_once_per_app(app):
         ({"TIMEZONE": "Mars/Olympus"}, "GOVERNANCE_TIMEZONE"),
         ({"ENV": "staging"}, "GOVERNANCE_ENV"),
         ({"BASE_URL": "vote.example.org"}, "GOVERNANCE_BASE_URL"),
+        ({"MAX_IN_FLIGHT": 0}, "GOVERNANCE_MAX_IN_FLIGHT"),
+        ({"QUEUE_TIMEOUT": "soon"}, "GOVERNANCE_QUEUE_TIMEOUT"),
+        ({"REQUEST_DEADLINE": True}, "GOVERNANCE_REQUEST_DEADLINE"),
+        ({"LOG_FORMAT": "xml"}, "GOVERNANCE_LOG_FORMAT"),
     ],
 )
 def test_production_refuses_unsafe_config(change, fragment):

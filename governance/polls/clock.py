@@ -126,10 +126,13 @@ def scrub(engine: Engine) -> bool:
 
 
 def deliver_outbox(*, engine: Engine, immediate: Engine, forum: Any, now: datetime, base_url: str,
-                   category: str | None, poll_id: int | None = None, limit: int = 20) -> tuple[int, int]:
+                   category: str | None, poll_id: int | None = None, kind: str | None = None,
+                   limit: int = 20) -> tuple[int, int]:
     """Deliver due forum posts; return (delivered, failed). No transaction is open during a forum call."""
+    from ..ops import metrics
+
     with Session(immediate) as writer:
-        ids = outbox.claim(writer, now, limit=limit, poll_id=poll_id)
+        ids = outbox.claim(writer, now, limit=limit, poll_id=poll_id, kind=kind)
         writer.commit()
     delivered = failed = 0
     for job_id in ids:
@@ -146,9 +149,11 @@ def deliver_outbox(*, engine: Engine, immediate: Engine, forum: Any, now: dateti
                 answer = getattr(forum, plan["call"])(**plan["kwargs"])
             except GovernanceError as exc:
                 error = exc.message
+            metrics.forum_call(plan["call"], "ok" if error is None else "failed")
         with Session(immediate) as writer:
             outbox.finish(writer, job_id, now=now, answer=answer, error=error, head_id=plan.get("head"))
             writer.commit()
+        metrics.outbox_delivery(plan.get("kind", "unknown"), error is None)
         if error is None:
             delivered += 1
         else:

@@ -29,8 +29,10 @@ def _tick_once() -> str:
     posted, not_posted = documents.deliver_topics(
         engine=app.extensions["governance.engine"], immediate=app.extensions["governance.engine_immediate"],
         forum=forum, base_url=app.config["BASE_URL"], category=app.config["DISCOURSE_ANNOUNCE_CATEGORY"], now=now)
+    from ..ops import heartbeat
     from . import approvals  # publications whose waiting period passed (their notices went out above)
 
+    heartbeat.beat(app.extensions["governance.engine"], now)  # /healthz and /metrics: the clock is alive
     applied = approvals.run_due(engine=app.extensions["governance.engine"],
                                 immediate=app.extensions["governance.engine_immediate"], now=now)
     moves = ", ".join([f"poll {pid}: {step}" for pid, step in steps]

@@ -1,4 +1,5 @@
-"""Forum posts the platform owes: poll announcements, result replies, ballot receipts, notices.
+"""Forum posts the platform owes: poll announcements, result replies, ballot receipts, notices of
+direct publications, amendment discussion topics, messages to trustees.
 
 Boundary rule: a service. Jobs are rows in ``outbox`` written in the same transaction as the
 event that causes them; delivery happens later (``flask polls tick``, or right after a commit)
@@ -21,14 +22,29 @@ from ..models import Outbox, Poll, TreeHead
 from .methods import METHOD_NAMES
 
 MAX_BACKOFF = timedelta(hours=1)
+#: An amendment's discussion topic (``payload = {"amendment": id}``), queued by ``proposals.service``.
+AMENDMENT_TOPIC = "amendment_topic"
 
 
-def pending(session: Session, now: datetime, *, poll_id: int | None = None) -> list[Outbox]:
-    """Jobs due for an attempt, oldest first."""
+def pending(session: Session, now: datetime, *, poll_id: int | None = None, kind: str | None = None,
+            limit: int | None = None, lock: bool = False) -> list[Outbox]:
+    """Jobs due for an attempt, oldest first.
+
+    With ``lock`` (claiming) the rows are locked, skipping rows another transaction has locked,
+    so two hosts claiming at once on PostgreSQL never get the same job (SQLite's single writer
+    already serialises claims).
+    """
     query = select(Outbox).where(Outbox.done_at.is_(None), Outbox.next_attempt_at <= now)
     if poll_id is not None:
         query = query.where(Outbox.poll_id == poll_id)
-    return list(session.exec(query.order_by(Outbox.id)).all())
+    if kind is not None:
+        query = query.where(Outbox.kind == kind)
+    query = query.order_by(Outbox.id)
+    if limit is not None:
+        query = query.limit(limit)
+    if lock:
+        query = query.with_for_update(skip_locked=True)
+    return list(session.exec(query).all())
 
 
 def _poll_url(base_url: str, poll: Poll) -> str:
@@ -72,9 +88,15 @@ def results_reply(poll: Poll, base_url: str, head: TreeHead | None) -> str:
 LEASE = timedelta(minutes=5)
 
 
-def claim(session: Session, now: datetime, *, limit: int = 20, poll_id: int | None = None) -> list[int]:
-    """Lease due jobs to this worker (so two workers do not post the same thing); return their ids."""
-    jobs = pending(session, now, poll_id=poll_id)[:limit]
+def claim(session: Session, now: datetime, *, limit: int = 20, poll_id: int | None = None,
+          kind: str | None = None) -> list[int]:
+    """Lease due jobs to this worker (so two workers or hosts do not post the same thing); return their ids.
+
+    The lease is committed before any forum call. A process that dies between the forum's answer
+    and recording it leaves the job to be retried when the lease ends: at least once, and exactly
+    once unless a process is killed inside that window.
+    """
+    jobs = pending(session, now, poll_id=poll_id, kind=kind, limit=limit, lock=True)
     for job in jobs:
         job.next_attempt_at = now + LEASE
         session.add(job)
@@ -83,10 +105,17 @@ def claim(session: Session, now: datetime, *, limit: int = 20, poll_id: int | No
 
 
 def prepare(session: Session, job_id: int, base_url: str, category: str | None) -> dict[str, Any] | None:
-    """What to send for a job: {"call": name, "kwargs": {...}}, or None when it must wait."""
+    """What to send for a job: {"call": name, "kwargs": {...}, "kind": job kind}, or None when it must wait."""
     job = session.get(Outbox, job_id)
     if job is None or job.done_at is not None:
         return None
+    plan = _plan(session, job, base_url, category)
+    if plan is not None:
+        plan["kind"] = job.kind
+    return plan
+
+
+def _plan(session: Session, job: Outbox, base_url: str, category: str | None) -> dict[str, Any] | None:
     if job.kind == "head":
         head = session.get(TreeHead, job.payload.get("head"))
         if head is None:
@@ -101,6 +130,13 @@ def prepare(session: Session, job_id: int, base_url: str, category: str | None) 
         from . import approvals
 
         return approvals.prepare_notice(session, job, base_url, category)
+    if job.kind == AMENDMENT_TOPIC:
+        from ..proposals import service as documents
+
+        post = documents.topic_post(session, job.payload.get("amendment"), base_url)
+        if post is None:
+            return {"call": None}  # posted or linked meanwhile: nothing to send
+        return {"call": "create_topic", "kwargs": {**post, "category": category}}
     poll = session.get(Poll, job.payload.get("poll")) if job.payload.get("poll") is not None else None
     if poll is None:
         return {"call": None}
@@ -144,6 +180,12 @@ def finish(session: Session, job_id: int, *, now: datetime, answer: dict[str, An
     if job is None:
         return
     job.attempts += 1
+    if job.kind == AMENDMENT_TOPIC:
+        from ..proposals import service as documents
+
+        topic = (answer or {}).get("topic_id") if error is None else None
+        documents.topic_posted(session=session, amendment_id=job.payload.get("amendment"), now=now,
+                               topic_id=topic, error=error)
     if error is not None:
         job.last_error = error[:500]
         job.next_attempt_at = now + min(MAX_BACKOFF, timedelta(seconds=30 * 2 ** min(job.attempts, 10)))

@@ -16,9 +16,9 @@ Lifecycle of an amendment::
   charter's rule for the document sets who proposes, who votes and the bar of each kind; an
   entrenched document (``revision`` is None) accepts no revision at all.
 * Discussion: ``open_discussion`` records that a forum topic is wanted (``topic_requested_at``);
-  ``deliver_topics`` posts it later, outside any write transaction, and retries on failure. The
-  amendment row itself is the outbox entry, so the polls outbox (whose jobs are poll
-  announcements) is left alone. The committee may also link an existing topic (``link_topic``).
+  ``deliver_topics`` queues it as a forum outbox job and posts it, outside any write transaction,
+  once across every clock and host, retrying on failure. The committee may also link an
+  existing topic (``link_topic``).
 * Voting: ``start_voting`` creates a referendum through the polls service with the bar of the
   amendment's kind; the poll's description names the base version's and the amendment's SHA-256.
 * When a referendum's results are published, ``on_referendum_published`` adopts (a new version is
@@ -468,32 +468,44 @@ def topic_posted(*, session: Session, amendment_id: int, now: datetime, topic_id
     session.flush()
 
 
+def queue_topics(session: Session, now: datetime) -> list[int]:
+    """Queue an outbox job for each amendment whose requested topic has none yet; return their ids.
+
+    The wanted amendments' rows are locked first (PostgreSQL; SQLite's writer lock serialises
+    the whole transaction), so two clocks running at once queue one job per amendment, and the
+    outbox's ``claim`` then hands each job to one of them.
+    """
+    from ..models import Outbox
+    from ..polls.outbox import AMENDMENT_TOPIC
+
+    wanted = topics_wanted(session)
+    if not wanted:
+        return []
+    session.exec(select(Amendment.id).where(Amendment.id.in_(wanted)).with_for_update()).all()
+    queued = {job.payload.get("amendment") for job in session.exec(select(Outbox).where(Outbox.kind == AMENDMENT_TOPIC))}
+    added = [i for i in wanted if i not in queued]
+    for amendment_id in added:
+        session.add(Outbox(kind=AMENDMENT_TOPIC, payload={"amendment": amendment_id}, next_attempt_at=now, created_at=now))
+    session.flush()
+    return added
+
+
 def deliver_topics(*, engine: Any, immediate: Any, forum: Any, base_url: str, category: str | None,
                    now: datetime, amendment_id: int | None = None) -> tuple[int, int]:
-    """Post owed discussion topics; return (posted, failed). No transaction is open during a forum call."""
-    from ..errors import GovernanceError
+    """Post owed discussion topics through the forum outbox; return (posted, failed).
 
-    with Session(engine) as reader:
-        ids = topics_wanted(reader)
-        plans = {i: topic_post(reader, i, base_url) for i in ids if amendment_id in (None, i)}
-    posted = failed = 0
-    for job_id, plan in plans.items():
-        if plan is None:
-            continue
-        topic_id, error = None, None
-        try:
-            answer = forum.create_topic(title=plan["title"], raw=plan["raw"], category=category)
-            topic_id = answer.get("topic_id") if isinstance(answer, dict) else None
-        except GovernanceError as exc:
-            error = exc.message
-        with Session(immediate, expire_on_commit=False) as writer:
-            topic_posted(session=writer, amendment_id=job_id, now=now, topic_id=topic_id, error=error)
-            writer.commit()
-        if topic_id is None:
-            failed += 1
-        else:
-            posted += 1
-    return posted, failed
+    Each topic is an outbox job (``queue_topics``), claimed by one process at a time, so two
+    clocks or hosts never post the same amendment's topic twice. No transaction is open during a
+    forum call. ``amendment_id`` (the one whose discussion just opened) is among those delivered.
+    """
+    from ..polls import clock
+    from ..polls.outbox import AMENDMENT_TOPIC
+
+    with Session(immediate, expire_on_commit=False) as writer:
+        queue_topics(writer, now)
+        writer.commit()
+    return clock.deliver_outbox(engine=engine, immediate=immediate, forum=forum, now=now, base_url=base_url,
+                                category=category, kind=AMENDMENT_TOPIC)
 
 
 # === Voting =====================================================================================

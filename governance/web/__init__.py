@@ -25,7 +25,20 @@ class _JSONProvider(DefaultJSONProvider):
 
 def register_blueprints(app: Flask) -> None:
     """Attach every blueprint and cross-cutting handler to the app."""
-    from . import audit, auth, charter, documents, errors, filters, main, polls, security, trustees, voting  # noqa: F401
+    from . import (  # noqa: F401
+        audit,
+        auth,
+        charter,
+        documents,
+        errors,
+        filters,
+        main,
+        observe,
+        polls,
+        security,
+        trustees,
+        voting,
+    )
 
     app.json = _JSONProvider(app)
 
@@ -33,6 +46,7 @@ def register_blueprints(app: Flask) -> None:
     security.init_app(app)
     errors.init_app(app)
     filters.init_app(app)
+    observe.init_app(app)
     app.register_blueprint(main.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(polls.bp)

@@ -1,15 +1,23 @@
-"""One place that maps errors to HTTP answers: an HTML page, or JSON when the client asks for it."""
+"""One place that maps errors to HTTP answers: an HTML page, or JSON when the client asks for it.
+
+Every handler first ends the request's database session (rolled back) and renders a page that
+needs no database (``errors/error.html`` stands alone), so an error page never fails because the
+request's transaction did; should rendering fail all the same, a plain-text answer is sent.
+"""
 
 from __future__ import annotations
 
 import logging
 
-from flask import Flask, Response, jsonify, render_template, request
+from flask import Flask, Response, current_app, g, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from ..errors import ForumUnavailable, GovernanceError, InvalidInput, NotEligible, RateLimited
+from ..identity.login import login_manager
+from ..ops import metrics
+from ..ops.load import ClientGone, Overloaded
 
 log = logging.getLogger(__name__)
 
@@ -33,16 +41,28 @@ def wants_json() -> bool:
 
 
 def error_response(status: int, message: str, *, reasons: list[str] | None = None, headers=None):
-    """Render the error page (or JSON) for ``status``."""
+    """Render the error page (or JSON) for ``status``, without the request's database session."""
+    from ..db import close_session
+
+    close_session(RuntimeError("error page"))  # roll back whatever the request did; the page needs none
+    if "_login_user" not in g:
+        # Flask-Login's template context would load the member from the database: the page
+        # shows no member, so give it the anonymous user without asking.
+        g._login_user = login_manager.anonymous_user()
     title = TITLES.get(status, "Error")
-    if wants_json():
-        body = {"error": {"status": status, "title": title, "message": message}}
-        if reasons:
-            body["error"]["reasons"] = reasons
-        response = jsonify(body)
-    else:
-        response = render_template("errors/error.html", status=status, title=title, message=message,
-                                   reasons=reasons or [])
+    try:
+        if wants_json():
+            body = {"error": {"status": status, "title": title, "message": message}}
+            if reasons:
+                body["error"]["reasons"] = reasons
+            response = jsonify(body)
+        else:
+            response = render_template("errors/error.html", status=status, title=title, message=message,
+                                       reasons=reasons or [])
+    except Exception:  # noqa: BLE001 - the last resort must not fail
+        log.exception("the error page itself failed")
+        text = "\n".join([f"{status} {title}", message, *(reasons or [])]) + "\n"
+        response = Response(text, mimetype="text/plain")
     return response, status, headers or {}
 
 
@@ -85,32 +105,62 @@ def handle_domain(exc: GovernanceError):
 
 def handle_500(exc: InternalServerError):
     """An unexpected failure: roll back, log, and show a page without internals."""
-    from ..db import close_session
-
-    close_session(exc)
-    log.error("unhandled error on %s %s", request.method, request.path, exc_info=exc.original_exception)
+    original = exc.original_exception
+    if isinstance(original, SQLAlchemyError):
+        metrics.database_error(type(original).__name__)
+        problem = _schema_problem()
+        if problem is not None:
+            return error_response(503, f"The site is not set up correctly: {problem}. Nothing was saved.",
+                                  headers={"Retry-After": "60"})
+    log.error("unhandled error", extra={"event": "error.unhandled", "method": request.method,
+                                        "path": request.path}, exc_info=original)
     return error_response(500, "An unexpected error occurred. Nothing you submitted was half-saved; "
                           "please try again.")
 
 
-def handle_database_unavailable(exc: OperationalError):
-    """The database did not answer in time (busy past its timeout, or down): nothing was saved."""
-    from ..db import close_session
+def _schema_problem() -> str | None:
+    """Why the database cannot serve this code (never migrated, behind), or None; never raises."""
+    from ..db import schema_problem
 
-    close_session(exc)
-    log.warning("database unavailable on %s %s: %s", request.method, request.path,
-                str(exc.orig if exc.orig is not None else exc).splitlines()[0])
+    try:
+        return schema_problem(current_app.extensions["governance.engine"])
+    except Exception:  # noqa: BLE001 - asked while handling another failure
+        return None
+
+
+def handle_database_unavailable(exc: OperationalError):
+    """The database did not answer in time (busy past its timeout, or down), or has no schema: nothing was saved."""
+    metrics.database_error(type(exc).__name__)
+    problem = _schema_problem()
+    if problem is not None:
+        return error_response(503, f"The site is not set up correctly: {problem}. Nothing was saved.",
+                              headers={"Retry-After": "60"})
+    log.warning("database unavailable", extra={"event": "database.unavailable", "method": request.method,
+                                               "path": request.path,
+                                               "error": str(exc.orig if exc.orig is not None else exc).splitlines()[0]})
     message = ("The database is busy or unreachable right now. Nothing you submitted was saved; "
                "please try again in a moment.")
-    try:
-        return error_response(503, message, headers={"Retry-After": "5"})
-    except SQLAlchemyError:  # the page itself needed the database (the member's login): say it plainly
-        return Response(message + "\n", status=503, mimetype="text/plain", headers={"Retry-After": "5"})
+    return error_response(503, message, headers={"Retry-After": "5"})
+
+
+def handle_overloaded(exc: Overloaded):
+    """Too busy to take this in time (its deadline passed before it could write): nothing was saved."""
+    metrics.shed("deadline")
+    return error_response(503, exc.message, headers={"Retry-After": str(exc.retry_after)})
+
+
+def handle_client_gone(exc: ClientGone):
+    """The client closed the connection before the commit: the work was rolled back; nobody reads this."""
+    metrics.shed("client_gone")
+    return error_response(503, "The connection was closed before the request finished; nothing was saved.",
+                          headers={"Retry-After": "1"})
 
 
 def init_app(app: Flask) -> None:
     """Register every handler."""
     app.register_error_handler(OperationalError, handle_database_unavailable)
+    app.register_error_handler(Overloaded, handle_overloaded)
+    app.register_error_handler(ClientGone, handle_client_gone)
     app.register_error_handler(CSRFError, handle_csrf)
     app.register_error_handler(GovernanceError, handle_domain)
     app.register_error_handler(InternalServerError, handle_500)

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, render_template
-from sqlalchemy import text
-from sqlalchemy.exc import SQLAlchemyError
+from flask import Blueprint, current_app, jsonify, render_template
 
 from ..db import get_session
 
@@ -24,9 +22,14 @@ def index():
 
 @bp.get("/healthz")
 def healthz():
-    """Liveness and database check for load balancers (JSON, 200 or 503)."""
-    try:
-        get_session().execute(text("SELECT 1"))
-    except SQLAlchemyError:
-        return jsonify(status="error", database="unreachable"), 503
-    return jsonify(status="ok", database="ok")
+    """Health for load balancers and monitoring (JSON; 503 when this host cannot serve).
+
+    Database reachable, schema at the newest migration, the clock's last run and the forum
+    outbox's backlog; see ``governance.ops.health`` and docs/production.md.
+    """
+    from ..ops import health
+
+    body, status = health.report(current_app.extensions["governance.engine"], current_app.config)
+    response = jsonify(body)
+    response.headers["Cache-Control"] = "no-store"
+    return response, status
