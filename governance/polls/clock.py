@@ -103,17 +103,26 @@ def scrub(engine: Engine) -> bool:
 
     SQLite: ``secure_delete`` has overwritten the deleted rows in the database file; a
     truncating checkpoint moves the write-ahead log into it and empties the log file (it cannot
-    while another connection reads an old snapshot: then the next close or count tries again).
+    while another connection reads an old snapshot: then the next close, count or ``flask polls
+    tick``, which scrubs on every run, tries again).
     PostgreSQL: ``VACUUM FULL`` rewrites the small tables that held a poll's salts, so their old
     row versions leave the heap files; ``pg_wal`` keeps them until PostgreSQL recycles its
     segments (docs/secrecy.md). Returns whether it completed.
     """
     from sqlalchemy import text
 
+    from ..db import SQLITE_BUSY_TIMEOUT_MS
+
     try:
         if engine.dialect.name == "sqlite":
             with engine.connect() as conn:
-                busy, _log, _moved = conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").one()
+                # Never wait for readers here (a page request may be the caller): if one holds an old
+                # snapshot the checkpoint is left to the next close or ``flask polls tick``.
+                conn.exec_driver_sql("PRAGMA busy_timeout = 0")
+                try:
+                    busy, _log, _moved = conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").one()
+                finally:
+                    conn.exec_driver_sql(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
                 conn.commit()
             return busy == 0
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:

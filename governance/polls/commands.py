@@ -33,6 +33,7 @@ def _tick_once() -> str:
     from . import approvals  # publications whose waiting period passed (their notices went out above)
 
     heartbeat.beat(app.extensions["governance.engine"], now)  # /healthz and /metrics: the clock is alive
+    clock.scrub(app.extensions["governance.engine"])  # deleted secrets out of SQLite's WAL (docs/secrecy.md)
     applied = approvals.run_due(engine=app.extensions["governance.engine"],
                                 immediate=app.extensions["governance.engine_immediate"], now=now)
     moves = ", ".join([f"poll {pid}: {step}" for pid, step in steps]
