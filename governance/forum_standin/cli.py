@@ -61,9 +61,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="admin API requests a minute, forum-wide (default: Discourse's 60 with --discourse-limits)",
     )
     serve.add_argument(
-        "--discourse-limits", action=argparse.BooleanOptionalAction, default=True,
+        "--discourse-limits", action="store_true",
         help="enforce Discourse's default rate limits: 60 admin API requests a minute, 50 requests "
-        "per 10 seconds and 200 a minute per address (default: on)",
+        "per 10 seconds and 200 a minute per address (off by default: the demo's seeding makes "
+        "one API call per member)",
     )
     serve.add_argument(
         "--accounts", type=int, default=None, metavar="N",
