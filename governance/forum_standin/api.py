@@ -135,7 +135,7 @@ def authenticate():
     if wait is not None:
         return rate_limited(wait)
     g.api_user = user
-    data.log_request(request.method, request.path, user.username)
+    data.log_request(request.method, request.path, user.username, request.query_string.decode("latin-1"))
     return None
 
 

@@ -219,6 +219,7 @@ class ForumData:
         self._forced_wait_seconds = 1
         self._hits: dict[str, deque[float]] = {}
         self._requests: list[tuple[str, str, str]] = []
+        self.queries: list[str] = []  # the query string of each logged request, in order
         # Discourse's global per-IP limits (None: off) and the forum-wide admin API limit.
         self.ip_limits: tuple[int, int] | None = None  # (per 10 seconds, per minute)
         self._ip_hits: dict[str, deque[float]] = {}
@@ -703,14 +704,15 @@ class ForumData:
                 if wait is not None:
                     self.refusals.append((code, ip))
                     return code, wait
-            for code, period in (("ip_10_secs_limit", 10), ("ip_60_secs_limit", 60)):
+            for code in ("ip_10_secs_limit", "ip_60_secs_limit"):
                 self._ip_hits[f"{code}:{ip}"].append(time.monotonic())
             return None
 
-    def log_request(self, method: str, path: str, api_username: str) -> None:
+    def log_request(self, method: str, path: str, api_username: str, query: str = "") -> None:
         """Record one API request (for tests that count calls)."""
         with self.lock:
             self._requests.append((method, path, api_username))
+            self.queries.append(query)
 
     def api_requests(self) -> list[tuple[str, str, str]]:
         """The API requests answered so far, as (method, path, Api-Username) in order."""

@@ -2,7 +2,15 @@
 
 from .audit import AuditEntry, TreeHead
 from .documents import Amendment, Document, DocumentVersion
-from .identity import LoginNonce, LoginSession, Member, RateLimitCounter
+from .identity import (
+    ForumObservation,
+    ForumSyncPass,
+    ForumWebhookDelivery,
+    LoginNonce,
+    LoginSession,
+    Member,
+    RateLimitCounter,
+)
 from .polls import (
     Ballot,
     CharterVersion,
@@ -23,6 +31,9 @@ __all__ = [
     "Document",
     "DocumentVersion",
     "ElectorateEntry",
+    "ForumObservation",
+    "ForumSyncPass",
+    "ForumWebhookDelivery",
     "LoginNonce",
     "LoginSession",
     "Member",
