@@ -98,6 +98,7 @@ MISSING_SECRET = (
     "Authentication failed due to missing secret. Contact the site administrators to fix this problem."
 )
 BLANK_RETURN_URL = "return_sso_url is blank, it must be provided"
+LOGIN_PAGE_ROWS = 200
 _NOT_BASE64 = re.compile(r"[^a-zA-Z0-9=\r\n/+]")
 
 
@@ -317,9 +318,11 @@ def login():
         target = _host(decode_payload(dict(parse_qsl(pending)).get("sso", "")).get("return_sso_url", ""))
     with data.lock:
         rows = []
-        for user in sorted(data.users.values(), key=lambda u: (not u.staff, u.username.lower())):
-            if not user.human:
-                continue
+        everyone = [u for u in data.users.values() if u.human]
+        # A big forum lists its first 200 members; anyone can still be named in the form below.
+        more = max(0, len(everyone) - LOGIN_PAGE_ROWS)
+        shown = sorted(everyone, key=lambda u: (not u.staff, u.id > 1000, u.username.lower()))[:LOGIN_PAGE_ROWS]
+        for user in shown:
             names = data.group_names_of(user)
             rows.append(
                 {
@@ -346,6 +349,7 @@ def login():
         csrf_token=_csrf_token(),
         current=current_user(),
         title=_state().title,
+        more=more,
     )
 
 

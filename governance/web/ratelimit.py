@@ -244,7 +244,8 @@ def login_address_ceiling(view):
                 failed = conn.execute(_CURRENT, {"key": f"login-failed:{_address()}", "window_start": window}).scalar()
             if (failed or 0) >= limit:
                 raise RateLimited(retry_after=_retry_after(window, period, time.time()))
-            _login_hit("address", _address(), "RATELIMIT_LOGIN_ADDRESS", "600/minute")
+            # Per step (start, return), so one login spends one of each.
+            _login_hit(f"address-{view.__name__}", _address(), "RATELIMIT_LOGIN_ADDRESS", "600/minute")
         return view(*args, **kwargs)
 
     return wrapper

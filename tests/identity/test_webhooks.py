@@ -113,6 +113,7 @@ def test_a_replayed_delivery_is_refused(live, forum_app, forum, db):
     assert json.loads(seen["body"])["user"]["username"] == "marlow_p"
     # The suspension is lifted and the record re-read; an attacker replays the old delivery.
     forum.data.unsuspend("marlow_p")
+    assert forum.sender.drain(5)  # its own webhook (user_unsuspended) lands first
     sync_member(db, forum, "marlow_p")
     replay = requests.post(live.url + "/auth/forum-webhook", data=seen["body"], headers=headers, timeout=5)
     assert replay.status_code == 409
