@@ -110,3 +110,21 @@ def fresh_evidence(session: Session, member: Member, *, forum: Forum, now: datet
     if opened_at is None:
         return current
     return combine(evidence_at(session, member.forum_user_id, opened_at), current)
+
+
+def electorate_at(session: Session, at: datetime) -> list[Evidence]:
+    """Every account's facts as the platform held them at ``at`` (a community poll's opening),
+    ordered by forum id: the electorate evidence for the audit bundle.
+
+    It is complete at the opening when a sync pass finished before it (every listed account
+    observed at least once); each account's facts are then as of its newest observation, at
+    most one pass (plus the cron interval) older than the opening, or newer through a webhook.
+    """
+    rows = session.exec(select(ForumObservation.forum_user_id, ForumObservation.evidence)
+                        .where(ForumObservation.observed_at <= at)
+                        .order_by(ForumObservation.forum_user_id, ForumObservation.observed_at,
+                                  ForumObservation.id)).all()
+    latest: dict[int, dict] = {}
+    for forum_user_id, evidence in rows:
+        latest[forum_user_id] = evidence
+    return [Evidence.from_dict(latest[k]) for k in sorted(latest)]

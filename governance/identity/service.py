@@ -38,6 +38,28 @@ def begin_login(*, session: Session, browser_token: str, next_path: str) -> str:
     return nonce
 
 
+def answer_account(*, session: Session, secret: str, sso: str | None, sig: str | None,
+                   browser_token: str | None) -> int | None:
+    """The forum account a DiscourseConnect answer logs in, if it would be accepted so far: a good
+    signature and a live nonce issued to this browser (read only). None otherwise, and
+    ``complete_login`` will refuse it with the reason.
+
+    The login limit counts a login against the account only then, so a captured old answer
+    replayed by someone else cannot use up the member's limit.
+    """
+    try:
+        user = discourse.parse_user(discourse.verify(secret, sso, sig))
+    except discourse.ConnectError:
+        return None
+    if not browser_token:
+        return None
+    with Session(session.get_bind()) as reader:
+        row = reader.get(LoginNonce, _h(user.nonce))
+    if row is None or row.browser_hash != _h(browser_token) or row.expires_at <= utcnow():
+        return None
+    return user.external_id
+
+
 def complete_login(*, session: Session, forum: Forum, secret: str, sso: str | None, sig: str | None,
                    browser_token: str | None, return_url: str) -> tuple[Member, str]:
     """Verify the forum's answer, consume the nonce and record the member; return (member, next).

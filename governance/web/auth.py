@@ -82,17 +82,17 @@ def login():
 def sso():
     """The DiscourseConnect return URL: verify, consume the nonce, log in.
 
-    Once the forum's signed answer checks out, the login counts against that forum account's
-    limit (not the address's, which a whole room may share); an answer that fails the check
-    counts against the address's failure limit.
+    Once the forum's signed answer checks out (signature, and a live nonce of this browser), the
+    login counts against that forum account's limit, not the address's, which a whole room may
+    share; an answer that fails the check counts against the address's failure limit.
     """
     secret = current_app.config["DISCOURSE_CONNECT_SECRET"]
-    try:
-        answered = discourse.parse_user(discourse.verify(secret, request.args.get("sso"), request.args.get("sig")))
-    except discourse.ConnectError:
+    account = service.answer_account(session=get_session(), secret=secret, sso=request.args.get("sso"),
+                                     sig=request.args.get("sig"), browser_token=session.get(BROWSER_KEY))
+    if account is None:
         login_failed()  # complete_login below refuses it with the reason
     else:
-        login_per_account(answered.external_id)
+        login_per_account(account)
     # The writes take the write lock when they start (BEGIN IMMEDIATE on SQLite), so of two
     # callbacks racing with one nonce the second waits, finds it spent and gets a 400, not a 500.
     with write_session() as db:

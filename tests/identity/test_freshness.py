@@ -135,3 +135,20 @@ def test_the_facts_as_of_the_opening_are_the_newest_observation_before_it(db, fo
     upsert_member(session=db, evidence=evidence, raw=raw)
     db.commit()
     assert len(db.exec(select(ForumObservation)).all()) == 1
+
+
+def test_the_electorate_as_of_an_opening_is_every_accounts_newest_facts_before_it(forum_app, forum, db):
+    """A community poll over every account: its evidence is complete at the opening once a sync
+    pass has finished, and later changes do not rewrite it."""
+    assert forum_app.test_cli_runner().invoke(args=["forum", "sync", "--quiet"]).exit_code == 0
+    opened = utcnow()
+    time.sleep(0.01)
+    forum.data.set_trust_level("marlow_p", 4)
+    assert forum_app.test_cli_runner().invoke(args=["forum", "sync", "--quiet"]).exit_code == 0
+    db.rollback()
+    electorate = freshness.electorate_at(db, opened)
+    listed = sum(1 for u in forum.data.users.values() if u.human and u.active and not u.staged)
+    assert len(electorate) == listed
+    marlow = next(e for e in electorate if e.username == "marlow_p")
+    assert marlow.trust_level == 2  # as of the opening
+    assert freshness.evidence_at(db, marlow.forum_user_id, utcnow()).trust_level == 4

@@ -166,14 +166,30 @@ def test_forged_answers_use_up_the_addresss_failure_limit(database_url):
     dispose_engines(app)
 
 
-def test_one_forum_account_is_limited_once_the_forum_answered(browser, forum, forum_app):
-    """Signed answers for the same account count against that account, whoever sends them."""
+def test_one_forum_account_is_limited_once_the_forum_answered(forum_app, forum):
+    """Each accepted answer counts against its forum account, whichever browser sends it."""
+    from tests.identity.conftest import Browser
+
     forum_app.config["RATELIMIT_LOGIN"] = "2/minute"
-    fields = {"nonce": "n" * 32, "return_sso_url": RETURN_URL, "external_id": "12", "username": "marlow_p"}
-    codes = [browser.deliver(fields).status_code for _ in range(3)]
-    assert codes == [400, 400, 429]  # no such nonce, twice; then the account's limit
-    fields["external_id"], fields["username"] = "13", "cipher_wren"
-    assert browser.deliver(fields).status_code == 400  # another account is not held up
+    codes = []
+    for _ in range(3):
+        b = Browser(forum_app, forum)
+        codes.append(b.login("marlow_p").status_code)
+        b.close()
+    assert codes == [302, 302, 429]
+    other = Browser(forum_app, forum)
+    assert other.login("cipher_wren").status_code == 302  # another account is not held up
+    other.close()
+
+
+def test_a_replayed_old_answer_does_not_use_up_the_members_limit(browser, other_browser, forum, forum_app):
+    forum_app.config["RATELIMIT_LOGIN"] = "2/minute"
+    signed = browser.pick(browser.start(), "marlow_p")
+    assert browser.finish(signed).status_code == 302
+    for _ in range(5):  # someone who captured the answer replays it: a failure of their address
+        assert other_browser.finish(signed).status_code == 400
+    fresh = other_browser.pick(other_browser.start(), "marlow_p")
+    assert other_browser.finish(fresh).status_code == 302
 
 
 def test_account_suspended_before_the_answer_arrives_is_refused_plainly(browser, forum):
