@@ -147,11 +147,21 @@ def run_sync(env: dict[str, str], *, kill_at_page: int | None, engine, args: lis
 # === logins ======================================================================================
 
 
-def login_once(platform: str, forum: str, username: str, address: str) -> tuple[float, float, bool]:
-    """One member's DiscourseConnect round trip; (total seconds, platform return step seconds, ok)."""
+def login_once(platform: str, forum: str, username: str, address: str) -> tuple[float, float, bool, str]:
+    """One member's DiscourseConnect round trip; (total seconds, platform return step seconds, ok, why not)."""
+    started = time.monotonic()
+    try:
+        return _login(platform, forum, username, address)
+    except (requests.RequestException, KeyError, AttributeError) as exc:
+        return time.monotonic() - started, 0.0, False, f"{type(exc).__name__}: {exc}"[:120]
+
+
+def _login(platform: str, forum: str, username: str, address: str) -> tuple[float, float, bool, str]:
     with requests.Session() as browser:
         started = time.monotonic()
         first = browser.get(platform + "/auth/login", allow_redirects=False, timeout=30)
+        if first.status_code != 302:
+            return time.monotonic() - started, 0.0, False, f"/auth/login answered {first.status_code}"
         provider = first.headers["Location"]
         fwd = {"X-Forwarded-For": address}
         step = browser.get(provider, allow_redirects=False, timeout=30, headers=fwd)
@@ -167,7 +177,7 @@ def login_once(platform: str, forum: str, username: str, address: str) -> tuple[
         done = browser.get(back, allow_redirects=False, timeout=30)
         finished = time.monotonic()
         ok = done.status_code == 302 and bool(browser.cookies.get("governance_session"))
-        return finished - started, finished - returned, ok
+        return finished - started, finished - returned, ok, "" if ok else f"/auth/sso answered {done.status_code}"
 
 
 def main(argv=None) -> int:
@@ -176,7 +186,10 @@ def main(argv=None) -> int:
     parser.add_argument("--logins", type=int, default=2_000)
     parser.add_argument("--new-share", type=float, default=0.05,
                         help="share of logins by accounts created after the sync (never seen: one API call)")
-    parser.add_argument("--threads", type=int, default=8, help="concurrent browsers")
+    parser.add_argument("--rate", type=float, default=450,
+                        help="logins started a minute, evenly spaced (0: as fast as --threads browsers go); "
+                        "2,000 at 450/min take 4.4 minutes")
+    parser.add_argument("--threads", type=int, default=32, help="browsers at most at once")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
     parser.add_argument("--webhook-samples", type=int, default=20)
     parser.add_argument("--polling-pages", type=int, default=30,
@@ -277,10 +290,21 @@ def main(argv=None) -> int:
             addresses = [f"{prefix}.{i}" for prefix in ("192.0.2", "198.51.100", "203.0.113")
                          for i in range(1, 255)]
             started = time.monotonic()
+            late = []
+
+            def scheduled(pair):
+                index, username = pair
+                if args.rate:
+                    due = started + index * 60.0 / args.rate
+                    wait = due - time.monotonic()
+                    if wait > 0:
+                        time.sleep(wait)
+                    else:
+                        late.append(-wait)
+                return login_once(platform, forum_url, username, addresses[index % len(addresses)])
+
             with ThreadPoolExecutor(args.threads) as pool:
-                results = list(pool.map(lambda pair: login_once(platform, forum_url, pair[1],
-                                                                addresses[pair[0] % len(addresses)]),
-                                        enumerate(chosen)))
+                results = list(pool.map(scheduled, enumerate(chosen)))
             elapsed = time.monotonic() - started
             calls = len(data.api_requests()) - calls0
             ok = sum(r[2] for r in results)
@@ -288,8 +312,12 @@ def main(argv=None) -> int:
             steps = [r[1] * 1000 for r in results]
             sessions = sql(engine, "SELECT count(DISTINCT member_id) FROM login_session")[0][0]
             stale = sql(engine, "SELECT count(*) FROM member WHERE stale_since IS NOT NULL")[0][0]
+            why = Counter(r[3] for r in results if not r[2])
+            pace = f"started at {args.rate:.0f}/min" if args.rate else f"{args.threads} browsers flat out"
             out(f"logins: {ok}/{len(chosen)} succeeded ({sessions} members with a session) in {elapsed:.0f} s "
-                f"= {ok / elapsed * 60:.0f}/min, {args.threads} browsers, one address at the platform")
+                f"= {ok / elapsed * 60:.0f}/min ({pace}; {len(late)} started late, by up to "
+                f"{max(late, default=0):.1f} s), one address at the platform"
+                + (f"; failures: {dict(why)}" if why else ""))
             out(f"  round trip p50 {percentile(totals, 50):.0f} ms, p99 {percentile(totals, 99):.0f} ms, "
                 f"max {max(totals):.0f} ms; platform return step p50 {percentile(steps, 50):.0f} ms, "
                 f"p99 {percentile(steps, 99):.0f} ms")
