@@ -318,10 +318,8 @@ def login():
         target = _host(decode_payload(dict(parse_qsl(pending)).get("sso", "")).get("return_sso_url", ""))
     with data.lock:
         rows = []
-        everyone = [u for u in data.users.values() if u.human]
         # A big forum lists its first 200 members; anyone can still be named in the form below.
-        more = max(0, len(everyone) - LOGIN_PAGE_ROWS)
-        shown = sorted(everyone, key=lambda u: (not u.staff, u.id > 1000, u.username.lower()))[:LOGIN_PAGE_ROWS]
+        more, shown = data.cached("login_page", lambda: _login_page_users(data))
         for user in shown:
             names = data.group_names_of(user)
             rows.append(
@@ -351,6 +349,12 @@ def login():
         title=_state().title,
         more=more,
     )
+
+
+def _login_page_users(data: ForumData) -> tuple[int, list[User]]:
+    everyone = [u for u in data.users.values() if u.human]
+    shown = sorted(everyone, key=lambda u: (not u.staff, u.id > 1000, u.username.lower()))[:LOGIN_PAGE_ROWS]
+    return max(0, len(everyone) - LOGIN_PAGE_ROWS), shown
 
 
 @bp.post("/login")
@@ -402,7 +406,8 @@ def index():
             for t in sorted(data.topics.values(), key=lambda t: t.id, reverse=True)
             if not t.private
         ][:20]
-        member_count = sum(1 for u in data.users.values() if u.human and not u.staged)
+        member_count = data.cached("member_count", lambda: sum(
+            1 for u in data.users.values() if u.human and not u.staged))
     return render_template(
         "index.html",
         topics=topics,
