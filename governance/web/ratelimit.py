@@ -240,8 +240,13 @@ def login_address_ceiling(view):
         if current_app.config.get("RATELIMIT_ENABLED", True):
             limit, period = parse_limit(current_app.config.get("RATELIMIT_LOGIN_FAILURES") or "30/minute")
             window = _window(time.time(), period)
-            with current_app.extensions["governance.engine_counters"].connect() as conn:
-                failed = conn.execute(_CURRENT, {"key": f"login-failed:{_address()}", "window_start": window}).scalar()
+            try:
+                with current_app.extensions["governance.engine_counters"].begin() as conn:
+                    failed = conn.execute(_CURRENT, {"key": f"login-failed:{_address()}",
+                                                     "window_start": window}).scalar()
+            except OperationalError as exc:  # as hit(): a broken counter must not take logins down
+                log.warning("login failures not read: %s", str(exc).splitlines()[0])
+                failed = 0
             if (failed or 0) >= limit:
                 raise RateLimited(retry_after=_retry_after(window, period, time.time()))
             # Per step (start, return), so one login spends one of each.
