@@ -465,6 +465,26 @@ class ForumData:
             return list(self.cached(("auto", name), lambda: [
                 u.id for u in self.users.values() if name in self.auto_group_names(u)]))
 
+    def auto_group_size(self, name: str) -> int:
+        """How many users an automatic group has (one pass over the users, cached between changes)."""
+        with self.lock:
+            return self.cached("auto_sizes", self._auto_sizes).get(name, 0)
+
+    def _auto_sizes(self) -> dict[str, int]:
+        sizes = dict.fromkeys(AUTO_GROUP_IDS, 0)
+        by_level = [0] * 5
+        for user in self.users.values():
+            by_level[user.trust_level] += 1
+            if user.admin:
+                sizes["admins"] += 1
+            if user.moderator:
+                sizes["moderators"] += 1
+            if user.admin or user.moderator:
+                sizes["staff"] += 1
+        for level in range(5):
+            sizes[f"trust_level_{level}"] = sum(by_level[level:])
+        return sizes
+
     def cached(self, key, compute):
         """``compute()``, remembered until the next change; only on forums above 2,000 accounts.
 
