@@ -104,24 +104,38 @@ def _require_admin() -> None:
         raise ForumError(NOT_FOUND, kind="not_found", status=404)
 
 
+def api_user():
+    """The active, unsuspended account an admin API request acts as, or None (bad key or user)."""
+    state = _state()
+    key = request.headers.get("Api-Key", "")
+    username = request.headers.get("Api-Username", "")
+    user = state.data.find_user(username) if username else None
+    key_ok = hmac.compare_digest(key.encode(), state.api_key.encode())
+    if not key_ok or user is None or user.staged or not user.active or user.suspended:
+        return None
+    return user
+
+
 @bp.before_request
 def authenticate():
-    """Apply the test delay, the rate limit, then the API key check."""
+    """Apply the test delay, the API key check, then the admin API key's rate limit.
+
+    As Discourse: a bad key or user is refused (403) before the limiter counts anything, and a
+    request with a good admin key counts against ``max_admin_api_reqs_per_minute`` instead of
+    the per-IP limits (``app._global_limits`` lets it through).
+    """
     state = _state()
     data = state.data
     if data.delay_seconds:
         time.sleep(data.delay_seconds)
-    key = request.headers.get("Api-Key", "")
-    wait = data.check_rate_limit(key)
+    user = api_user()
+    if user is None:
+        return error_response(INVALID_ACCESS, "invalid_access", 403)
+    wait = data.check_rate_limit(request.headers.get("Api-Key", ""))
     if wait is not None:
         return rate_limited(wait)
-    username = request.headers.get("Api-Username", "")
-    user = data.find_user(username) if username else None
-    key_ok = hmac.compare_digest(key.encode(), state.api_key.encode())
-    if not key_ok or user is None or user.staged or not user.active or user.suspended:
-        return error_response(INVALID_ACCESS, "invalid_access", 403)
     g.api_user = user
-    data.log_request(request.method, request.path, user.username)
+    data.log_request(request.method, request.path, user.username, request.query_string.decode("latin-1"))
     return None
 
 
@@ -214,16 +228,21 @@ def admin_user_list(flag: str):
     needle = str(params.get("filter", "")).lower()
     data = _data()
     with data.lock:
-        users = [
-            u
-            for u in data.users.values()
-            if u.human
-            and not u.staged
-            and _matches_flag(u, flag)
-            and (not needle or needle in u.username.lower() or needle in u.email.lower())
-        ]
-        key = _ORDERS.get(order, _ORDERS["created"])
-        users.sort(key=lambda u: (key(u), u.id), reverse=not ascending)
+
+        def listing():
+            users = [
+                u
+                for u in data.users.values()
+                if u.human
+                and not u.staged
+                and _matches_flag(u, flag)
+                and (not needle or needle in u.username.lower() or needle in u.email.lower())
+            ]
+            key = _ORDERS.get(order, _ORDERS["created"])
+            users.sort(key=lambda u: (key(u), u.id), reverse=not ascending)
+            return users
+
+        users = data.cached(("admin_list", flag, order, ascending, needle), listing)
         chunk = users[page * ADMIN_PAGE_SIZE : (page + 1) * ADMIN_PAGE_SIZE]
         return json_response([ser.admin_list_user(data, u, show_emails=show_emails) for u in chunk])
 

@@ -10,11 +10,17 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 
-from flask import Flask, request
+from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
 
-from .api import JSON_TYPE, NOT_FOUND, error_response
+from .api import JSON_TYPE, NOT_FOUND, api_user, error_response
 from .store import ForumData
+
+#: Discourse's defaults (``config/discourse_defaults.conf``): ``max_admin_api_reqs_per_minute``,
+#: ``max_reqs_per_ip_per_10_seconds`` and ``max_reqs_per_ip_per_minute``.
+DISCOURSE_ADMIN_API_PER_MINUTE = 60
+DISCOURSE_IP_PER_10_SECONDS = 50
+DISCOURSE_IP_PER_MINUTE = 200
 
 
 @dataclass
@@ -26,6 +32,7 @@ class ForumState:
     api_key: str
     api_username: str
     title: str
+    trust_forwarded_for: bool = True
 
 
 def create_forum_app(
@@ -35,6 +42,7 @@ def create_forum_app(
     api_key: str,
     api_username: str = "system",
     rate_limit: int | None = None,
+    discourse_limits: bool = False,
     secret_key: str | None = None,
     title: str = "Community forum (stand-in)",
 ) -> Flask:
@@ -43,7 +51,10 @@ def create_forum_app(
     `sso_secrets` maps a domain (or a `*` pattern) to its DiscourseConnect secret, as the
     site setting `discourse_connect_provider_secrets` does. `api_key` is an all-users key:
     any active member's name is accepted as Api-Username; `api_username` (which must exist)
-    is the one to announce. `rate_limit` caps requests per API key per minute.
+    is the one to announce. `rate_limit` caps admin API requests per minute, forum-wide.
+    `discourse_limits` turns on Discourse's default limits: 60 admin API requests a minute
+    (unless `rate_limit` says otherwise) and, for every other request, 50 per 10 seconds and 200
+    a minute per client address (the first `X-Forwarded-For` hop when the peer is loopback).
     """
     if not sso_secrets:
         raise ValueError("at least one DiscourseConnect secret is needed")
@@ -63,10 +74,15 @@ def create_forum_app(
     app.extensions["forum_standin"] = ForumState(
         data=data, sso_secrets=dict(sso_secrets), api_key=api_key, api_username=api_username, title=title
     )
-    if rate_limit is not None:
+    if discourse_limits:
+        data.set_rate_limit(rate_limit if rate_limit is not None else DISCOURSE_ADMIN_API_PER_MINUTE)
+        data.set_ip_limits(DISCOURSE_IP_PER_10_SECONDS, DISCOURSE_IP_PER_MINUTE)
+    elif rate_limit is not None:
         data.set_rate_limit(rate_limit)
 
     from . import api, connect
+
+    app.before_request(_global_limits)
 
     app.register_blueprint(api.bp)
     app.register_blueprint(connect.bp)
@@ -94,3 +110,38 @@ def _http_error(error: HTTPException):
     return error_response(
         error.description or error.name, "invalid_parameters" if code < 500 else "unknown", code
     )
+
+
+def client_ip() -> str:
+    """The visitor's address: the first ``X-Forwarded-For`` hop when a loopback proxy sent it."""
+    peer = request.remote_addr or ""
+    forwarded = request.headers.get("X-Forwarded-For", "")
+    state = app_state()
+    if forwarded and state.trust_forwarded_for and (peer.startswith("127.") or peer == "::1"):
+        return forwarded.split(",")[0].strip()[:64]
+    return peer
+
+
+def app_state():
+    from flask import current_app
+
+    return current_app.extensions["forum_standin"]
+
+
+def _global_limits():
+    """Discourse's ``RequestTracker`` limits per client address, before anything else runs.
+
+    A request with a valid admin API key is not counted here (Discourse rolls these limiters
+    back for it); it counts against the admin API limit instead.
+    """
+    data = app_state().data
+    if data.ip_limits is None or ("Api-Key" in request.headers and api_user() is not None):
+        return None
+    refused = data.check_ip_limit(client_ip())
+    if refused is None:
+        return None
+    code, wait = refused
+    message = (f"Slow down, too many requests from this IP address.\nPlease retry again in {wait} "
+               f"seconds.\nError code: {code}.\n")
+    return Response(message, status=429, content_type="text/plain",
+                    headers={"Retry-After": str(wait), "Discourse-Rate-Limit-Error-Code": code})

@@ -13,12 +13,14 @@ from urllib.parse import urlsplit
 from werkzeug.serving import make_server
 
 from .app import create_forum_app
-from .seed import seed_forum
+from .seed import seed_forum, seed_large
+from .webhooks import Sender, add_webhook
 
 DEV_SSO_SECRET = "dev-connect-secret"
 DEV_API_KEY = "dev-api-key"
 SECRET_ENV = "GOVERNANCE_DISCOURSE_CONNECT_SECRET"
 API_KEY_ENV = "GOVERNANCE_DISCOURSE_API_KEY"
+WEBHOOK_SECRET_ENV = "GOVERNANCE_DISCOURSE_WEBHOOK_SECRET"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -55,7 +57,26 @@ def build_parser() -> argparse.ArgumentParser:
         "--api-username", default="system", help="Api-Username to announce (default: %(default)s)"
     )
     serve.add_argument(
-        "--rate-limit", type=int, default=None, metavar="N", help="answer 429 beyond N API requests a minute"
+        "--rate-limit", type=int, default=None, metavar="N",
+        help="admin API requests a minute, forum-wide (default: Discourse's 60 with --discourse-limits)",
+    )
+    serve.add_argument(
+        "--discourse-limits", action="store_true",
+        help="enforce Discourse's default rate limits: 60 admin API requests a minute, 50 requests "
+        "per 10 seconds and 200 a minute per address (off by default: the demo's seeding makes "
+        "one API call per member)",
+    )
+    serve.add_argument(
+        "--accounts", type=int, default=None, metavar="N",
+        help="grow the seeded community to N generated accounts (e.g. 30000)",
+    )
+    serve.add_argument(
+        "--webhook", default=None, metavar="URL",
+        help="send account events to this URL as Discourse's webhooks do (e.g. the platform's /auth/forum-webhook)",
+    )
+    serve.add_argument(
+        "--webhook-secret", default=None,
+        help=f"the webhook's secret (default: ${WEBHOOK_SECRET_ENV})",
     )
     return parser
 
@@ -73,15 +94,20 @@ def serve(args: argparse.Namespace) -> int:
     sso_secret = args.sso_secret or os.environ.get(SECRET_ENV) or DEV_SSO_SECRET
     api_key = args.api_key or os.environ.get(API_KEY_ENV) or DEV_API_KEY
     domains = _secret_domains(args.platform_url)
+    data = seed_large(args.accounts) if args.accounts else seed_forum()
     app = create_forum_app(
-        data=seed_forum(),
+        data=data,
         sso_secrets={domain: sso_secret for domain in domains},
         api_key=api_key,
         api_username=args.api_username,
         rate_limit=args.rate_limit,
+        discourse_limits=args.discourse_limits,
     )
     server = make_server(args.host, args.port, app, threaded=True)
     url = f"http://{args.host}:{server.server_port}"
+    if args.webhook:
+        add_webhook(data, args.webhook, args.webhook_secret or os.environ.get(WEBHOOK_SECRET_ENV, ""))
+    sender = Sender(data, url).start()
     print(f"Stand-in Discourse forum on {url} (Ctrl-C to stop)")
     print(f"  DiscourseConnect endpoint: {url}/session/sso_provider, for {', '.join(domains)}")
     if sso_secret == DEV_SSO_SECRET:
@@ -89,12 +115,19 @@ def serve(args: argparse.Namespace) -> int:
     if api_key == DEV_API_KEY:
         print(f"  API key: {DEV_API_KEY!r} (development default; set ${API_KEY_ENV})")
     print(f"  Api-Username: {args.api_username}")
+    print(f"  Accounts: {sum(1 for u in data.users.values() if u.human)}")
+    if args.discourse_limits:
+        print(f"  Rate limits: {data.rate_limit_per_minute} admin API requests a minute; "
+              f"{data.ip_limits[0]} per 10 s and {data.ip_limits[1]} a minute per address")
+    if args.webhook:
+        print(f"  Webhook: {args.webhook}")
     sys.stdout.flush()
     try:
         server.serve_forever()
     except KeyboardInterrupt:
         print("Stopped.")
     finally:
+        sender.stop()
         server.server_close()
     return 0
 

@@ -98,6 +98,7 @@ MISSING_SECRET = (
     "Authentication failed due to missing secret. Contact the site administrators to fix this problem."
 )
 BLANK_RETURN_URL = "return_sso_url is blank, it must be provided"
+LOGIN_PAGE_ROWS = 200
 _NOT_BASE64 = re.compile(r"[^a-zA-Z0-9=\r\n/+]")
 
 
@@ -317,9 +318,9 @@ def login():
         target = _host(decode_payload(dict(parse_qsl(pending)).get("sso", "")).get("return_sso_url", ""))
     with data.lock:
         rows = []
-        for user in sorted(data.users.values(), key=lambda u: (not u.staff, u.username.lower())):
-            if not user.human:
-                continue
+        # A big forum lists its first 200 members; anyone can still be named in the form below.
+        more, shown = data.cached("login_page", lambda: _login_page_users(data))
+        for user in shown:
             names = data.group_names_of(user)
             rows.append(
                 {
@@ -346,7 +347,14 @@ def login():
         csrf_token=_csrf_token(),
         current=current_user(),
         title=_state().title,
+        more=more,
     )
+
+
+def _login_page_users(data: ForumData) -> tuple[int, list[User]]:
+    everyone = [u for u in data.users.values() if u.human]
+    shown = sorted(everyone, key=lambda u: (not u.staff, u.id > 1000, u.username.lower()))[:LOGIN_PAGE_ROWS]
+    return max(0, len(everyone) - LOGIN_PAGE_ROWS), shown
 
 
 @bp.post("/login")
@@ -398,7 +406,8 @@ def index():
             for t in sorted(data.topics.values(), key=lambda t: t.id, reverse=True)
             if not t.private
         ][:20]
-        member_count = sum(1 for u in data.users.values() if u.human and not u.staged)
+        member_count = data.cached("member_count", lambda: sum(
+            1 for u in data.users.values() if u.human and not u.staged))
     return render_template(
         "index.html",
         topics=topics,

@@ -30,7 +30,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from importlib import resources
 
-from .store import ForumData, utcnow
+from .store import ForumData, Membership, utcnow
 
 
 def _at(day: str, hour: int = 12) -> datetime:
@@ -349,3 +349,85 @@ def _seed_topics(data: ForumData) -> None:
         category_id=4,
         created_at=_at("2026-11-12", 16),
     )
+
+
+# === a community of realistic size ===============================================================
+
+_FIRST = ("amber ash birch brook cedar clover coral dawn ember fern finch flint frost glade hazel "
+          "heath holly iris ivy juniper kestrel lark linden maple marsh meadow moss oak onyx otter "
+          "pine plover quartz rain reed robin rowan sage sedge slate sorrel sparrow thorn tide "
+          "umber vale willow wren yew zinc").split()
+_SECOND = ("fox hart wolf hawk owl crane heron pike trout vole badger stoat moth bee ant lynx "
+           "seal swift kite rook crow gull tern wren dove jay").split()
+
+#: Extra members of the seeded groups, and one big group, in the large community.
+_LARGE_GROUPS = {"sig-security": 300, "sig-documentation": 800, "sig-infrastructure": 500,
+                 "sig-release": 400, "contributors": 6000}
+
+
+def seed_large(accounts: int = 30_000, *, now: datetime | None = None, seed: int = 14) -> ForumData:
+    """The seeded community grown to ``accounts`` members (the named ones included), in seconds.
+
+    Generated accounts are spread from 2015 to yesterday with more of them recent, as forums
+    grow; about 30% are trust level 0, 40% TL1, 20% TL2, 9% TL3 and under 1% TL4; 0.4% are
+    suspended (a third of those suspensions have run out), 0.3% silenced, 2% staged and 1.5%
+    never activated. Group ``contributors`` and the SIGs get thousands of members. The same
+    ``seed`` gives the same forum (except the accounts anchored on ``now``).
+    """
+    import random
+
+    from .store import User
+
+    now = now or utcnow()
+    data = seed_forum(now=now)
+    rng = random.Random(seed)
+    start = _at("2015-03-01", 9)
+    span = (now - timedelta(days=1) - start).total_seconds()
+    levels = (0,) * 30 + (1,) * 40 + (2,) * 20 + (3,) * 9 + (4,)
+    zones = ("Europe/Berlin", "America/Toronto", "Asia/Tokyo", "UTC", "Africa/Lagos", "America/Sao_Paulo")
+    generated: list[User] = []
+    with data.lock:
+        next_id = data._next_user_id
+        for n in range(max(0, accounts - len([u for u in data.users.values() if u.human]))):
+            username = f"{rng.choice(_FIRST)}_{rng.choice(_SECOND)}{n}"
+            created = start + timedelta(seconds=span * rng.random() ** 0.6)
+            level = rng.choice(levels)
+            age_days = (now - created).days
+            if age_days < 30:
+                level = min(level, 1)
+            seen = created + timedelta(seconds=(now - created).total_seconds() * rng.random())
+            user = User(
+                id=next_id, username=username, name=username.replace("_", " ").title(),
+                email=f"{username}@example.org", created_at=created, trust_level=level,
+                timezone=rng.choice(zones), last_seen_at=seen,
+                days_visited=rng.randint(1, max(1, min(age_days, 2000))),
+                time_read=rng.randint(60, 600_000),
+            )
+            roll = rng.random()
+            if roll < 0.004:
+                user.suspended_at = created + (now - created) / 2
+                ends = rng.choice((now + timedelta(days=365), now + timedelta(days=30), now - timedelta(days=3)))
+                user.suspended_till, user.suspend_reason = ends, "Repeated rule breaking"
+            elif roll < 0.007:
+                user.silenced_till, user.silence_reason = now + timedelta(days=60), "Posting spam links"
+            elif roll < 0.027:
+                user.staged, user.trust_level, user.name, user.last_seen_at = True, 0, None, None
+            elif roll < 0.042:
+                user.active, user.trust_level, user.last_seen_at = False, 0, None
+            data.users[next_id] = user
+            data._by_name[username.lower()] = next_id
+            generated.append(user)
+            next_id += 1
+        data._next_user_id = next_id
+        if data.find_group("contributors") is None:
+            data.create_group("contributors", full_name="Contributors",
+                              bio="Everyone who has landed a change in the project.")
+        eligible = [u for u in generated if u.active and not u.staged]
+        for name, size in _LARGE_GROUPS.items():
+            group = data.find_group(name)
+            for user in rng.sample(eligible, min(size, len(eligible))):
+                if user.id not in group.members:
+                    added = user.created_at + (now - user.created_at) * rng.random()
+                    group.members[user.id] = Membership(user_id=user.id, added_at=added)
+        data._changed()
+    return data

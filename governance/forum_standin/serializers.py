@@ -50,7 +50,7 @@ def basic_user(user: User) -> dict:
 
 def _group_size(data: ForumData, name: str, group: Group | None) -> int:
     if group is None:
-        return len(data.auto_group_user_ids(name))
+        return data.auto_group_size(name)
     return len(group.members)
 
 

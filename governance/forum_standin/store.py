@@ -219,6 +219,21 @@ class ForumData:
         self._forced_wait_seconds = 1
         self._hits: dict[str, deque[float]] = {}
         self._requests: list[tuple[str, str, str]] = []
+        self.queries: list[str] = []  # the query string of each logged request, in order
+        # Discourse's global per-IP limits (None: off) and the forum-wide admin API limit.
+        self.ip_limits: tuple[int, int] | None = None  # (per 10 seconds, per minute)
+        self._ip_hits: dict[str, deque[float]] = {}
+        self.refusals: list[tuple[str, str]] = []  # (limit, client) of every 429 sent
+        # username (lower case) -> user id; checked on use, since tests may rename a User in place.
+        self._by_name: dict[str, int] = {}
+        # Bumped by every control method, so answers computed over all users can be cached.
+        self.revision = 0
+        self._cache: dict[object, tuple[int, object]] = {}
+        # Outgoing webhooks (see webhooks.py): the configured hooks and the deliveries owed.
+        self.webhooks: list = []
+        self._next_event_id = 1
+        self.outbox: deque = deque()
+        self.outbox_ready = threading.Condition(self.lock)
 
     # === users ===
 
@@ -242,7 +257,7 @@ class ForumData:
         if not 0 <= trust_level <= 4:
             raise ValueError(f"trust level must be 0..4, not {trust_level!r}")
         with self.lock:
-            if self.find_user(username) is not None:
+            if self._name_taken(username):
                 raise ValueError(f"username {username!r} is taken")
             if user_id is None:
                 user_id = self._next_user_id
@@ -263,16 +278,30 @@ class ForumData:
                 **extra,
             )
             self.users[user_id] = user
+            self._by_name[username.lower()] = user_id
+            self.revision += 1
             for group_name in groups:
                 self.add_to_group(group_name, username)
             return user
+
+    def _name_taken(self, username: str) -> bool:
+        wanted = username.lower()
+        user = self.users.get(self._by_name.get(wanted, 0))
+        if user is not None and user.username.lower() == wanted:
+            return True
+        # A big forum is built by the seed, which renames nobody: the index is enough there.
+        return len(self.users) <= 5000 and self.find_user(username) is not None
 
     def find_user(self, username: str) -> User | None:
         """Return the user with this username (case-insensitive, as Discourse), or None."""
         wanted = username.lower()
         with self.lock:
-            for user in self.users.values():
+            user = self.users.get(self._by_name.get(wanted, 0))
+            if user is not None and user.username.lower() == wanted:
+                return user
+            for user in self.users.values():  # renamed in place since it was indexed
                 if user.username.lower() == wanted:
+                    self._by_name[wanted] = user.id
                     return user
         return None
 
@@ -292,6 +321,8 @@ class ForumData:
             user.suspended_at = utcnow()
             user.suspended_till = until or user.suspended_at + timedelta(days=365 * 100)
             user.suspend_reason = reason
+            self._changed()
+            self.emit("user", "user_suspended", user)
             return user
 
     def unsuspend(self, username: str) -> User:
@@ -299,6 +330,8 @@ class ForumData:
         with self.lock:
             user = self.user(username)
             user.suspended_at = user.suspended_till = user.suspend_reason = None
+            self._changed()
+            self.emit("user", "user_unsuspended", user)
             return user
 
     def silence(
@@ -309,6 +342,39 @@ class ForumData:
             user = self.user(username)
             user.silenced_till = until or utcnow() + timedelta(days=365 * 100)
             user.silence_reason = reason
+            self._changed()  # core Discourse sends no webhook for a silence (see webhooks.py)
+            return user
+
+    def unsilence(self, username: str) -> User:
+        """Lift a silence (no webhook either)."""
+        with self.lock:
+            user = self.user(username)
+            user.silenced_till = user.silence_reason = None
+            self._changed()
+            return user
+
+    def delete_user(self, username: str) -> User:
+        """Delete an account, as `DELETE /admin/users/{id}.json`; sends `user_destroyed`."""
+        with self.lock:
+            user = self.user(username)
+            self.emit("user", "user_destroyed", user)  # the payload is built before the row goes
+            del self.users[user.id]
+            self._by_name.pop(user.username.lower(), None)
+            for group in self.groups.values():
+                group.members.pop(user.id, None)
+            self._changed()
+            return user
+
+    def update_user(self, username: str, **fields) -> User:
+        """Change profile fields (name, title, ...) as the member would; sends `user_updated`."""
+        with self.lock:
+            user = self.user(username)
+            for key, value in fields.items():
+                if not hasattr(user, key):
+                    raise AttributeError(key)
+                setattr(user, key, value)
+            self._changed()
+            self.emit("user", "user_updated", user)
             return user
 
     def set_trust_level(self, username: str, level: int) -> User:
@@ -317,7 +383,10 @@ class ForumData:
             raise ValueError(f"trust level must be 0..4, not {level!r}")
         with self.lock:
             user = self.user(username)
-            user.trust_level = level
+            old, user.trust_level = user.trust_level, level
+            self._changed()
+            if old != level:
+                self.emit("user_promoted", "user_promoted", user, old_trust_level=old)
             return user
 
     # === groups ===
@@ -358,6 +427,8 @@ class ForumData:
             if membership is None:
                 membership = Membership(user_id=user.id, added_at=added_at or utcnow(), owner=owner)
                 group.members[user.id] = membership
+                self._changed()
+                self.emit("group_user", "user_added_to_group", user, group=group, membership=membership)
             elif owner:
                 membership.owner = True
             return membership
@@ -368,7 +439,13 @@ class ForumData:
             group = self.find_group(group_name)
             if group is None:
                 raise KeyError(group_name)
-            return group.members.pop(self.user(username).id, None) is not None
+            user = self.user(username)
+            membership = group.members.pop(user.id, None)
+            if membership is None:
+                return False
+            self._changed()
+            self.emit("group_user", "user_removed_from_group", user, group=group, membership=membership)
+            return True
 
     def auto_group_names(self, user: User) -> list[str]:
         """The automatic groups Discourse puts this user in, in id order."""
@@ -383,10 +460,57 @@ class ForumData:
         return names
 
     def auto_group_user_ids(self, name: str) -> list[int]:
-        """Ids of the users in an automatic group."""
+        """Ids of the users in an automatic group (cached between changes on big forums)."""
         with self.lock:
-            users = list(self.users.values())
-        return [u.id for u in users if name in self.auto_group_names(u)]
+            return list(self.cached(("auto", name), lambda: [
+                u.id for u in self.users.values() if name in self.auto_group_names(u)]))
+
+    def auto_group_size(self, name: str) -> int:
+        """How many users an automatic group has (one pass over the users, cached between changes)."""
+        with self.lock:
+            return self.cached("auto_sizes", self._auto_sizes).get(name, 0)
+
+    def _auto_sizes(self) -> dict[str, int]:
+        sizes = dict.fromkeys(AUTO_GROUP_IDS, 0)
+        by_level = [0] * 5
+        for user in self.users.values():
+            by_level[user.trust_level] += 1
+            if user.admin:
+                sizes["admins"] += 1
+            if user.moderator:
+                sizes["moderators"] += 1
+            if user.admin or user.moderator:
+                sizes["staff"] += 1
+        for level in range(5):
+            sizes[f"trust_level_{level}"] = sum(by_level[level:])
+        return sizes
+
+    def cached(self, key, compute):
+        """``compute()``, remembered until the next change; only on forums above 2,000 accounts.
+
+        Small forums are recomputed every time, so a test that edits a ``User`` in place sees it.
+        """
+        with self.lock:
+            if len(self.users) <= 2000:
+                return compute()
+            hit = self._cache.get(key)
+            if hit is not None and hit[0] == self.revision:
+                return hit[1]
+            value = compute()
+            self._cache[key] = (self.revision, value)
+            return value
+
+    def _changed(self) -> None:
+        self.revision += 1
+
+    def emit(self, event_type: str, event_name: str, user: User, **context) -> None:
+        """Queue this event for every active webhook that wants it (see ``webhooks.py``)."""
+        with self.lock:
+            if not self.webhooks:
+                return
+            from .webhooks import queue_event  # the payload is built now, as Discourse enqueues it
+
+            queue_event(self, event_type, event_name, user, **context)
 
     def group_names_of(self, user: User) -> list[str]:
         """All group names a user belongs to, automatic ones first, each part in id order."""
@@ -552,7 +676,7 @@ class ForumData:
             self._forced_wait_seconds = wait_seconds
 
     def set_rate_limit(self, per_minute: int | None) -> None:
-        """Limit each API key to `per_minute` requests in any 60 seconds (None: no limit)."""
+        """Limit admin API requests to `per_minute` in any 60 seconds, forum-wide (None: no limit)."""
         with self.lock:
             self.rate_limit_per_minute = per_minute
             self._hits.clear()
@@ -563,28 +687,66 @@ class ForumData:
             self.delay_seconds = seconds
 
     def check_rate_limit(self, api_key: str) -> int | None:
-        """Count one API request; return seconds to wait if it must be refused, else None."""
+        """Count one admin API request; return seconds to wait if it must be refused, else None.
+
+        As Discourse's ``admin_api_min`` limiter: one sliding 60-second window for the whole
+        forum, shared by every admin key (``max_admin_api_reqs_per_minute``). A refused request
+        is not counted.
+        """
         with self.lock:
             if self._forced_429s > 0:
                 self._forced_429s -= 1
+                self.refusals.append(("forced", api_key[:4]))
                 return self._forced_wait_seconds
             if self.rate_limit_per_minute is None:
                 return None
-            now = time.monotonic()
-            hits = self._hits.setdefault(api_key, deque())
-            while hits and hits[0] <= now - 60:
-                hits.popleft()
-            if len(hits) >= self.rate_limit_per_minute:
-                return max(1, int(hits[0] + 60 - now + 0.999))
-            hits.append(now)
+            wait = _slide(self._hits.setdefault("admin_api_min", deque()), self.rate_limit_per_minute, 60)
+            if wait is not None:
+                self.refusals.append(("admin_api_key_rate_limit", "admin_api_min"))
+            return wait
+
+    def set_ip_limits(self, per_10_seconds: int | None, per_minute: int | None = None) -> None:
+        """Turn Discourse's global per-IP limits on (``max_reqs_per_ip_per_10_seconds``,
+        ``max_reqs_per_ip_per_minute``; defaults 50 and 200) or off (None)."""
+        with self.lock:
+            self.ip_limits = None if per_10_seconds is None else (per_10_seconds, per_minute or 200)
+            self._ip_hits.clear()
+
+    def check_ip_limit(self, ip: str) -> tuple[str, int] | None:
+        """Count one request from ``ip`` against the global limits; (error code, wait) if refused."""
+        with self.lock:
+            if self.ip_limits is None:
+                return None
+            per_10, per_60 = self.ip_limits
+            for code, limit, period in (("ip_10_secs_limit", per_10, 10), ("ip_60_secs_limit", per_60, 60)):
+                hits = self._ip_hits.setdefault(f"{code}:{ip}", deque())
+                wait = _slide(hits, limit, period, count=False)
+                if wait is not None:
+                    self.refusals.append((code, ip))
+                    return code, wait
+            for code in ("ip_10_secs_limit", "ip_60_secs_limit"):
+                self._ip_hits[f"{code}:{ip}"].append(time.monotonic())
             return None
 
-    def log_request(self, method: str, path: str, api_username: str) -> None:
+    def log_request(self, method: str, path: str, api_username: str, query: str = "") -> None:
         """Record one API request (for tests that count calls)."""
         with self.lock:
             self._requests.append((method, path, api_username))
+            self.queries.append(query)
 
     def api_requests(self) -> list[tuple[str, str, str]]:
         """The API requests answered so far, as (method, path, Api-Username) in order."""
         with self.lock:
             return list(self._requests)
+
+
+def _slide(hits: deque, limit: int, period: float, *, count: bool = True) -> int | None:
+    """A sliding window of ``period`` seconds: seconds to wait if full, else None (and count one)."""
+    now = time.monotonic()
+    while hits and hits[0] <= now - period:
+        hits.popleft()
+    if len(hits) >= limit:
+        return max(1, int(hits[0] + period - now + 0.999))
+    if count:
+        hits.append(now)
+    return None

@@ -21,6 +21,7 @@ from werkzeug.serving import WSGIRequestHandler, make_server
 from .app import create_forum_app
 from .seed import seed_forum
 from .store import ForumData
+from .webhooks import Sender
 
 TEST_SSO_SECRET = "test-connect-secret"
 TEST_API_KEY = "test-api-key"
@@ -42,6 +43,7 @@ class RunningForum:
     api_username: str
     sso_secret: str
     data: ForumData
+    sender: Sender | None = None
 
     @property
     def sso_url(self) -> str:
@@ -58,12 +60,15 @@ def running_forum(
     api_key: str = TEST_API_KEY,
     api_username: str = "system",
     rate_limit: int | None = None,
+    discourse_limits: bool = False,
     host: str = "127.0.0.1",
 ) -> Iterator[RunningForum]:
     """Serve a forum (the seeded one unless `data` is given) on a free port in a daemon thread.
 
     `sso_secret` is accepted for every return domain (`*`) unless `sso_secrets` maps domains
-    to secrets explicitly. The server is shut down and its socket closed on exit.
+    to secrets explicitly. `discourse_limits` enforces Discourse's default rate limits. Webhooks
+    added to `data` (``webhooks.add_webhook``) are delivered by a sender thread; `forum.sender`
+    can `drain()`. The server is shut down and its socket closed on exit.
     """
     data = data if data is not None else seed_forum()
     app = create_forum_app(
@@ -72,21 +77,26 @@ def running_forum(
         api_key=api_key,
         api_username=api_username,
         rate_limit=rate_limit,
+        discourse_limits=discourse_limits,
     )
     server = make_server(host, 0, app, threaded=True, request_handler=_QuietHandler)
+    url = f"http://{host}:{server.server_port}"
+    sender = Sender(data, url).start()
     thread = threading.Thread(
         target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="forum-standin", daemon=True
     )
     thread.start()
     try:
         yield RunningForum(
-            url=f"http://{host}:{server.server_port}",
+            url=url,
             api_key=api_key,
             api_username=api_username,
             sso_secret=sso_secret,
             data=data,
+            sender=sender,
         )
     finally:
+        sender.stop()
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)

@@ -49,10 +49,35 @@ class _BoundedSleep:
         return getattr(time, name)
 
 
+class _NoBudget(Exception):
+    def __init__(self, seconds: float) -> None:
+        super().__init__(seconds)
+        self.seconds = seconds
+
+
+_before_request: contextvars.ContextVar[Any] = contextvars.ContextVar("forum_before_request", default=None)
+
+
+class _MeteredRequests:
+    """Stands in for ``requests`` inside pydiscourse.client: each HTTP request (a retry after a
+    429 too) is counted and drawn from the API budget before it is sent."""
+
+    def request(self, *args: Any, **kwargs: Any) -> Any:
+        hook = _before_request.get()
+        if hook is not None:
+            hook()
+        return requests.request(*args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(requests, name)
+
+
 _install_lock = threading.Lock()
 with _install_lock:
     if not isinstance(_pd_client.time, _BoundedSleep):
         _pd_client.time = _BoundedSleep()
+    if not isinstance(_pd_client.requests, _MeteredRequests):
+        _pd_client.requests = _MeteredRequests()
 
 
 def parse_time(value: str | None) -> datetime | None:
@@ -65,12 +90,22 @@ def parse_time(value: str | None) -> datetime | None:
 class Forum:
     """The forum's JSON API as this platform uses it."""
 
-    def __init__(self, *, url: str, api_key: str, api_username: str, timeout: float = 5.0,
-                 max_wait: float = 2.0, page_interval: float = 0.0) -> None:
+    def __init__(self, *, url: str, api_key: str, api_username: str, timeout: float | tuple[float, float] = 5.0,
+                 max_wait: float = 2.0, page_interval: float = 0.0, budget: Any = None) -> None:
         self.url = url.rstrip("/")
         self.client = DiscourseClient(self.url, api_username=api_username, api_key=api_key, timeout=timeout)
         self.max_wait = max_wait
         self.page_interval = page_interval
+        #: ``budget.Budget`` (or anything with ``take() -> seconds to wait``); None: no budget
+        self.budget = budget
+        self.calls = 0
+
+    def _metered(self) -> None:
+        if self.budget is not None:
+            wait = self.budget.take()
+            if wait:
+                raise _NoBudget(wait)
+        self.calls += 1
 
     @classmethod
     def from_config(cls, config: Any, **overrides: Any) -> Forum:
@@ -84,8 +119,12 @@ class Forum:
     @contextmanager
     def _call(self, what: str) -> Iterator[None]:
         token = _max_wait.set(self.max_wait)
+        hook = _before_request.set(self._metered)
         try:
             yield
+        except _NoBudget as exc:
+            raise ForumUnavailable(f"The platform has used its share of the forum's API limit for now ({what}); "
+                                   f"try again in {int(exc.seconds) + 1} seconds.") from None
         except _BackOff as exc:
             raise ForumUnavailable(f"The forum asked us to slow down ({what}); try again in "
                                    f"{int(exc.seconds) + 1} seconds.") from None
@@ -104,6 +143,7 @@ class Forum:
                 kind = "gave an unexpected answer"
             raise ForumUnavailable(f"The forum {kind} ({what}). Nothing was changed; please try again.") from None
         finally:
+            _before_request.reset(hook)
             _max_wait.reset(token)
 
     # --- users -------------------------------------------------------------------------------
@@ -122,6 +162,15 @@ class Forum:
         with self._call("user"):
             raw = self.client.user_by_id(int(user_id))
             return evidence_from_admin(raw), raw
+
+    def users_page(self, page: int, *, flag: str = "active") -> list[dict[str, Any]]:
+        """One page (100 accounts, oldest first) of ``/admin/users/list/{flag}.json``."""
+        with self._call("user list"):
+            rows = self.client._get(f"/admin/users/list/{quote(flag, safe='')}.json", page=int(page),
+                                    order="created", asc="true")
+            if not isinstance(rows, list):
+                raise ValueError("not a list")
+            return rows
 
     # --- groups ------------------------------------------------------------------------------
     def group_members(self, name: str, *, limit: int = 50) -> list[dict[str, Any]]:
@@ -181,14 +230,18 @@ class Forum:
             return self.client._get(f"/posts/{int(post_id)}.json")
 
 
-def evidence_from_admin(raw: dict[str, Any]) -> Evidence:
-    """Eligibility evidence from an ``/admin/users/{id}.json`` record."""
+def evidence_from_admin(raw: dict[str, Any], *, groups: frozenset[str] | None = None) -> Evidence:
+    """Eligibility evidence from an ``/admin/users/{id}.json`` record or a user list entry.
+
+    List entries carry no groups: pass the groups known otherwise as ``groups``.
+    """
     now = datetime.now(UTC)
     suspended_till = parse_time(raw.get("suspended_till"))
     silenced_till = parse_time(raw.get("silenced_till"))
     suspended = bool(raw.get("suspended_at")) and (suspended_till is None or suspended_till > now)
     silenced = bool(raw.get("silenced")) or (silenced_till is not None and silenced_till > now)
-    groups = frozenset(g["name"] for g in raw.get("groups", []) if isinstance(g, dict) and g.get("name"))
+    if groups is None:
+        groups = frozenset(g["name"] for g in raw.get("groups", []) if isinstance(g, dict) and g.get("name"))
     return Evidence(
         forum_user_id=int(raw["id"]),
         username=str(raw["username"]),

@@ -1,18 +1,19 @@
-"""Bring every known member's record up to date with the forum, in bulk (``flask forum sync``).
+"""Keep every forum account's record in step with the forum, in resumable passes (``flask forum sync``).
 
-Boundary rule: a service over a database session and a ``Forum`` adapter; it flushes and never
-commits, and it raises ``ForumUnavailable`` (a domain error) when the forum fails.
+Boundary rule: a service over an engine and a ``Forum`` adapter. Each page is written in a short
+transaction of its own together with the pass's cursor (``forum_sync_pass``), and no
+transaction is open while the forum is asked; it raises ``ForumUnavailable`` only for a forum
+that refuses outright.
 
-The work runs in two phases. First every forum call is made: the groups, each custom group's
-members (paged through ``meta.total``) and ``/admin/users/{id}.json`` for each known member.
-These calls are spaced by a ``Pacer``, so the admin API key's per-minute limit is respected.
-No transaction is open while this happens. Only when every answer is in hand are the member
-rows rewritten. So a forum that fails half way through changes nothing, and the next run starts
-from scratch.
+One pass reads, oldest first, every page of ``/admin/users/list/active.json`` (100 accounts a
+call: 300 calls for 30,000 accounts) after the custom groups' member lists (up to 1,000 a call),
+then asks ``/admin/users/{id}.json`` about each known account the pass did not list (deleted,
+deactivated or staged since: few). Only accounts whose facts changed are written. A run stops
+cleanly when its time is up and the next run continues the same pass from its next page; a
+run that is killed loses at most the page it was reading. Calls draw on the shared API budget
+as background work (``budget``), so members' logins and ballots keep their reserve.
 
-Members whose forum account is now suspended or deactivated, or was deleted, have every login
-session ended (``sessions.revoke_all``): the forum's verdict takes effect at once, not when the
-cookie runs out.
+Accounts now suspended, deactivated or gone have every login session ended (``sessions``).
 """
 
 from __future__ import annotations
@@ -20,216 +21,261 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 from urllib.parse import urljoin
 
+from sqlalchemy import update
+from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from ..errors import ForumUnavailable, NotFound
-from ..models import Member
+from ..models import ForumSyncPass, Member
+from ..models.base import utcnow
 from . import sessions
 from .eligibility import Evidence
-from .forum import Forum
+from .forum import Forum, evidence_from_admin
 from .service import upsert_member
 
-#: The facts compared to tell whether a refresh changed a member.
-_FACTS = (
-    "username",
-    "name",
-    "forum_created_at",
-    "trust_level",
-    "admin",
-    "moderator",
-    "suspended",
-    "silenced",
-    "staged",
-    "active",
-    "groups",
-)
+PAGE_SIZE = 100  # AdminUserIndexQuery's page
 
 
-class Pacer:
-    """Spaces forum calls to at most ``per_minute`` a minute, within a total time budget.
+class Paced:
+    """A budget that waits (sleeps through full windows) instead of refusing, until ``deadline``."""
 
-    Call the pacer before each forum call. It sleeps just long enough since the previous call,
-    and it raises ``ForumUnavailable`` once the budget of ``max_seconds`` would be overrun.
+    def __init__(self, budget: Any, *, deadline: float, sleep: Callable[[float], None] = time.sleep) -> None:
+        self.budget = budget
+        self.deadline = deadline
+        self.sleep = sleep
 
-    >>> slept = []
-    >>> pace = Pacer(per_minute=30, max_seconds=600, clock=lambda: 0.0, sleep=slept.append)
-    >>> pace(); pace(); slept
-    [2.0]
-    """
-
-    def __init__(
-        self,
-        *,
-        per_minute: int = 50,
-        max_seconds: float = 3600.0,
-        clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> None:
-        if per_minute < 0 or max_seconds <= 0:
-            raise ValueError("per_minute must be >= 0 and max_seconds > 0")
-        self.interval = 60.0 / per_minute if per_minute else 0.0
-        self.max_seconds = max_seconds
-        self._clock = clock
-        self._sleep = sleep
-        self._started = clock()
-        self._last: float | None = None
-        self.calls = 0
-
-    def elapsed(self) -> float:
-        """Seconds since the pacer was made."""
-        return self._clock() - self._started
-
-    def __call__(self) -> None:
-        now = self._clock()
-        wait = 0.0 if self._last is None else self._last + self.interval - now
-        if now + max(wait, 0.0) - self._started > self.max_seconds:
-            raise ForumUnavailable(
-                f"The sync would take longer than its limit of {self.max_seconds:g} seconds "
-                "(raise it with --max-time)."
-            )
-        if wait > 0:
-            self._sleep(wait)
-            now = self._clock()
-        self._last = now
-        self.calls += 1
-
-
-@dataclass(frozen=True)
-class GroupListing:
-    """One custom group as the forum listed it."""
-
-    name: str
-    member_ids: frozenset[int]
-
-
-@dataclass(frozen=True)
-class ForumAnswers:
-    """Everything the forum said during one sync (the fetch phase's result)."""
-
-    groups: tuple[GroupListing, ...]
-    users: dict[int, tuple[Evidence, dict[str, Any]]]  # evidence and the raw admin record
-    gone: frozenset[int]
+    def take(self) -> float:
+        while True:
+            wait = self.budget.take()
+            if wait == 0.0:
+                return 0.0
+            if self.budget.clock() + wait > self.deadline:
+                return wait  # the adapter raises ForumUnavailable: out of time
+            self.sleep(wait)
 
 
 @dataclass
 class SyncReport:
-    """What a sync changed, for the operator."""
+    """What one run did, for the operator."""
 
-    refreshed: int = 0
+    pass_id: int = 0
+    pages: int = 0
+    accounts: int = 0
     changed: list[str] = field(default_factory=list)
     newly_suspended: list[str] = field(default_factory=list)
     gone: list[str] = field(default_factory=list)
     sessions_ended: int = 0
-    groups: list[tuple[str, int, list[str]]] = field(default_factory=list)
+    groups: list[tuple[str, int]] = field(default_factory=list)
     calls: int = 0
     seconds: float = 0.0
+    finished: bool = False
+    next_page: int = 1
+    stopped: str = ""
 
     def lines(self) -> list[str]:
         """The summary printed by ``flask forum sync``."""
-        out = [
-            f"Refreshed {self.refreshed} member(s) from the forum "
-            f"({self.calls} API call(s), {self.seconds:.0f} s)."
-        ]
-        out.append(f"  changed: {', '.join(self.changed) if self.changed else 'none'}")
+        state = (f"pass {self.pass_id} finished" if self.finished else
+                 f"pass {self.pass_id} stopped at page {self.next_page} ({self.stopped}); run again to continue")
+        out = [f"Read {self.accounts} account(s) on {self.pages} page(s) in {self.seconds:.0f} s, "
+               f"{self.calls} API call(s): {state}."]
+        shown = ", ".join(self.changed[:20]) + (f" and {len(self.changed) - 20} more" if len(self.changed) > 20 else "")
+        out.append(f"  changed: {len(self.changed)}{' (' + shown + ')' if self.changed else ''}")
         if self.newly_suspended:
             out.append(f"  newly suspended: {', '.join(self.newly_suspended)}")
         if self.gone:
-            out.append(f"  no longer on the forum (marked inactive): {', '.join(self.gone)}")
+            out.append(f"  no longer on the forum or deactivated: {', '.join(self.gone)}")
         out.append(f"  login sessions ended: {self.sessions_ended}")
-        for name, total, known in self.groups:
-            out.append(
-                f"  group {name}: {total} member(s) on the forum, {len(known)} known here"
-                + (f" ({', '.join(known)})" if known else "")
-            )
+        for name, total in self.groups:
+            out.append(f"  group {name}: {total} member(s) on the forum")
         return out
 
 
-def known_forum_ids(session: Session) -> list[int]:
-    """The forum user ids of every member the platform knows, in a short read of its own."""
-    with Session(session.get_bind()) as reader:
-        return sorted(reader.exec(select(Member.forum_user_id)).all())
+def _auto_groups(trust_level: int, admin: bool, moderator: bool) -> list[str]:
+    names = (["admins"] if admin else []) + (["moderators"] if moderator else [])
+    if admin or moderator:
+        names.append("staff")
+    return names + [f"trust_level_{n}" for n in range(trust_level + 1)]
 
 
-def fetch(*, forum: Forum, user_ids: list[int], pace: Pacer) -> ForumAnswers:
-    """Ask the forum about the custom groups and every listed account; write nothing.
+def _current_pass(engine: Engine) -> ForumSyncPass:
+    with Session(engine, expire_on_commit=False) as db:
+        row = db.exec(select(ForumSyncPass).where(ForumSyncPass.finished_at.is_(None))
+                      .order_by(ForumSyncPass.id.desc())).first()
+        if row is None:
+            row = ForumSyncPass()
+            db.add(row)
+            db.commit()
+        return row
 
-    Raises ForumUnavailable when the forum cannot answer (after the adapter's bounded 429 waits).
-    """
-    pace()
-    listed = forum.groups()
-    listings = []
-    for group in listed:
+
+def _group_lists(forum: Forum, report: SyncReport) -> dict[int, set[str]]:
+    """user id -> custom groups, from every custom group's member list."""
+    by_user: dict[int, set[str]] = {}
+    for group in forum.groups():
         if group.get("automatic") or not group.get("name"):
             continue  # trust-level and staff groups follow each account's own record
-        pace()
         try:
-            members = forum.group_members(group["name"])  # pages are spaced by the adapter's page_interval
+            members = forum.group_members(group["name"], limit=1000)
         except NotFound:
             continue  # deleted since the list was read
         try:
-            ids = frozenset(int(m["id"]) for m in members)
+            ids = [int(m["id"]) for m in members]
         except (KeyError, TypeError, ValueError):
             raise ForumUnavailable(f"The forum gave an unexpected answer (members of {group['name']}).") from None
-        listings.append(GroupListing(group["name"], ids))
-    users: dict[int, tuple[Evidence, dict[str, Any]]] = {}
-    gone: set[int] = set()
-    for user_id in user_ids:
-        pace()
-        try:
-            users[user_id] = forum.evidence(user_id)
-        except NotFound:
-            gone.add(user_id)
-    return ForumAnswers(groups=tuple(listings), users=users, gone=frozenset(gone))
+        report.groups.append((group["name"], len(ids)))
+        for user_id in ids:
+            by_user.setdefault(user_id, set()).add(group["name"])
+    return by_user
 
 
-def apply(*, session: Session, answers: ForumAnswers, forum_url: str) -> SyncReport:
-    """Rewrite member rows from the forum's answers and end the sessions of barred members."""
-    report = SyncReport()
-    members = session.exec(select(Member).order_by(Member.username)).all()
-    by_forum_id = {m.forum_user_id: m for m in members}
-    for member in members:
-        before = {name: getattr(member, name) for name in _FACTS}
-        if member.forum_user_id in answers.gone:
-            member.active = False
-            session.add(member)
-            report.gone.append(member.username)
-        elif member.forum_user_id in answers.users:
-            evidence, raw = answers.users[member.forum_user_id]
-            upsert_member(
-                session=session,
-                evidence=evidence,
-                raw=raw,
-                avatar_url=_avatar(raw, forum_url),
-            )
-            report.refreshed += 1
-            if member.suspended and not before["suspended"]:
-                report.newly_suspended.append(member.username)
-        else:
-            continue  # joined after the fetch began: its login just refreshed it
-        if any(getattr(member, name) != before[name] for name in _FACTS):
-            report.changed.append(member.username)
-        if member.suspended or not member.active:
-            report.sessions_ended += sessions.revoke_all(session=session, member=member)
-    for listing in answers.groups:
-        known = sorted(by_forum_id[i].username for i in listing.member_ids if i in by_forum_id)
-        report.groups.append((listing.name, len(listing.member_ids), known))
-    session.flush()
-    return report
+def _apply(db: Session, member: Member | None, evidence: Evidence, raw: dict[str, Any], forum_url: str,
+           report: SyncReport, now: datetime, *, mark_read: bool = True) -> Member:
+    before = None if member is None else (member.username, member.name, member.forum_created_at,
+                                          member.trust_level, member.admin, member.moderator, member.suspended,
+                                          member.silenced, member.staged, member.active, sorted(member.groups or []))
+    was_suspended = bool(member and member.suspended)
+    member = upsert_member(session=db, evidence=evidence, raw=raw, avatar_url=_avatar(raw, forum_url),
+                           source="sync", now=now, mark_read=mark_read)
+    after = (member.username, member.name, member.forum_created_at, member.trust_level, member.admin,
+             member.moderator, member.suspended, member.silenced, member.staged, member.active,
+             sorted(member.groups or []))
+    if before is not None and before != after:
+        report.changed.append(member.username)
+    if member.suspended and not was_suspended and before is not None:
+        report.newly_suspended.append(member.username)
+    if member.suspended or not member.active:
+        report.sessions_ended += sessions.revoke_all(session=db, member=member)
+    return member
 
 
-def sync_members(*, session: Session, forum: Forum, pace: Pacer) -> SyncReport:
-    """Refresh every known member from the forum; flush, don't commit.
+def run(*, engine: Engine, forum: Forum, max_seconds: float = 3600.0, clock: Callable[[], float] = time.monotonic,
+        progress: Callable[[SyncReport], None] | None = None, max_pages: int | None = None) -> SyncReport:
+    """Continue (or start) a pass until it finishes or ``max_seconds`` run out; return the report.
 
-    Raises ForumUnavailable, having changed nothing, when the forum fails or the time budget runs out.
+    Raises ForumUnavailable, after committing every page read so far, when the forum fails.
     """
-    answers = fetch(forum=forum, user_ids=known_forum_ids(session), pace=pace)
-    report = apply(session=session, answers=answers, forum_url=forum.url)
-    report.calls = pace.calls
-    report.seconds = pace.elapsed()
+    started = clock()
+    report = SyncReport()
+    current = _current_pass(engine)
+    report.pass_id, report.next_page = current.id, current.next_page
+    calls_before = forum.calls
+
+    def out_of_time() -> bool:
+        return clock() - started >= max_seconds or (max_pages is not None and report.pages >= max_pages)
+
+    try:
+        groups = _group_lists(forum, report)
+        page = current.next_page
+        while current.phase == "accounts":
+            if out_of_time():
+                report.stopped = "time is up"
+                return report
+            rows = forum.users_page(page)
+            now = utcnow()
+            with Session(engine, expire_on_commit=False) as db:
+                ids = [int(r["id"]) for r in rows if isinstance(r, dict) and "id" in r]
+                known = {m.forum_user_id: m for m in db.exec(select(Member).where(Member.forum_user_id.in_(ids)))}
+                for raw in rows:
+                    user_id = int(raw["id"])
+                    if user_id <= 0:
+                        continue
+                    level = int(raw.get("trust_level") or 0)
+                    names = _auto_groups(level, bool(raw.get("admin")), bool(raw.get("moderator")))
+                    evidence = evidence_from_admin(raw, groups=frozenset(names) | groups.get(user_id, set()))
+                    _apply(db, known.get(user_id), evidence, raw, forum.url, report, now, mark_read=False)
+                # Read now, seen by this pass: one statement for the page, not a write per account.
+                db.execute(update(Member).where(Member.forum_user_id.in_(ids))
+                           .values(refreshed_at=now, seen_pass=current.id))
+                report.accounts += len(rows)
+                report.pages += 1
+                page += 1
+                done = len(rows) < PAGE_SIZE
+                db.execute(update(ForumSyncPass).where(ForumSyncPass.id == current.id).values(
+                    next_page=page, updated_at=now, phase="missing" if done else "accounts",
+                    accounts=ForumSyncPass.accounts + len(rows),
+                    calls=ForumSyncPass.calls + 1))
+                db.commit()
+            current.next_page, report.next_page = page, page
+            if done:
+                current.phase = "missing"
+            if progress:
+                report.calls, report.seconds = forum.calls - calls_before, clock() - started
+                progress(report)
+        _sweep_missing(engine, forum, current, report, out_of_time)
+    finally:
+        report.calls = forum.calls - calls_before
+        report.seconds = clock() - started
     return report
+
+
+def _sweep_missing(engine: Engine, forum: Forum, current: ForumSyncPass, report: SyncReport, out_of_time) -> None:
+    """Ask about each known account the pass did not list, then close the pass."""
+    with Session(engine) as db:
+        missing = db.exec(select(Member.forum_user_id).where(
+            (Member.seen_pass.is_(None)) | (Member.seen_pass != current.id), Member.active.is_(True),
+            Member.forum_user_id > 0)).all()
+    for user_id in missing:
+        if out_of_time():
+            report.stopped = "time is up"
+            return
+        try:
+            evidence, raw = forum.evidence(user_id)
+            gone = False
+        except NotFound:
+            gone, evidence, raw = True, None, None
+        now = utcnow()
+        with Session(engine, expire_on_commit=False) as db:
+            member = db.exec(select(Member).where(Member.forum_user_id == user_id)).first()
+            if member is None:
+                continue
+            if gone:
+                member.active = False
+                member.refreshed_at, member.stale_since = now, None
+                db.add(member)
+                report.gone.append(member.username)
+                report.sessions_ended += sessions.revoke_all(session=db, member=member)
+            else:
+                member = _apply(db, member, evidence, raw, forum.url, report, now)
+                if not member.active or member.staged:
+                    report.gone.append(member.username)
+            member.seen_pass = current.id
+            db.add(member)
+            db.commit()
+    with Session(engine) as db:
+        db.execute(update(ForumSyncPass).where(ForumSyncPass.id == current.id).values(
+            phase="done", finished_at=utcnow(), changed=len(report.changed)))
+        db.commit()
+    report.finished = True
+
+
+def refresh_stale(*, engine: Engine, forum: Forum, limit: int = 50) -> int:
+    """Re-read, one API call each, the members a webhook or a login marked stale; return how many."""
+    with Session(engine) as db:
+        ids = db.exec(select(Member.forum_user_id).where(Member.stale_since.is_not(None))
+                      .order_by(Member.stale_since).limit(limit)).all()
+    done = 0
+    for user_id in ids:
+        try:
+            evidence, raw = forum.evidence(user_id)
+        except NotFound:
+            evidence = raw = None
+        with Session(engine, expire_on_commit=False) as db:
+            member = db.exec(select(Member).where(Member.forum_user_id == user_id)).first()
+            if member is None:
+                continue
+            if evidence is None:
+                member.active, member.stale_since, member.refreshed_at = False, None, utcnow()
+                db.add(member)
+                sessions.revoke_all(session=db, member=member)
+            else:
+                _apply(db, member, evidence, raw, forum.url, SyncReport(), utcnow())
+            db.commit()
+        done += 1
+    return done
 
 
 def _avatar(raw: dict[str, Any], forum_url: str) -> str:

@@ -3,7 +3,15 @@
 from .audit import AuditEntry, TreeHead
 from .ballots import Ballot, DecodedBallot, DecryptionShare, LegacyBallot, Mix, PollSecret, PollTrustee
 from .documents import Amendment, Document, DocumentVersion, PendingChange
-from .identity import LoginNonce, LoginSession, Member, RateLimitCounter
+from .identity import (
+    ForumObservation,
+    ForumSyncPass,
+    ForumWebhookDelivery,
+    LoginNonce,
+    LoginSession,
+    Member,
+    RateLimitCounter,
+)
 from .polls import (
     CharterVersion,
     ElectorateEntry,
@@ -24,6 +32,9 @@ __all__ = [
     "Document",
     "DocumentVersion",
     "ElectorateEntry",
+    "ForumObservation",
+    "ForumSyncPass",
+    "ForumWebhookDelivery",
     "LegacyBallot",
     "LoginNonce",
     "LoginSession",

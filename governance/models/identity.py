@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from pydantic import PrivateAttr
-from sqlalchemy import UniqueConstraint
+from sqlalchemy import BigInteger, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from .base import json_field, time_field
@@ -31,7 +31,10 @@ class Member(SQLModel, table=True):
     active: bool = True
     groups: list[str] = json_field(list)
     timezone: str = Field(default="", max_length=64)
-    refreshed_at: datetime | None = time_field(nullable=True)
+    refreshed_at: datetime | None = time_field(nullable=True)  # standing last read from the API
+    # A webhook or a login told us the standing may have changed since refreshed_at.
+    stale_since: datetime | None = time_field(nullable=True)
+    seen_pass: int | None = None  # the last sync pass that listed the account
     created_at: datetime = time_field(default_now=True)
 
     # Flask-Login protocol. The id handed to Flask-Login is the login session token (set by
@@ -93,3 +96,52 @@ class RateLimitCounter(SQLModel, table=True):
     key: str = Field(max_length=200)
     window_start: int = Field(index=True)
     count: int = 0
+
+
+class ForumObservation(SQLModel, table=True):
+    """What the platform learnt about an account's standing, and when (append-only).
+
+    A row is added only when the facts differ from the previous row, so "the facts as of the
+    opening" of a poll are the newest row at or before the opening.
+    """
+
+    __tablename__ = "forum_observation"
+
+    __table_args__ = (Index("ix_forum_observation_account_time", "forum_user_id", "observed_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    forum_user_id: int
+    observed_at: datetime = time_field()
+    source: str = Field(max_length=16)  # login, sync, webhook, vote
+    evidence: dict = json_field(dict)
+
+
+class ForumSyncPass(SQLModel, table=True):
+    """One pass of ``flask forum sync`` over the forum's accounts: its cursor and its counts.
+
+    Each page's rows and the cursor are committed together, so a pass that was stopped
+    continues from ``next_page``.
+    """
+
+    __tablename__ = "forum_sync_pass"
+
+    id: int | None = Field(default=None, primary_key=True)
+    started_at: datetime = time_field(default_now=True)
+    updated_at: datetime = time_field(default_now=True)
+    finished_at: datetime | None = time_field(nullable=True)
+    phase: str = Field(default="accounts", max_length=16)  # accounts, groups, missing, done
+    next_page: int = 1
+    accounts: int = 0
+    changed: int = 0
+    calls: int = 0
+
+
+class ForumWebhookDelivery(SQLModel, table=True):
+    """A webhook delivery the forum made and we accepted (its event id, to refuse replays)."""
+
+    __tablename__ = "forum_webhook_delivery"
+
+    event_id: int = Field(primary_key=True, sa_type=BigInteger, sa_column_kwargs={"autoincrement": False})
+    event: str = Field(max_length=64)
+    forum_user_id: int | None = None
+    received_at: datetime = time_field(index=True)

@@ -6,15 +6,18 @@ import secrets
 from datetime import timedelta
 from urllib.parse import urlencode
 
-from flask import Blueprint, abort, current_app, flash, redirect, request, session, url_for
+from flask import Blueprint, abort, current_app, flash, jsonify, redirect, request, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
 from ..db import get_session, write_session
 from ..errors import NotAllowed
-from ..identity import discourse, service, sessions
+from ..identity import discourse, service, sessions, webhooks
+from ..identity.budget import Budget
 from ..identity.forum import Forum
 from ..identity.redirects import safe_next
-from .ratelimit import limited
+from ..models.base import utcnow
+from . import csrf
+from .ratelimit import login_address_ceiling, login_failed, login_per_account, login_per_browser
 
 bp = Blueprint("auth", __name__, url_prefix="/auth")
 
@@ -39,13 +42,23 @@ def return_url() -> str:
     return current_app.config["BASE_URL"].rstrip("/") + url_for("auth.sso")
 
 
+#: A page waits on the forum's API at most this long: 1 s to connect, 2 s for the answer, and no
+#: sleeping through a 429 back-off (``GOVERNANCE_FORUM_CONNECT_TIMEOUT``, ``..._READ_TIMEOUT``).
+PAGE_TIMEOUT = (1.0, 2.0)
+
+
 def forum() -> Forum:
-    """The forum API adapter for this app (bounded waits: a web request must not hang)."""
-    return Forum.from_config(current_app.config, max_wait=2.0)
+    """The forum API adapter for a page: bounded waits, within the shared API budget."""
+    config = current_app.config
+    budget = Budget(current_app.extensions["governance.engine_counters"],
+                    limit_per_minute=int(config.get("DISCOURSE_API_LIMIT", 60)))
+    timeout = (float(config.get("FORUM_CONNECT_TIMEOUT", PAGE_TIMEOUT[0])),
+               float(config.get("FORUM_READ_TIMEOUT", PAGE_TIMEOUT[1])))
+    return Forum.from_config(config, max_wait=0.0, timeout=timeout, budget=budget)
 
 
 @bp.get("/login")
-@limited("login")
+@login_address_ceiling
 def login():
     """Start a DiscourseConnect login and send the browser to the forum."""
     next_path = safe_next(request.args.get("next"))
@@ -54,6 +67,7 @@ def login():
     browser = session.get(BROWSER_KEY)
     if not browser:
         browser = session[BROWSER_KEY] = secrets.token_urlsafe(24)
+    login_per_browser(browser)
     db = get_session()
     nonce = service.begin_login(session=db, browser_token=browser, next_path=next_path)
     db.commit()
@@ -64,14 +78,26 @@ def login():
 
 
 @bp.get("/sso")
-@limited("login")
+@login_address_ceiling
 def sso():
-    """The DiscourseConnect return URL: verify, consume the nonce, log in."""
+    """The DiscourseConnect return URL: verify, consume the nonce, log in.
+
+    Once the forum's signed answer checks out (signature, and a live nonce of this browser), the
+    login counts against that forum account's limit, not the address's, which a whole room may
+    share; an answer that fails the check counts against the address's failure limit.
+    """
+    secret = current_app.config["DISCOURSE_CONNECT_SECRET"]
+    account = service.answer_account(session=get_session(), secret=secret, sso=request.args.get("sso"),
+                                     sig=request.args.get("sig"), browser_token=session.get(BROWSER_KEY))
+    if account is None:
+        login_failed()  # complete_login below refuses it with the reason
+    else:
+        login_per_account(account)
     # The writes take the write lock when they start (BEGIN IMMEDIATE on SQLite), so of two
     # callbacks racing with one nonce the second waits, finds it spent and gets a 400, not a 500.
     with write_session() as db:
         member, next_path = service.complete_login(
-            session=db, forum=forum(), secret=current_app.config["DISCOURSE_CONNECT_SECRET"],
+            session=db, forum=forum(), secret=secret,
             sso=request.args.get("sso"), sig=request.args.get("sig"),
             browser_token=session.get(BROWSER_KEY), return_url=return_url())
         if not member.is_active:
@@ -101,3 +127,15 @@ def logout():
     session.clear()
     flash("You have logged out.", "info")
     return redirect(url_for("index"))
+
+
+@bp.post("/forum-webhook")
+@csrf.exempt
+def forum_webhook():
+    """Discourse's account webhooks (see docs/identity.md): signed, never replayed, applied."""
+    secret = current_app.config.get("DISCOURSE_WEBHOOK_SECRET") or ""
+    body = request.get_data(cache=False)
+    with write_session() as db:
+        done = webhooks.receive(db, secret=secret, headers=request.headers, body=body, now=utcnow())
+        db.commit()
+    return jsonify({"ok": True, "done": done})

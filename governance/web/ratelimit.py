@@ -213,3 +213,63 @@ def limited(name: str, *, in_transaction: bool = False, key=None):
         return wrapper
 
     return decorator
+
+
+# === the login limit (issue 11): per forum account once the forum has answered, per address ===
+
+
+def _address() -> str:
+    return request.remote_addr or "-"
+
+
+def _login_hit(kind: str, who: str, setting: str, default: str) -> None:
+    if not current_app.config.get("RATELIMIT_ENABLED", True):
+        return
+    limit, period = parse_limit(current_app.config.get(setting) or default)
+    allowed, retry = hit(f"login-{kind}:{who}", limit, period)
+    if not allowed:
+        raise RateLimited(retry_after=retry)
+
+
+def login_address_ceiling(view):
+    """Every login step counts against a generous per-address ceiling (``RATELIMIT_LOGIN_ADDRESS``,
+    600/minute), so a room behind one NAT still logs in; an address that sent too many answers
+    that failed verification (``RATELIMIT_LOGIN_FAILURES``, 30/minute) is refused before any
+    further check."""
+
+    @functools.wraps(view)
+    def wrapper(*args, **kwargs):
+        if current_app.config.get("RATELIMIT_ENABLED", True):
+            limit, period = parse_limit(current_app.config.get("RATELIMIT_LOGIN_FAILURES") or "30/minute")
+            window = _window(time.time(), period)
+            try:
+                with current_app.extensions["governance.engine_counters"].begin() as conn:
+                    failed = conn.execute(_CURRENT, {"key": f"login-failed:{_address()}",
+                                                     "window_start": window}).scalar()
+            except OperationalError as exc:  # as hit(): a broken counter must not take logins down
+                log.warning("login failures not read: %s", str(exc).splitlines()[0])
+                failed = 0
+            if (failed or 0) >= limit:
+                raise RateLimited(retry_after=_retry_after(window, period, time.time()))
+            # Per step (start, return), so one login spends one of each.
+            _login_hit(f"address-{view.__name__}", _address(), "RATELIMIT_LOGIN_ADDRESS", "600/minute")
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+def login_per_browser(browser_token: str) -> None:
+    """Starting logins counts per browser (its login cookie): ``RATELIMIT_LOGIN`` (20/minute)."""
+    _login_hit("browser", hashlib.sha256(browser_token.encode()).hexdigest()[:24], "RATELIMIT_LOGIN", "20/minute")
+
+
+def login_per_account(forum_user_id: int) -> None:
+    """A verified forum answer counts per forum account: ``RATELIMIT_LOGIN`` (20/minute)."""
+    _login_hit("account", str(int(forum_user_id)), "RATELIMIT_LOGIN", "20/minute")
+
+
+def login_failed() -> None:
+    """Count an answer that failed verification against the address's failure limit."""
+    if current_app.config.get("RATELIMIT_ENABLED", True):
+        limit, period = parse_limit(current_app.config.get("RATELIMIT_LOGIN_FAILURES") or "30/minute")
+        hit(f"login-failed:{_address()}", limit, period)
