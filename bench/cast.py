@@ -159,7 +159,8 @@ def prepare(app, *, voters: int, results_ballots: int, method: str) -> Prepared:
             service.schedule(session=db, actor=committee, charter=current, poll=poll, now=now)
             polls.append(poll.id)
         members = [Member(forum_user_id=1000 + i, username=f"voter{i:05d}", name=f"Voter {i}", trust_level=1,
-                          forum_created_at=now - timedelta(days=30 + i % 300)) for i in range(voters)]
+                          forum_created_at=now - timedelta(days=30 + i % 300), refreshed_at=now)
+                   for i in range(voters)]
         db.add_all(members)
         db.flush()
         tokens = [sessions.start(session=db, member=m, lifetime=timedelta(hours=6)) for m in members]

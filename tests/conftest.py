@@ -170,6 +170,7 @@ def make_member(session, *, username: str = "alice", forum_user_id: int | None =
     """Insert a member as if they had logged in before."""
     from governance.models import Member
 
+    fields.setdefault("refreshed_at", datetime.now(UTC))  # as fresh as a login makes it
     member = Member(
         forum_user_id=forum_user_id or abs(hash(username)) % 100000 + 10,
         username=username,

@@ -1,6 +1,6 @@
-"""Migration 0007 carries existing polls over to encrypted ballots (SQLite and PostgreSQL).
+"""Every migration applies to a database with a poll open; 0007 carries polls over to encrypted ballots.
 
-A database at revision 0004 holds a counted poll with plaintext ballots and an open poll with two
+On SQLite and PostgreSQL, a database at the first revision holds a counted poll with plaintext ballots and an open poll with two
 plaintext ballots; after the upgrade the counted poll keeps its ballots (legacy), and the open poll
 goes on: its ballots are encrypted on the board, a voter who voted before replaces their ballot
 (not a second one), a new voter votes, and the count and its audit bundle hold every ballot.
@@ -41,9 +41,9 @@ def _poll_row(**fields):
 
 
 def _old_database(url: str) -> dict:
-    """A database at revision 0004 with an open poll (two plaintext ballots) and a counted one."""
+    """A database at the first revision with an open poll (two plaintext ballots) and a counted one."""
     engine = make_engine(url)
-    upgrade(engine, "0004")
+    upgrade(engine, "0001")
     meta = MetaData()
     meta.reflect(engine)
     t = meta.tables
@@ -111,13 +111,15 @@ def test_open_and_counted_polls_survive_the_move_to_encrypted_ballots(empty_data
     monkeypatch.setenv("GOVERNANCE_AUDIT_SIGNING_KEY", keys[0].decode("ascii"))
 
     ids = _old_database(database_url)
-    monkeypatch.setenv("GOVERNANCE_SECRET_KEY", SECRET)
-    engine = make_engine(database_url)
-    upgrade(engine)  # to the newest revision: the open poll's ballots are encrypted here
-    engine.dispose()
-
     app = make_test_app(database_url)
     try:
+        runner = app.test_cli_runner()
+        check = runner.invoke(args=["db", "check"])
+        assert check.exit_code == 1 and "0001" in check.output
+        # The operator's command, through every migration: the open poll's ballots are encrypted here.
+        result = runner.invoke(args=["db", "upgrade"])
+        assert result.exit_code == 0, result.output
+        assert runner.invoke(args=["db", "check"]).exit_code == 0
         with Session(app.extensions["governance.engine"], expire_on_commit=False) as session:
             legacy = session.scalars(select(LegacyBallot).where(LegacyBallot.poll_id == ids["done"])).all()
             assert [b.ranking for b in legacy] == [[["Ash"]]]

@@ -74,42 +74,70 @@ def combine(at_opening: Evidence | None, now: Evidence) -> Evidence:
     )
 
 
-def fresh_evidence(session: Session, member: Member, *, forum: Forum, now: datetime,
-                   max_age: timedelta = FRESHNESS, opened_at: datetime | None = None) -> Evidence:
-    """The evidence to judge ``member``'s ballot on, re-reading the forum first if need be.
+def fetch_if_stale(member: Member, *, forum: Forum, now: datetime, max_age: timedelta = FRESHNESS):
+    """Read the member's forum record if ours is too old or stale: ``(evidence, raw)``, or None when
+    ours is fresh. Touches no database, so it can run before a write transaction opens.
 
-    Call it before the ballot's write transaction begins (it may call the forum; on SQLite no
-    write lock is held meanwhile). A refreshed record is flushed into ``session`` and lands with
-    the ballot's commit. With ``opened_at``, the result combines the facts as of the opening with
-    today's (``combine``); check it with ``eligibility.check(rule, evidence, opens_at=...)``.
-
-    Raises ForumUnavailable when the record is too old and the forum cannot answer in time (no
-    ballot may be accepted), NotEligible when the forum no longer has the account.
+    Raises ForumUnavailable when the forum cannot answer in time (no ballot may be accepted), and
+    NotFound when the forum no longer has the account (``apply`` records that).
     """
-    if needs_refresh(member, now=now, max_age=max_age):
-        try:
-            evidence, raw = forum.evidence(member.forum_user_id)
-        except NotFound:
-            member.active = False
-            member.refreshed_at, member.stale_since = now, None
-            session.add(member)
-            sessions.revoke_all(session=session, member=member)
-            session.flush()
-            raise NotEligible("Your forum account no longer exists.",
-                              ["your forum account was deleted or can no longer be found"]) from None
-        except ForumUnavailable as exc:
-            age = "never read" if member.refreshed_at is None else (
-                f"{int((now - member.refreshed_at).total_seconds() // 60)} minutes old")
-            raise ForumUnavailable(
-                "Your ballot was not recorded: the forum could not confirm in time that your account is "
-                f"in good standing (our record of it is {age}; a ballot needs one under "
-                f"{int(max_age.total_seconds() // 60)} minutes). Please try again in a minute. "
-                f"({exc.message})") from None
+    if not needs_refresh(member, now=now, max_age=max_age):
+        return None
+    try:
+        return forum.evidence(member.forum_user_id)
+    except NotFound:
+        raise
+    except ForumUnavailable as exc:
+        age = "never read" if member.refreshed_at is None else (
+            f"{int((now - member.refreshed_at).total_seconds() // 60)} minutes old")
+        raise ForumUnavailable(
+            "Your ballot was not recorded: the forum could not confirm in time that your account is "
+            f"in good standing (our record of it is {age}; a ballot needs one under "
+            f"{int(max_age.total_seconds() // 60)} minutes). Please try again in a minute. "
+            f"({exc.message})") from None
+
+
+def apply(session: Session, member: Member, fetched, *, now: datetime, opened_at: datetime | None = None) -> Evidence:
+    """Store what ``fetch_if_stale`` read (flushed into ``session``) and return the evidence to judge on.
+
+    ``fetched`` None means the record was fresh. With ``opened_at`` the result combines the facts as
+    of the opening with today's (``combine``).
+    """
+    if fetched is not None:
+        evidence, raw = fetched
         member = upsert_member(session=session, evidence=evidence, raw=raw, source="vote", now=now)
     current = member_evidence(member)
     if opened_at is None:
         return current
     return combine(evidence_at(session, member.forum_user_id, opened_at), current)
+
+
+def account_gone(session: Session, member: Member, *, now: datetime) -> NotEligible:
+    """Record that the forum no longer has the account (its sessions end); the error to raise."""
+    member.active = False
+    member.refreshed_at, member.stale_since = now, None
+    session.add(member)
+    sessions.revoke_all(session=session, member=member)
+    session.flush()
+    return NotEligible("Your forum account no longer exists.",
+                       ["your forum account was deleted or can no longer be found"])
+
+
+def fresh_evidence(session: Session, member: Member, *, forum: Forum, now: datetime,
+                   max_age: timedelta = FRESHNESS, opened_at: datetime | None = None) -> Evidence:
+    """The evidence to judge ``member``'s ballot on, re-reading the forum first if need be.
+
+    ``fetch_if_stale`` then ``apply`` in one call. A voting request calls the two apart: the forum
+    read before its write transaction begins (no write lock waits on the forum), the storing in it.
+
+    Raises ForumUnavailable when the record is too old and the forum cannot answer in time (no
+    ballot may be accepted), NotEligible when the forum no longer has the account.
+    """
+    try:
+        fetched = fetch_if_stale(member, forum=forum, now=now, max_age=max_age)
+    except NotFound:
+        raise account_gone(session, member, now=now) from None
+    return apply(session, member, fetched, now=now, opened_at=opened_at)
 
 
 def electorate_at(session: Session, at: datetime) -> list[Evidence]:

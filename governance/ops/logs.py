@@ -27,8 +27,9 @@ from datetime import UTC, datetime
 
 request_id: contextvars.ContextVar[str] = contextvars.ContextVar("governance_request_id", default="")
 
-#: The ballot page and its submissions, never written to the access log.
-BALLOT_PATH = re.compile(r"^/polls/[^/]+/ballot/?$")
+#: The ballot page and its submissions, and ballot receipts (their address holds a tracker), never
+#: written to the access log: no line may tie an address or a time to a ballot.
+BALLOT_PATH = re.compile(r"^/polls/[^/]+/(ballot/?|receipt/.*)$")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 
 #: Attributes of every LogRecord; anything else on a record came from ``extra=`` and is kept.

@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -211,7 +211,7 @@ def hour_of(moment: datetime) -> datetime:
 
 
 def cast(*, session: Session, box: BallotBox, member: Member, ballot: dict[str, Any], tracker: str,
-         credential_value: str, now: datetime, send_receipt: bool = False) -> Receipt:
+         credential_value: str, now: datetime, send_receipt: bool = False, evidence: Any = None) -> Receipt:
     """Record a checked encrypted ballot (``check`` gave its tracker); the last one before the close counts.
 
     The poll's status, closing time and link salt count only as read under the poll's shared
@@ -219,9 +219,11 @@ def cast(*, session: Session, box: BallotBox, member: Member, ballot: dict[str, 
     waits for the votes in flight and no vote lands after it). On PostgreSQL the voter's own
     ballots are locked with a transaction advisory lock on their credential, so two submissions
     of one voter queue and each names the ballot it replaces (SQLite's write transactions are
-    exclusive already).
+    exclusive already). ``evidence`` is what the member is judged on (``identity.freshness``:
+    as of the opening and still now); without it, the member's record as held.
     """
-    from .service import eligibility
+    from ..identity.eligibility import check
+    from .service import eligibility, rule_of
 
     poll = box.poll
     status, opened_at, closes_at, link_salt = _lock_poll_state(session, box)
@@ -231,7 +233,11 @@ def cast(*, session: Session, box: BallotBox, member: Member, ballot: dict[str, 
         raise VotingClosed("Voting has closed.")
     if link_salt is None or link_salt != box.link_salt:
         raise VotingClosed("Voting has closed.")
-    verdict = eligibility(session, poll, member)
+    verdict = eligibility(session, poll, member, evidence=evidence)
+    if verdict.ok and evidence is not None and rule_of(poll).groups:
+        # A group poll judges membership on the electorate frozen at opening; what the member
+        # lost since (suspended, silenced, deactivated) counts all the same.
+        verdict = check(replace(rule_of(poll), groups=()), evidence, opens_at=poll.opens_at or poll.opened_at)
     if not verdict.ok:
         raise NotEligible("You may not vote in this poll.", list(verdict.reasons))
     conn = session.connection()
@@ -253,7 +259,8 @@ def cast(*, session: Session, box: BallotBox, member: Member, ballot: dict[str, 
     dialect = pg if conn.dialect.name == "postgresql" else sq
     conn.execute(dialect.insert(Participation.__table__).values(
         id=secrets.token_hex(16), poll_id=poll.id, member_id=member.id,
-        evidence=_evidence(member)).on_conflict_do_nothing(index_elements=["poll_id", "member_id"]))
+        evidence=evidence.to_dict() if evidence is not None else _evidence(member))
+        .on_conflict_do_nothing(index_elements=["poll_id", "member_id"]))
     payload = {"poll": poll.id, "tracker": tracker, "credential": credential_value}
     if live:
         payload["replaces"] = live[0].tracker

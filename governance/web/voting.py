@@ -22,11 +22,13 @@ from flask_login import current_user, login_required
 from .. import crypto
 from ..audit import export
 from ..db import begin_writing, get_session, reads_first
-from ..errors import InvalidInput, NotEligible
+from ..errors import InvalidInput, NotEligible, NotFound
+from ..identity import freshness
 from ..polls import ballots as ballot_forms
 from ..polls import service, voting
 from ..polls.keys import vote_limit_key
 from ..polls.methods import EQUAL_RANKS, METHOD_NAMES, UNRANKED_MEANING
+from .auth import forum as page_forum
 from .polls import bp, now
 from .ratelimit import limited, spend
 
@@ -143,10 +145,22 @@ def cast(poll_id: int):
             encrypted = voting.encrypt_on_arrival(box, ranking, credential, secret=_secret(),
                                                   form_nonce=request.form.get("nonce", "")[:64])
         tracker = voting.check(box, encrypted, credential)
+        # Eligible as of the opening and still now, on a forum record at most 15 minutes old: the
+        # forum is read (if need be) before the write transaction, so no write lock waits on it.
+        member = current_user._get_current_object()
+        try:
+            fetched = freshness.fetch_if_stale(member, forum=page_forum(), now=now())
+        except NotFound:
+            begin_writing(db)
+            error = freshness.account_gone(db, member, now=now())
+            db.commit()
+            raise error from None
         begin_writing(db)
+        evidence = freshness.apply(db, member, fetched, now=now(), opened_at=poll.opens_at)
         spend(db)
-        receipt = voting.cast(session=db, box=box, member=current_user._get_current_object(), ballot=encrypted,
-                              tracker=tracker, credential_value=credential, now=now(), send_receipt=wants_receipt)
+        receipt = voting.cast(session=db, box=box, member=member, ballot=encrypted,
+                              tracker=tracker, credential_value=credential, now=now(), send_receipt=wants_receipt,
+                              evidence=evidence)
     except InvalidInput as exc:
         db.rollback()
         if request.is_json:

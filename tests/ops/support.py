@@ -17,12 +17,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 ROOT = Path(__file__).resolve().parents[2]
 GUNICORN_CONF = ROOT / "deploy" / "gunicorn.conf.py"
 USER_AGENT = "ops-test"
-TRACKER_RE = re.compile(r'id="tracker">([0-9a-f-]+)<')
+TRACKER_RE = re.compile(r"/receipt/([0-9a-f]{64})$")  # a cast answers 303 to its receipt
 
 
 def free_port() -> int:
@@ -140,7 +140,7 @@ def open_poll(app, *, voters: int, opens_in: float = 1.5, closes_in: timedelta =
         poll = service.create(session=db, actor=committee, charter=current, data=data)
         service.schedule(session=db, actor=committee, charter=current, poll=poll, now=now)
         members = [Member(forum_user_id=100 + i, username=f"voter{i}", trust_level=1,
-                          forum_created_at=now - timedelta(days=100)) for i in range(voters)]
+                          forum_created_at=now - timedelta(days=100), refreshed_at=now) for i in range(voters)]
         db.add_all(members)
         db.flush()
         tokens = [sessions.start(session=db, member=m, lifetime=timedelta(hours=1)) for m in members]
@@ -155,7 +155,8 @@ def cast(port: int, voting: Voting, voter: int, first: str = "Ash", *, receipt: 
          timeout: float = 10.0) -> tuple[int, str | None]:
     """Post one ballot as ``voter`` over HTTP; return (status, tracker or None)."""
     cookie, csrf = voting.cookies[voter]
-    fields = [("csrf_token", csrf), ("poll", str(voting.poll_id)), (f"rank-{voting.option_ids[first]}", "1")]
+    fields = [("csrf_token", csrf), ("poll", str(voting.poll_id)), (f"rank-{voting.option_ids[first]}", "1"),
+              ("confirm", "yes")]
     if receipt:
         fields.append(("receipt", "on"))
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
@@ -164,11 +165,15 @@ def cast(port: int, voting: Voting, voter: int, first: str = "Ash", *, receipt: 
                      headers={"Cookie": f"{voting.cookie_name}={cookie}", "User-Agent": USER_AGENT,
                               "Content-Type": "application/x-www-form-urlencoded"})
         response = conn.getresponse()
-        body = response.read().decode("utf-8", "replace")
+        response.read()
+        location = response.getheader("Location") or ""
     finally:
         conn.close()
-    match = TRACKER_RE.search(body)
-    return response.status, (match.group(1).replace("-", "") if match and response.status == 200 else None)
+    match = TRACKER_RE.search(location)
+    if response.status == 303 and match:  # as a browser does: the receipt page
+        status, _body = get(port, urlsplit(location).path, headers={"Cookie": f"{voting.cookie_name}={cookie}"})
+        return status, match.group(1)
+    return response.status, None
 
 
 def open_poll_now(app, *, voters: int, title: str = "Ops test") -> Voting:
@@ -178,15 +183,23 @@ def open_poll_now(app, *, voters: int, title: str = "Ops test") -> Voting:
     voting = open_poll(app, voters=voters, opens_in=0.3, title=title)
     time.sleep(0.4)
     taken = clock.run_due(engine=app.extensions["governance.engine"],
-                          immediate=app.extensions["governance.engine_immediate"], forum=None, now=datetime.now(UTC))
+                          immediate=app.extensions["governance.engine_immediate"], forum=None, now=datetime.now(UTC),
+                          secret=app.config["SECRET_KEY"])
     assert (voting.poll_id, "open") in taken
     return voting
 
 
 def cast_in_process(client, voting: Voting, voter: int, first: str = "Ash"):
-    """Post one ballot through the test client; return the response."""
+    """Post one ballot through the test client, confirmed (as after the review page); return the response
+    (a 303 to the receipt, whose address ``TRACKER_RE`` reads the tracker from)."""
     cookie, csrf = voting.cookies[voter]
     client.set_cookie(voting.cookie_name, cookie)
     return client.post(f"/polls/{voting.poll_id}/ballot", headers={"User-Agent": USER_AGENT},
                        data={"csrf_token": csrf, "poll": str(voting.poll_id),
-                             f"rank-{voting.option_ids[first]}": "1"})
+                             f"rank-{voting.option_ids[first]}": "1", "confirm": "yes"})
+
+
+def tracker_of(response) -> str:
+    """The tracker a cast answered with (its receipt's address)."""
+    assert response.status_code == 303, response.status_code
+    return TRACKER_RE.search(response.headers["Location"]).group(1)

@@ -16,12 +16,13 @@ from governance.audit.chain import verify_chain
 from governance.db import dispose
 from governance.models import Ballot
 from tests.conftest import PG_URL, _pg_admin, _pg_url
-from tests.ops.support import TRACKER_RE, cast_in_process, open_poll_now
+from tests.ops.support import cast_in_process, open_poll_now, tracker_of
 
 
 def _trackers(app, poll_id) -> set[str]:
     with Session(app.extensions["governance.engine"]) as s:
-        return set(s.execute(select(Ballot.tracker).where(Ballot.poll_id == poll_id)).scalars())
+        return set(s.execute(select(Ballot.tracker).where(Ballot.poll_id == poll_id,
+                                                          Ballot.superseded.is_(False))).scalars())
 
 
 def _chain_verifies(app) -> int:
@@ -51,7 +52,7 @@ def _fresh_database(database_url: str, tmp_path):
 def test_backup_during_an_open_poll_restores_and_voting_goes_on(app, runner, database_url, tmp_path, new_app):
     voting = open_poll_now(app, voters=3)
     client = app.test_client()
-    first = [TRACKER_RE.search(cast_in_process(client, voting, v).get_data(as_text=True)).group(1) for v in (0, 1)]
+    first = [tracker_of(cast_in_process(client, voting, v)) for v in (0, 1)]
     backup_file = tmp_path / "governance.backup"
     result = runner.invoke(args=["backup", "--out", str(backup_file)])
     assert result.exit_code == 0, result.output
@@ -67,12 +68,12 @@ def test_backup_during_an_open_poll_restores_and_voting_goes_on(app, runner, dat
         result = restored.test_cli_runner().invoke(args=["restore", "--yes", str(backup_file)])
         assert result.exit_code == 0, result.output
         assert _chain_verifies(restored) == entries_at_backup
-        assert _trackers(restored, voting.poll_id) == {t.replace("-", "") for t in first}
+        assert _trackers(restored, voting.poll_id) == set(first)
         assert restored.test_cli_runner().invoke(args=["db", "check"]).exit_code == 0
         # Voting goes on: voter 0 replaces their ballot (the voter links came back), voter 2 votes again.
         again = restored.test_client()
         for voter in (0, 2):
-            assert cast_in_process(again, voting, voter, "Birch").status_code == 200
+            assert cast_in_process(again, voting, voter, "Birch").status_code == 303
         assert len(_trackers(restored, voting.poll_id)) == 3
         _chain_verifies(restored)
         dispose(restored)
@@ -88,35 +89,8 @@ def test_a_restore_refuses_what_is_not_a_backup(app, runner, database_url, tmp_p
     assert runner.invoke(args=["db", "check"]).exit_code == 0  # the database is untouched
 
 
-def test_every_migration_applies_with_a_poll_open_and_voting_goes_on(app, runner):
-    """The data is made by the current code, the schema taken back to the first migration with it,
-    then upgraded through every migration by the operator's command."""
-    voting = open_poll_now(app, voters=3)
-    client = app.test_client()
-    for voter in (0, 1):
-        assert cast_in_process(client, voting, voter).status_code == 200
-    before = _trackers(app, voting.poll_id)
-    from alembic import command
-
-    from governance.db import alembic_config
-
-    engine = app.extensions["governance.engine"]
-    cfg = alembic_config(engine.url.render_as_string(hide_password=False))
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.downgrade(cfg, "0001")
-    dispose(app)
-    check = runner.invoke(args=["db", "check"])
-    assert check.exit_code == 1 and "at revision 0001" in check.output
-    result = runner.invoke(args=["db", "upgrade"])
-    assert result.exit_code == 0, result.output
-    assert runner.invoke(args=["db", "check"]).exit_code == 0
-    assert _trackers(app, voting.poll_id) == before
-    _chain_verifies(app)
-    client = app.test_client()
-    assert cast_in_process(client, voting, 0, "Cedar").status_code == 200  # a replacement
-    assert cast_in_process(client, voting, 2, "Cedar").status_code == 200  # a first ballot
-    assert len(_trackers(app, voting.poll_id)) == 3
+# Upgrading through every migration with a poll open and ballots in it, voting going on after:
+# tests/test_migrate_encrypted.py (the data is written at the first revision, as old code wrote it).
 
 
 @pytest.mark.skipif(not PG_URL, reason="needs the test PostgreSQL server")

@@ -55,7 +55,7 @@ def test_a_full_process_answers_503_with_retry_after_before_any_write(database_u
     assert b"Nothing you sent was saved" in body
     assert 0.2 <= waited < 3
     assert _ballots(app) == 0
-    assert cast_in_process(app.test_client(), voting, 0).status_code == 200  # a free slot serves again
+    assert cast_in_process(app.test_client(), voting, 0).status_code == 303  # a free slot serves again
 
 
 def test_a_request_past_its_deadline_writes_nothing(database_url, new_app):
@@ -78,7 +78,7 @@ def test_a_ballot_whose_client_hung_up_is_not_committed(app):
     client.set_cookie(voting.cookie_name, cookie)
     response = client.post(f"/polls/{voting.poll_id}/ballot", headers={"User-Agent": "ops-test"},
                            data={"csrf_token": csrf, "poll": str(voting.poll_id),
-                                 f"rank-{voting.option_ids['Ash']}": "1"},
+                                 f"rank-{voting.option_ids['Ash']}": "1", "confirm": "yes"},
                            environ_base={"gunicorn.socket": mine})
     mine.close()
     assert response.status_code == 503
@@ -86,8 +86,8 @@ def test_a_ballot_whose_client_hung_up_is_not_committed(app):
     still, peer = socket.socketpair()  # a client still there: the ballot is taken
     response = client.post(f"/polls/{voting.poll_id}/ballot", headers={"User-Agent": "ops-test"},
                            data={"csrf_token": csrf, "poll": str(voting.poll_id),
-                                 f"rank-{voting.option_ids['Ash']}": "1"},
+                                 f"rank-{voting.option_ids['Ash']}": "1", "confirm": "yes"},
                            environ_base={"gunicorn.socket": still})
     still.close()
     peer.close()
-    assert response.status_code == 200 and _ballots(app) == 1
+    assert response.status_code == 303 and _ballots(app) == 1

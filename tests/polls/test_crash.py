@@ -85,7 +85,7 @@ def _prepare(app) -> tuple[Poll, dict[str, int], list[tuple[str, str]], datetime
         poll = service.create(session=db, actor=committee, charter=current, data=data)
         service.schedule(session=db, actor=committee, charter=current, poll=poll, now=now)
         members = [Member(forum_user_id=100 + i, username=f"voter{i}", trust_level=1,
-                          forum_created_at=now - timedelta(days=100)) for i in range(VOTERS)]
+                          forum_created_at=now - timedelta(days=100), refreshed_at=now) for i in range(VOTERS)]
         db.add_all(members)
         db.flush()
         tokens = [sessions.start(session=db, member=m, lifetime=timedelta(hours=1)) for m in members]

@@ -374,3 +374,39 @@ def test_the_index_lists_only_the_drafts_of_bodies_you_manage(forum_app, web, se
     login(forum_app, web, manager)
     page = web.get("/polls/").data
     assert b"Security draft" in page and b"Community draft" not in page
+
+
+@pytest.mark.parametrize("change, status, words", [
+    ("suspend", 403, b"suspended"),
+    ("silence", 403, b"silenced"),
+    ("forum down", 503, b"could not confirm in time"),
+])
+def test_a_member_who_lost_standing_after_logging_in_cannot_vote(  # noqa: F811
+        forum_app, web, session, committee, forum, change, status, words):  # noqa: F811
+    """The vote-time rule: a forum record older than 15 minutes is read again before the ballot
+    counts; a suspension or silence since then refuses it, and a forum that cannot answer records
+    nothing (docs/identity.md)."""
+    from datetime import UTC, datetime
+
+    from governance.models import Member
+
+    poll = open_poll(forum_app, session, committee)
+    voter = sync_member(session, forum, "marlow_p")
+    login(forum_app, web, voter)
+    ids = option_ids(session, poll)
+    token = csrf_token(web, f"/polls/{poll.id}/ballot")
+    session.rollback()
+    session.get(Member, voter.id).refreshed_at = datetime.now(UTC) - timedelta(minutes=20)
+    session.commit()
+    if change == "suspend":
+        forum.data.suspend("marlow_p", reason="spam")
+    elif change == "silence":
+        forum.data.silence("marlow_p", reason="shouting")
+    else:
+        forum.data.set_delay(10)
+    response = web.post(f"/polls/{poll.id}/ballot", data={"csrf_token": token, "poll": str(poll.id),
+                                                          f"rank-{ids['Ash']}": "1", "confirm": "yes"})
+    assert response.status_code == status and words in response.data
+    session.rollback()
+    assert session.exec(select(Ballot)).all() == []
+    assert service.turnout(session, session.get(Poll, poll.id)) == 0
