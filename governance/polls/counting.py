@@ -291,6 +291,11 @@ def _settle_upload(session: Session, poll: Poll, model, upload_id: int, problem:
         payload = {"poll": poll.id, "position": row.position, "mixer": row.mixer, "input_sha256": row.input_sha256,
                    "output_sha256": row.output_sha256, "proof_sha256": _json_sha(row.proof)}
         log.record(session=session, created_at=now, type="mix.added", actor=None, poll_id=poll.id, payload=payload)
+        session.flush()
+        if mixing_done(session, poll):  # every trustee mixed: time to decrypt
+            for trustee in _trustees(session, poll):
+                session.add(Outbox(kind="trustee", poll_id=poll.id,
+                                   payload={"poll": poll.id, "username": trustee.username, "step": "decrypt"}))
     else:
         log.record(session=session, created_at=now, type="decryption.share", actor=None, poll_id=poll.id, payload={
             "poll": poll.id, "trustee": row.trustee, "mix_sha256": row.mix_sha256,
