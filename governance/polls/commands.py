@@ -83,15 +83,20 @@ def seed_demo() -> None:
     app = current_app
     try:
         with demo.demo_forum(app.config) as forum:
+            from pathlib import Path
+
             ids = demo.seed(engine=app.extensions["governance.engine"],
                             immediate=app.extensions["governance.engine_immediate"], forum=forum,
-                            secret=app.config["SECRET_KEY"])
+                            secret=app.config["SECRET_KEY"],
+                            trustee_folder=Path(app.instance_path) / "demo-trustees")
     except demo.AlreadySeeded as exc:
         click.echo(f"seed-demo: {exc}; nothing changed")
         return
     for role, ident in ids.items():
         path = f"/documents/roadmap/amendments/{ident}" if role == "roadmap_amendment" else f"/polls/{ident}"
         click.echo(f"{role.replace('_', ' ')}: {path}")
+    click.echo(f"the demo trustees' private state files: {app.instance_path}/demo-trustees/ "
+               f"({', '.join(demo.DEMO_TRUSTEES)}; log in as one of them to see their trustee page)")
 
 
 COMMANDS: list[click.Command] = [polls_group, seed_demo]

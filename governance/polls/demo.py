@@ -33,6 +33,8 @@ from .service import PollInput
 DEMO_SEED = 2024  # the demo's ballots are random, but the same every time
 
 STEERING_CANDIDATES = ["halvard", "ysolde_k", "vexillum", "inkwell", "cadence", "rackham", "marlow_p"]
+#: The community's polls are decrypted by three trustees from the committee (the charter's default).
+DEMO_TRUSTEES = ["halvard", "ysolde_k", "bartek_m"]
 
 
 class AlreadySeeded(RuntimeError):
@@ -86,8 +88,77 @@ def _ranking(rng: random.Random, labels: list[str], favourites: list[str]) -> li
     return [[label] for label in order[:keep]]
 
 
-def seed(*, engine: Engine, immediate: Engine, forum: Forum, secret: str, now: datetime | None = None) -> dict[str, int]:
-    """Fill an empty database with the demo's polls; return their ids by role."""
+def _ceremony(session: Session, poll: Poll, members: dict[str, Member], now: datetime,
+              folder: Path | None) -> dict[str, dict]:
+    """Play the demo trustees' key ceremony, as each would with ``governance-trustee`` on their machine.
+
+    Their private state files are written under ``folder`` (one per trustee and poll), so whoever runs
+    the demo can act as those trustees with the command; the platform keeps none of it.
+    """
+    import json
+
+    from .. import crypto
+    from . import trustees
+
+    setup = poll.ceremony["setup"]
+    states: dict[str, dict] = {}
+    for index, name in enumerate(DEMO_TRUSTEES, start=1):
+        certificate, states[name] = crypto.ceremony_init(setup, index)
+        trustees.upload_ceremony(session=session, poll=poll, member=members[name], message=certificate, now=now)
+    certificates = trustees.transcript(session, poll)["certificates"]
+    for name in DEMO_TRUSTEES:
+        message, states[name] = crypto.ceremony_share(setup, states[name], certificates)
+        trustees.upload_ceremony(session=session, poll=poll, member=members[name], message=message, now=now)
+    shares = trustees.transcript(session, poll)["shares"]
+    for name in DEMO_TRUSTEES:
+        message, states[name] = crypto.ceremony_finish(setup, states[name], certificates, shares)
+        trustees.upload_ceremony(session=session, poll=poll, member=members[name], message=message, now=now)
+    session.commit()
+    if folder is not None:
+        for name, state in states.items():
+            path = folder / f"poll-{poll.id}" / name / "state.json"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.touch(mode=0o600)
+            path.write_text(json.dumps(state, indent=1))
+            (path.parent / "setup.json").write_text(json.dumps(setup, indent=1))
+    return states
+
+
+def _trustees_count(session: Session, poll: Poll, members: dict[str, Member], states: dict[str, dict],
+                    now: datetime, run_clock) -> None:
+    """After the close: each demo trustee mixes, two decrypt (as their command would), the clock counts."""
+    from .. import crypto
+    from . import counting, trustees
+
+    session.expire_all()
+    poll = session.get(Poll, poll.id)
+    params = counting.params_of(poll)
+    for index, name in enumerate(DEMO_TRUSTEES, start=1):
+        source = crypto.unpack(counting.current_input(session, poll), params.width)
+        output, proof = crypto.shuffle(params, source, mixer=index)
+        trustees.upload_mix(session=session, poll=poll, member=members[name], mix={"mixer": index, "proof": proof},
+                            output=crypto.pack(output), now=now)
+        session.commit()
+        run_clock(now)
+        session.expire_all()
+        poll = session.get(Poll, poll.id)
+    final = crypto.unpack(counting.mixes(session, poll)[-1].output, params.width)
+    for index, name in enumerate(DEMO_TRUSTEES[:2], start=1):
+        factors, proof = crypto.decryption_factors(params, states[name]["secret_share"], index, final)
+        trustees.upload_share(session=session, poll=poll, member=members[name], proof=proof,
+                              factors=crypto.pack_factors(factors), now=now)
+        session.commit()
+    run_clock(now)
+
+
+def seed(*, engine: Engine, immediate: Engine, forum: Forum, secret: str, now: datetime | None = None,
+         trustee_folder: Path | None = None) -> dict[str, int]:
+    """Fill an empty database with the demo's polls; return their ids by role.
+
+    The community's polls are decrypted by trustees (``DEMO_TRUSTEES``): the seeding plays their
+    key ceremony and, for the closed election, their mixes and decryptions; their private state
+    files go to ``trustee_folder`` so the demo's user can go on as them with ``governance-trustee``.
+    """
 
     def run_clock(at: datetime) -> None:
         clock.run_due(engine=engine, immediate=immediate, forum=forum, now=at, secret=secret)
@@ -123,9 +194,10 @@ def seed(*, engine: Engine, immediate: Engine, forum: Forum, secret: str, now: d
             description="Three seats on the steering committee. Candidates elected first serve two years; "
                         "the others one year.",
             nominations_open_at=t0 + timedelta(hours=1), nominations_close_at=t0 + timedelta(days=7),
-            opens_at=t0 + timedelta(days=8), closes_at=t0 + timedelta(days=15)))
+            opens_at=t0 + timedelta(days=8), closes_at=t0 + timedelta(days=15), trustees=DEMO_TRUSTEES))
         service.schedule(session=session, actor=chair, charter=current, poll=election, now=t0)
         session.commit()
+        election_states = _ceremony(session, election, members, t0 + timedelta(hours=2), trustee_folder)
         for name in STEERING_CANDIDATES:
             candidate = members[name]
             service.nominate(session=session, actor=candidate, poll=election, nominee=candidate,
@@ -141,7 +213,8 @@ def seed(*, engine: Engine, immediate: Engine, forum: Forum, secret: str, now: d
         for i, voter in enumerate(voters[:45]):
             ranking = _ranking(rng, labels, ["ysolde_k", "inkwell", "halvard"])
             cast(election, voter, ranking, t0 + timedelta(days=8, hours=1 + i))
-        run_clock(t0 + timedelta(days=15))
+        run_clock(t0 + timedelta(days=15))  # the close; then the trustees mix and decrypt
+        _trustees_count(session, election, members, election_states, t0 + timedelta(days=15, hours=2), run_clock)
         ids["closed_election"] = election.id
 
         # 2. An open SIG decision (electorate frozen from the forum's group list); the committee
@@ -170,9 +243,10 @@ def seed(*, engine: Engine, immediate: Engine, forum: Forum, secret: str, now: d
             body="community", kind="decision", method="irv", title="Name of the next release",
             description="Suggestions came from the forum thread; the three most liked are on the ballot.",
             options=["Axolotl", "Basilisk", "Cassowary"], default_option=False,
-            opens_at=t2 + timedelta(hours=1), closes_at=now + timedelta(days=6)))
+            opens_at=t2 + timedelta(hours=1), closes_at=now + timedelta(days=6), trustees=DEMO_TRUSTEES))
         service.schedule(session=session, actor=chair, charter=current, poll=community, now=t2)
         session.commit()
+        _ceremony(session, community, members, t2 + timedelta(minutes=30), trustee_folder)
         run_clock(t2 + timedelta(hours=1))
         session.expire_all()
         community = session.get(Poll, community.id)
@@ -187,14 +261,14 @@ def seed(*, engine: Engine, immediate: Engine, forum: Forum, secret: str, now: d
             body="community", kind="election", method="scottish", seats=2, title="Moderation team election",
             description="Two moderators for the forum, counted with Scottish STV.",
             nominations_open_at=now - timedelta(hours=1), nominations_close_at=now + timedelta(days=5),
-            opens_at=now + timedelta(days=6), closes_at=now + timedelta(days=13)))
+            opens_at=now + timedelta(days=6), closes_at=now + timedelta(days=13), trustees=DEMO_TRUSTEES))
         service.schedule(session=session, actor=chair, charter=current, poll=upcoming, now=now - timedelta(hours=2))
         session.commit()
         for name in ("quillon", "tessellate"):
             service.nominate(session=session, actor=members[name], poll=upcoming, nominee=members[name],
                              statement="Happy to help keep the forum friendly.", conflicts="", now=now)
         session.commit()
-        ids["scheduled_election"] = upcoming.id
+        ids["scheduled_election"] = upcoming.id  # its trustees' key ceremony is left to do by hand
 
         # 5. An amendment to the roadmap that adds detail, open for discussion.
         last_block = len(blocks.parse_blocks(roadmap)) - 1

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
 from sqlmodel import select
 
 from governance.models import Outbox, Poll
+
+pytestmark = pytest.mark.trustee_charter  # the demo as shipped: the community's polls decrypted by trustees
 
 
 def test_seed_demo_fills_an_empty_database_once(forum_app, forum, session):
@@ -20,6 +23,14 @@ def test_seed_demo_fills_an_empty_database_once(forum_app, forum, session):
     assert polls["Which signing scheme for release artefacts?"].electorate_size == 7
     assert polls["Name of the next release"].status == "open"
     assert polls["Moderation team election"].status == "nominations"
+    # A trustee election, counted by its trustees' mixes and decryptions; a platform-key SIG decision.
+    assert polls["Steering committee election 2026"].key_mode == "trustees"
+    assert polls["Which signing scheme for release artefacts?"].key_mode == "platform"
+    assert polls["Name of the next release"].key_mode == "trustees"
+    from pathlib import Path
+
+    states = sorted(Path(forum_app.instance_path, "demo-trustees").glob("poll-*/*/state.json"))
+    assert len(states) == 6 and all(oct(p.stat().st_mode)[-3:] == "600" for p in states)
     assert "roadmap amendment: /documents/roadmap/amendments/" in result.output
     from governance.audit import log
 
