@@ -18,6 +18,7 @@ pytestmark = pytest.mark.browser
 T0 = datetime.now(UTC).replace(microsecond=0)
 
 
+@pytest.mark.trustee_charter
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_editor_diff_and_two_person_confirmation(app, page, tmp_path):
     from sqlmodel import Session
