@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
+from ..copy import plural
 from ..db import get_session
 from ..errors import InvalidInput, NotAllowed
 from ..identity.eligibility import Rule
@@ -22,7 +23,7 @@ from ..polls import ballots as ballot_forms
 from ..polls import chart, clock, counting, service, trustees, voting
 from ..polls import charter as charters
 from ..polls.methods import KIND_METHODS, METHOD_NAMES
-from .filters import display_zone
+from .filters import display_zone, local_time
 
 bp = Blueprint("polls", __name__, url_prefix="/polls")
 
@@ -58,14 +59,19 @@ def _poll(poll_id: int):
 @bp.get("/")
 def index():
     """Open polls, upcoming ones, results."""
+    from . import poll_lists
+
     db = get_session()
-    groups = service.list_by_status(db)
+    groups = poll_lists.sort_for_lists(service.list_by_status(db))
     charter = charters.current(db)
-    db.commit()
     mine = _managed(charter)
     slugs = {b["slug"] for b in mine}
     groups["draft"] = [p for p in groups["draft"] if p.body in slugs]  # as show() would let them see
-    return render_template("polls/index.html", groups=groups, can_create=bool(mine), methods=METHOD_NAMES)
+    shown = [p for group in groups.values() for p in group]
+    marks, turnouts = poll_lists.marks(db, shown, now()), poll_lists.turnouts(db, shown)
+    db.commit()
+    return render_template("polls/index.html", groups=groups, can_create=bool(mine), methods=METHOD_NAMES,
+                           marks=marks, turnouts=turnouts)
 
 
 def _managed(charter) -> list[dict]:
@@ -97,6 +103,10 @@ def _poll_context(db, poll, charter) -> dict:
         "counting": counting.progress(db, poll) if poll.status == "closed" else None,
         "is_trustee": False, "ceremony_stage": trustees.stage(db, poll) if poll.key_mode == "trustees" else None,
     }
+    from .poll_lists import Turnout
+
+    ctx["turnout_info"] = Turnout(voters=ctx["turnout"], electorate=poll.electorate_size,
+                                  quorum=poll.quorum if poll.kind == "referendum" else 0)
     if current_user.is_authenticated:
         if poll.status == "open":
             ctx["eligibility"] = service.eligibility(db, poll, current_user)
@@ -285,7 +295,7 @@ def schedule(poll_id: int):
 
 
 def _when(value) -> str:
-    return value.astimezone(display_zone()).strftime("%d %B %Y %H:%M %Z") if value else "—"
+    return local_time(value)
 
 
 @bp.route("/<int:poll_id>/cancel", methods=["GET", "POST"])
@@ -302,7 +312,7 @@ def cancel(poll_id: int):
         db.commit()
         what = [f"Poll #{poll.id} is cancelled for good; it can never open or be counted."]
         if poll.status == "open":
-            what.append(f"Voting is open: the {turnout} ballot(s) cast so far lapse, are never counted and their "
+            what.append(f"Voting is open: the {plural(turnout, 'ballot')} cast so far lapse, are never counted and their "
                         "links to voters are destroyed. Only the steering committee may do this.")
         return render_template("charter/confirm.html", title=f"Cancel poll #{poll.id}: {poll.title}",
                                action=url_for("polls.cancel", poll_id=poll.id),
