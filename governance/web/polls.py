@@ -392,15 +392,27 @@ def results(poll_id: int):
     """Winners, every round, the flow of votes, the pairwise matrix, turnout, downloads."""
     db, poll = _published(poll_id)
     result = poll.result
-    svg = chart.flow_svg(result) if result.get("rounds") else ""
+    svg = chart.flow_svg(result) if result.get("rounds") and poll.kind != "referendum" else ""
     voters = service.turnout(db, poll)
     decoded = counting.published_ballots(db, poll)
     ballots_count = len(decoded)
     invalid = sum(1 for d in decoded if "invalid" in d)
+    display = {o.label: f"{o.description} (@{o.label})" for o in service.options(db, poll)
+               if poll.kind == "election" and o.description and o.description != o.label}
     db.commit()
+    from . import explain
+
+    candidates = result.get("candidates", [])
+    pairwise = (result.get("details") or {}).get("pairwise")
+    if not pairwise and poll.kind == "election" and candidates:
+        pairwise = explain.pairwise_of(candidates, [d["ranking"] for d in decoded if "ranking" in d])
     return render_template("polls/results.html", poll=poll, result=result, chart_svg=svg, voters=voters,
                            ballots_count=ballots_count, invalid=invalid, methods=METHOD_NAMES,
-                           candidates=result.get("candidates", []))
+                           candidates=candidates, display=display, pairwise=pairwise,
+                           story=explain.explain(result, kind=poll.kind, method=poll.method, display=display,
+                                                 bar={"threshold": poll.threshold, "quorum": poll.quorum,
+                                                      "strict": poll.threshold_strict}),
+                           rounds=explain.distinct_rounds(result.get("rounds") or []))
 
 
 DOWNLOADS = {"json": "application/json", "csv": "text/csv", "txt": "text/plain", "blt": "text/plain",

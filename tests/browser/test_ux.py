@@ -206,3 +206,25 @@ def test_every_page_fits_the_window_and_passes_axe(site, browser, viewport):  # 
         context.close()
     assert wide == [], wide
     assert found == []
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_results_say_in_plain_words_why_the_winner_won_and_the_others_lost(site, page):  # noqa: F811
+    log_in_through_forum(page, site, "marlow_p", f"/polls/{site.poll_id}")
+    _vote(page, site)  # Cedar only: the count below excludes Cedar and moves this vote on
+    site.at(CLOSE + timedelta(minutes=1))
+    page.goto(site.poll_url("/results"))
+    why = page.locator("#why")
+    winner = page.locator("#elected li").first.inner_text()
+    # Ash 2, Birch 2 after Cedar's exclusion (this ballot ranked Cedar only): the seeded tie-break decided,
+    # and the outcome says so, not only the list of ties.
+    assert re.search(rf"{winner} won in round 2 with 2 votes, tied with \w+ for the most\.", why.inner_text())
+    assert f"{winner} won only because a tie was broken in round 2: the seeded random order" in why.inner_text()
+    assert "were tied for the winner" in page.locator("#ties-explained").inner_text()
+    others = page.locator("#others-explained li").all_inner_texts()
+    assert any(line.startswith("Cedar was excluded in round 1 with the fewest votes") for line in others), others
+    # A decision: nobody is "elected" on the page.
+    assert "elected" not in page.locator("main").inner_text().replace("Elected", "")
+    # Figures have their exact value on hover.
+    cell = page.locator("section[aria-labelledby=h-rounds] td.num span").first
+    assert cell.get_attribute("title")
