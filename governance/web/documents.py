@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
+from ..copy import plural
 from ..db import get_session
 from ..errors import Conflict, GovernanceError, InvalidInput, NotAllowed
 from ..identity.roles import is_committee
@@ -304,7 +305,7 @@ def _confirm(slug: str, amendment_id: int, step: str):
     if step == "discussion":
         button = "Open it for discussion"
         what = [f"Amendment #{item.id} ({item.kind}) is opened for discussion and can no longer be edited.",
-                f"It can be put to the vote after at least {days} days of discussion (the charter's minimum for a "
+                f"It can be put to the vote after at least {plural(days, 'day')} of discussion (the charter's minimum for a "
                 f"{item.kind})."]
         told = ["A forum topic is posted with its classification, both SHA-256 hashes and a link to the diff."]
     elif step == "vote":
@@ -316,7 +317,7 @@ def _confirm(slug: str, amendment_id: int, step: str):
         what = [f"A referendum of {rule.get('voters')} opens now on the text with SHA-256 {item.sha256}, against "
                 f"version {item.base_number} (SHA-256 {item.base_sha256}); both are frozen while the vote runs.",
                 (f"It passes with yes {'more than' if terms.get('strict') else 'at least'} {terms['threshold']} of "
-                 f"the votes for or against, at least {terms['quorum']} ballots, after {terms['voting_days']} days."
+                 f"the votes for or against, at least {terms['quorum']} ballots, after {plural(terms['voting_days'], 'day')}."
                  if terms else "This kind of change is not accepted."),
                 f"While it runs, no new version of {document.title} is published"
                 + (" (a publication waits)." if charters.rules(current)["open_referendum"] == "refuse"
