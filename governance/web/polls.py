@@ -179,14 +179,39 @@ def _poll_input(form) -> service.PollInput:
         opens_at=_parse_time(form.get("opens_at"), "opens_at", problems),
         closes_at=_parse_time(form.get("closes_at"), "closes_at", problems),
     )
+    problems += _time_problems(data)
     if problems:
         raise InvalidInput(problems)
     return data
 
 
-def _form_page(template: str, *, charter, status: int = 200, errors=None, form=None, poll=None):
+MIN_VOTING = 1  # hours; the same rule as ``service.schedule_problems``
+
+
+def _time_problems(data: service.PollInput) -> list[tuple[str, str]]:
+    """Times that can never be scheduled, told on the form at once (missing times may wait for later)."""
+    problems: list[tuple[str, str]] = []
+    if data.opens_at and data.closes_at:
+        if data.closes_at <= data.opens_at:
+            problems.append(("closes_at", "voting must close after it opens"))
+        elif (data.closes_at - data.opens_at).total_seconds() < MIN_VOTING * 3600:
+            problems.append(("closes_at", "voting must stay open for at least an hour"))
+    if data.kind == "election":
+        start, end = data.nominations_open_at, data.nominations_close_at
+        if start and end and end <= start:
+            problems.append(("nominations_close_at", "nominations must close after they open"))
+        if end and data.opens_at and end > data.opens_at:
+            problems.append(("nominations_close_at", "nominations must close no later than voting opens"))
+    return problems
+
+
+def _form_page(template: str, *, charter, status: int = 200, errors=None, form=None, poll=None, source=None):
+    field_errors: dict[str, list[str]] = {}
+    for name, message in errors or []:
+        field_errors.setdefault(name, []).append(message)
     return render_template(template, bodies=_managed(charter), kind_methods=KIND_METHODS, methods=METHOD_NAMES,
-                           errors=errors or [], form=form or {}, poll=poll, zone=display_zone().key), status
+                           errors=errors or [], field_errors=field_errors, form=form or {}, poll=poll,
+                           source=source, zone=display_zone().key), status
 
 
 @bp.route("/new", methods=["GET", "POST"])
@@ -221,25 +246,7 @@ def edit(poll_id: int):
     if not charters.may_manage(charter, poll.body, current_user):
         raise NotAllowed("You may not edit this poll.")
     if request.method == "GET":
-        zone = display_zone()
-
-        def local(value):
-            return value.astimezone(zone).strftime("%Y-%m-%dT%H:%M") if value else ""
-
-        form = {
-            "body": poll.body, "kind": poll.kind, "method": poll.method, "title": poll.title,
-            "description": poll.description_md, "seats": poll.seats, "quorum": poll.quorum,
-            "threshold": poll.threshold, "threshold_strict": "on" if poll.threshold_strict else "",
-            "default_option": "on" if poll.default_option else "",
-            "options": "\n".join(o.label for o in service.options(db, poll)
-                                 if not o.is_default and poll.kind == "decision"),
-            "min_trust_level": (poll.eligibility or {}).get("min_trust_level", ""),
-            "min_account_age_days": (poll.eligibility or {}).get("min_account_age_days", ""),
-            "trustees": " ".join(t.username for t in trustees.trustees(db, poll)),
-            "nominations_open_at": local(poll.nominations_open_at),
-            "nominations_close_at": local(poll.nominations_close_at),
-            "opens_at": local(poll.opens_at), "closes_at": local(poll.closes_at),
-        }
+        form = _form_of(db, poll)
         db.commit()
         return _form_page("polls/form.html", charter=charter, form=form, poll=poll)
     try:
@@ -251,6 +258,64 @@ def edit(poll_id: int):
     db.commit()
     flash("Draft updated.", "success")
     return redirect(url_for("polls.show", poll_id=poll.id))
+
+
+def _form_of(db, poll, *, times: bool = True) -> dict:
+    """A poll as the form's fields (times in the reader's zone)."""
+    zone = display_zone()
+
+    def local(value):
+        return value.astimezone(zone).strftime("%Y-%m-%dT%H:%M") if value and times else ""
+
+    form = {
+        "body": poll.body, "kind": poll.kind, "method": poll.method, "title": poll.title,
+        "description": poll.description_md, "seats": poll.seats, "quorum": poll.quorum,
+        "threshold": poll.threshold, "threshold_strict": "on" if poll.threshold_strict else "",
+        "default_option": "on" if poll.default_option else "",
+        "options": "\n".join(o.label for o in service.options(db, poll)
+                             if not o.is_default and poll.kind == "decision"),
+        "min_trust_level": (poll.eligibility or {}).get("min_trust_level", ""),
+        "min_account_age_days": (poll.eligibility or {}).get("min_account_age_days", ""),
+        "trustees": " ".join(t.username for t in trustees.trustees(db, poll)),
+        "nominations_open_at": local(poll.nominations_open_at),
+        "nominations_close_at": local(poll.nominations_close_at),
+        "opens_at": local(poll.opens_at), "closes_at": local(poll.closes_at),
+    }
+    return form
+
+
+@bp.get("/<int:poll_id>/clone")
+@login_required
+def clone(poll_id: int):
+    """A new draft's form filled in from this poll (text, options, rule; not its times): saving creates it."""
+    db = get_session()
+    poll = _poll(poll_id)
+    charter = charters.current(db)
+    if not charters.may_manage(charter, poll.body, current_user):
+        raise NotAllowed("Only the managers of this poll's body may copy it into a new draft.")
+    form = _form_of(db, poll, times=False)
+    form["title"] = f"Copy of {poll.title}"[:service.MAX_TITLE]
+    db.commit()
+    return _form_page("polls/form.html", charter=charter, form=form, source=poll)
+
+
+@bp.get("/<int:poll_id>/preview")
+@login_required
+def preview(poll_id: int):
+    """The ballot as a voter will see it, for the poll's managers before it opens (nothing can be cast)."""
+    from ..polls.methods import UNRANKED_MEANING
+
+    db = get_session()
+    poll = _poll(poll_id)
+    charter = charters.current(db)
+    if not charters.may_manage(charter, poll.body, current_user):
+        raise NotAllowed("Only the managers of this poll's body may preview its ballot.")
+    options = service.options(db, poll)
+    if poll.kind == "election":
+        options = [n for n in service.nominations(db, poll, include_withdrawn=False)]
+    db.commit()
+    return render_template("polls/preview.html", poll=poll, options=options, methods=METHOD_NAMES,
+                           unranked=UNRANKED_MEANING.get(poll.method, ""), rule=Rule.from_dict(poll.eligibility or {}))
 
 
 @bp.route("/<int:poll_id>/schedule", methods=["GET", "POST"])

@@ -228,3 +228,50 @@ def test_results_say_in_plain_words_why_the_winner_won_and_the_others_lost(site,
     # Figures have their exact value on hover.
     cell = page.locator("section[aria-labelledby=h-rounds] td.num span").first
     assert cell.get_attribute("title")
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_chair_sees_each_rule_beside_its_field_clones_a_poll_and_previews_its_ballot(site, browser):  # noqa: F811
+    context = browser.new_context(viewport=PHONE)
+    page = context.new_page()
+    try:
+        log_in_through_forum(page, site, "tamsin_ward", "/polls/new")
+        assert "stay open for at least an hour" in page.locator("#times-hint").inner_text()  # said before saving
+        page.fill("#title", "Office hours")
+        page.fill("#options", "Mornings\nEvenings")
+        page.fill("#opens_at", "2099-01-02T10:00")
+        page.fill("#closes_at", "2099-01-02T10:30")
+        page.get_by_role("button", name="Save draft").click()
+        error = page.locator("#closes_at-error")
+        assert error.inner_text() == "Voting must stay open for at least an hour."
+        assert page.locator("#closes_at").get_attribute("aria-invalid") == "true"
+        assert page.locator("#title").input_value() == "Office hours"  # nothing typed is lost
+        assert serious_violations(page) == [] and _overflow(page) <= 0
+
+        page.goto(site.poll_url())
+        page.get_by_role("link", name="Copy into a new draft").click()
+        assert page.locator("#title").input_value() == "Copy of Pick the release name"
+        assert page.locator("#options").input_value().split() == ["Ash", "Birch", "Cedar"]
+        assert page.locator("#opens_at").input_value() == ""  # times are not copied
+        page.get_by_role("button", name="Save draft").click()
+        page.wait_for_url(re.compile(r".*/polls/\d+$"))
+        assert page.locator("h1").inner_text().startswith("Copy of Pick the release name")
+        assert page.locator(".badge.draft").count() == 1
+        draft_url = page.url
+
+        page.get_by_role("link", name="Preview the ballot as a voter").click()
+        assert "nothing here can be cast" in page.locator("#preview-notice").inner_text()
+        assert page.locator("#preview-options li").all_inner_texts() == ["Ash", "Birch", "Cedar"]
+        assert page.get_by_role("button", name=re.compile("Cast|Review")).count() == 0
+        assert serious_violations(page) == [] and _overflow(page) <= 0
+        assert draft_url.endswith(page.url.rsplit("/", 2)[-2])  # the preview is of the draft
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_an_ordinary_member_cannot_clone_or_preview(site, page):  # noqa: F811
+    log_in_through_forum(page, site, "marlow_p", f"/polls/{site.poll_id}")
+    assert page.get_by_role("link", name="Copy into a new draft").count() == 0
+    for suffix in ("/clone", "/preview"):
+        assert page.goto(site.poll_url(suffix)).status == 403
