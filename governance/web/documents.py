@@ -159,9 +159,15 @@ def diff(slug: str):
     start = _number(request.args.get("from") or str(max(1, to - 1)), "from")
     old = service.get_version(session, document, start)
     new = service.get_version(session, document, to)
-    return render_template("documents/diff.html", document=document, old=old, new=new,
-                           changes=diff_html(old.source_md, new.source_md),
-                           numbers=range(document.current_version, 0, -1))
+    full = request.args.get("full") == "1"
+    if slug == charters.CHARTER_SLUG and not full:
+        from .charter import charter_diff
+
+        changes = charter_diff(old.source_md, new.source_md)  # its readable text, changes in context
+    else:
+        changes = diff_html(old.source_md, new.source_md, context=None if full else 2)
+    return render_template("documents/diff.html", document=document, old=old, new=new, changes=changes,
+                           numbers=range(document.current_version, 0, -1), full=full)
 
 
 def _authors(session, ids) -> dict[int, Member]:
@@ -273,7 +279,7 @@ def _amendment_diff(slug: str, old: str, new: str) -> str:
         from .charter import charter_diff
 
         return charter_diff(old, new)
-    return diff_html(old, new)
+    return diff_html(old, new, context=2)  # unchanged runs collapse, as in the proposal preview
 
 
 def _amendment_action(slug: str, amendment_id: int, action, done: str):
