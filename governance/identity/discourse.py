@@ -31,8 +31,9 @@ def sign(secret: str, payload: str) -> str:
     return hmac.new(secret.encode(), payload.encode(), hashlib.sha256).hexdigest()
 
 
-def request_params(secret: str, *, nonce: str, return_sso_url: str, prompt_none: bool = False) -> dict[str, str]:
-    """Query parameters for ``{forum}/session/sso_provider``.
+def request_params(secret: str, *, nonce: str, return_sso_url: str, prompt_none: bool = False,
+                   logout: bool = False) -> dict[str, str]:
+    """Query parameters for ``{forum}/session/sso_provider`` (``logout``: end the forum session).
 
     >>> p = request_params("s", nonce="n", return_sso_url="https://x/auth/sso")
     >>> base64.b64decode(p["sso"]).decode()
@@ -41,6 +42,8 @@ def request_params(secret: str, *, nonce: str, return_sso_url: str, prompt_none:
     fields = {"nonce": nonce, "return_sso_url": return_sso_url}
     if prompt_none:
         fields["prompt"] = "none"
+    if logout:
+        fields["logout"] = "true"
     payload = base64.b64encode(urlencode(fields).encode()).decode()
     return {"sso": payload, "sig": sign(secret, payload)}
 

@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from ..copy import plural, sentence
+
 
 @dataclass(frozen=True)
 class Rule:
@@ -59,7 +61,7 @@ class Rule:
         """Plain words for the ballot page: who may vote."""
         parts = ["forum members whose account was created before the poll opened"]
         if self.min_account_age_days:
-            parts[0] = (f"forum members whose account was at least {self.min_account_age_days} days old "
+            parts[0] = (f"forum members whose account was at least {plural(self.min_account_age_days, 'day')} old "
                         "when the poll opened")
         if self.min_trust_level:
             parts.append(f"with trust level {self.min_trust_level} or higher")
@@ -67,7 +69,7 @@ class Rule:
             joined = ", ".join(self.groups)
             parts.append(f"in the group {joined}" if len(self.groups) == 1 else
                          f"in {'any' if self.groups_mode == 'any' else 'all'} of the groups {joined}")
-        return " ".join(parts).capitalize() + "."
+        return sentence(" ".join(parts))
 
 
 @dataclass(frozen=True)
@@ -159,7 +161,7 @@ def check(rule: Rule, evidence: Evidence, *, opens_at: datetime, groups: Iterabl
     elif rule.min_account_age_days and created > opens_at - timedelta(days=rule.min_account_age_days):
         reasons.append(
             f"your forum account was created on {_day(created)}; this poll needs accounts created at least "
-            f"{rule.min_account_age_days} days before it opened on {_day(opens_at)}"
+            f"{plural(rule.min_account_age_days, 'day')} before it opened on {_day(opens_at)}"
         )
     if evidence.trust_level < rule.min_trust_level:
         reasons.append(f"this poll needs trust level {rule.min_trust_level}; yours is {evidence.trust_level}")

@@ -22,6 +22,7 @@ from sqlmodel import Session
 from .. import crypto
 from ..audit import log
 from ..audit.canonical import canonical_json, plain, sha256_hex
+from ..copy import plural
 from ..errors import Conflict, ForumUnavailable
 from ..identity.eligibility import Evidence, check
 from ..models import ElectorateEntry, Outbox, Poll, PollOption, PollSecret
@@ -98,7 +99,7 @@ def open_poll(*, session: Session, poll: Poll, now: datetime, snapshot: GroupSna
         standing = [(n, m) for n, m in nominations(session, poll, include_withdrawn=False) if n.accepted_at]
         if len(standing) <= poll.seats:
             poll.status = "cancelled"
-            poll.cancel_reason = (f"Only {len(standing)} accepted candidate(s) for {poll.seats} seat(s) when "
+            poll.cancel_reason = (f"Only {plural(len(standing), 'accepted candidate')} for {plural(poll.seats, 'seat')} when "
                                   "voting was due to open.")
             session.add(poll)
             log.record(session=session, created_at=now, type="poll.cancelled", actor=None, poll_id=poll.id,

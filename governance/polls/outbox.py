@@ -17,6 +17,7 @@ from typing import Any
 from sqlmodel import Session, select
 
 from ..audit import log
+from ..copy import method_phrase, plural
 from ..identity.eligibility import Rule
 from ..models import Outbox, Poll, TreeHead
 from .methods import METHOD_NAMES
@@ -58,8 +59,8 @@ def announcement(poll: Poll, base_url: str, zone: str = "UTC") -> tuple[str, str
     lines = [
         f"Voting is open: **{poll.title}**",
         "",
-        f"* Kind: {poll.kind} ({METHOD_NAMES.get(poll.method, poll.method)}"
-        + (f", {poll.seats} seats)" if poll.kind == "election" else ")"),
+        f"* Kind: {method_phrase(poll.kind, METHOD_NAMES.get(poll.method, poll.method))}"
+        + (f", {plural(poll.seats, 'seat')}" if poll.kind == "election" else ""),
         f"* Who may vote: {rule.describe()}",
         f"* Voting closes: {closes}",
         f"* Tie-break seed (published at opening): `{poll.tie_seed}`",
@@ -70,7 +71,7 @@ def announcement(poll: Poll, base_url: str, zone: str = "UTC") -> tuple[str, str
 
 
 def results_reply(poll: Poll, base_url: str, head: TreeHead | None) -> str:
-    """Markdown of the reply that announces results (with the signed log head)."""
+    """Markdown of the reply that announces results (with the log head, called signed only when it is)."""
     result = poll.result or {}
     elected = ", ".join(result.get("elected", [])) or "no winner"
     lines = [f"Results of **{poll.title}** are published.", "",
@@ -80,7 +81,8 @@ def results_reply(poll: Poll, base_url: str, head: TreeHead | None) -> str:
     lines += [f"* Ballots hash: `{poll.ballots_hash}`", f"* Results hash: `{poll.result_hash}`", "",
               f"Full results and the audit bundle: {_poll_url(base_url, poll)}/results"]
     if head is not None:
-        lines += ["", "Audit log head at the close:", "", "```json",
+        lines += ["", "Audit log head at the close" + ("" if head.signature else
+                                                      " (unsigned: this site has no signing key)") + ":", "", "```json",
                   json.dumps(log.head_dict(head), indent=2, sort_keys=True), "```"]
     return "\n".join(lines)
 
@@ -121,7 +123,8 @@ def _plan(session: Session, job: Outbox, base_url: str, category: str | None) ->
         if head is None:
             return {"call": None}
         what = f"{job.payload.get('document')} version {job.payload.get('version')}"
-        raw = "\n".join([f"The audit log's signed head after the publication of {what}:", "", "```json",
+        signed = "signed head" if head.signature else "head (unsigned: this site has no signing key)"
+        raw = "\n".join([f"The audit log's {signed} after the publication of {what}:", "", "```json",
                          json.dumps(log.head_dict(head), indent=2, sort_keys=True), "```", "",
                          f"Check it against {base_url.rstrip('/')}/audit/head"])
         return {"call": "create_topic", "head": head.id,

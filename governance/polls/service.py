@@ -20,6 +20,7 @@ from sqlalchemy import func
 from sqlmodel import Session, select
 
 from ..audit import log
+from ..copy import article
 from ..errors import Conflict, InvalidInput, NotAllowed, NotEligible, NotFound
 from ..identity.eligibility import Eligibility, Evidence, Rule, check
 from ..identity.service import member_evidence
@@ -143,10 +144,10 @@ def _validate(data: PollInput, body: dict[str, Any]) -> list[tuple[str, str]]:
     if data.kind not in KIND_METHODS:
         problems.append(("kind", "choose an election, a decision or a referendum"))
     elif data.kind not in body.get("kinds", []):
-        problems.append(("kind", f"the charter does not let {body['name']} hold a {data.kind}"))
+        problems.append(("kind", f"the charter does not let {body['name']} hold {article(data.kind)}"))
     elif data.method not in KIND_METHODS[data.kind]:
         allowed = ", ".join(METHOD_NAMES[m] for m in KIND_METHODS[data.kind])
-        problems.append(("method", f"a {data.kind} is counted with {allowed}"))
+        problems.append(("method", f"{article(data.kind)} is counted with {allowed}"))
     title = data.title.strip()
     if not title:
         problems.append(("title", "give the poll a title"))

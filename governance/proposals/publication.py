@@ -14,6 +14,7 @@ from typing import Any
 from sqlmodel import Session, select
 
 from ..audit import log
+from ..copy import plural
 from ..errors import Conflict, InvalidInput, NotAllowed
 from ..models import Amendment, CharterVersion, Document, DocumentVersion, Member, Outbox, Poll
 from ..polls import charter as charters
@@ -155,7 +156,7 @@ def import_document(*, session: Session, charter: CharterVersion, slug: str, sou
     """Load a document's first version from the operator's command line (committee's publication)."""
     document = session.exec(select(Document).where(Document.slug == slug)).first()
     if document is not None and document.current_version:
-        raise Conflict(f"{document.title} already has {document.current_version} version(s); publish or "
+        raise Conflict(f"{document.title} already has {plural(document.current_version, 'version')}; publish or "
                        "amend instead of importing.")
     return publish_version(session=session, actor=None, charter=charter, committee_group="", slug=slug,
                            source=source, base_number=None, now=now, note=note, title=title)

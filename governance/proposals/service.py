@@ -40,6 +40,7 @@ from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, select
 
 from ..audit import log
+from ..copy import plural
 from ..errors import Conflict, InvalidInput, NotAllowed, NotEligible, NotFound
 from ..identity.eligibility import Eligibility, Rule, check
 from ..identity.service import member_evidence
@@ -540,7 +541,7 @@ def start_voting(*, session: Session, actor: Member, charter: CharterVersion, am
     opened = amendment.topic_requested_at
     if opened is None or now < opened + timedelta(days=days):
         until = log.format_time(opened + timedelta(days=days)) if opened else "—"
-        raise Conflict(f"The charter asks for at least {days} days of discussion before a {amendment.kind} is "
+        raise Conflict(f"The charter asks for at least {plural(days, 'day')} of discussion before a {amendment.kind} is "
                        f"put to the vote; this amendment can be put to the vote from {until}.")
     for other in open_referendums(session, document):
         raise Conflict(f"Another referendum on {document.title} is {other.status} (poll #{other.id}); one "

@@ -6,7 +6,18 @@ import secrets
 from datetime import timedelta
 from urllib.parse import urlencode
 
-from flask import Blueprint, abort, current_app, flash, jsonify, redirect, request, session, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_login import current_user, login_required, login_user, logout_user
 
 from ..db import get_session, write_session
@@ -125,8 +136,34 @@ def logout():
     db.commit()
     logout_user()
     session.clear()
-    flash("You have logged out.", "info")
-    return redirect(url_for("index"))
+    return redirect(url_for("auth.logged_out"))
+
+
+@bp.get("/logged-out")
+def logged_out():
+    """After logging out here: offer to log out of the forum too (else the next login is silent)."""
+    return render_template("auth/logged_out.html", forum_done=request.args.get("forum") == "done",
+                           forum_url=current_app.config["DISCOURSE_URL"].rstrip("/"))
+
+
+@bp.post("/forum-logout")
+def forum_logout():
+    """Log out of the forum too: DiscourseConnect's ``logout=true`` request, signed like a login.
+
+    Discourse's ``sso_provider`` ends the forum session and sends the browser back to the signed
+    ``return_sso_url`` (ours, fixed: not an open redirect). It is a POST with our CSRF token, so
+    no other site can log a member out of the forum through us.
+    """
+    if current_user.is_authenticated:  # the header's button logs out here first
+        sessions.revoke(session=get_session(), token=current_user.get_id())
+        get_session().commit()
+        logout_user()
+        session.clear()
+    back = current_app.config["BASE_URL"].rstrip("/") + url_for("auth.logged_out", forum="done")
+    params = discourse.request_params(current_app.config["DISCOURSE_CONNECT_SECRET"],
+                                      nonce=secrets.token_urlsafe(16), return_sso_url=back, logout=True)
+    forum_url = current_app.config["DISCOURSE_URL"].rstrip("/")
+    return redirect(f"{forum_url}/session/sso_provider?{urlencode(params)}", 303)
 
 
 @bp.post("/forum-webhook")

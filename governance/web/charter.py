@@ -77,10 +77,12 @@ def show():
     version = documents.current_version(db, document)
     pending = approvals.list_open(db)
     amendments = documents.list_amendments(db, document, statuses=("draft", "discussion", "voting"))
+    written = {d.slug for d in documents.list_documents(db) if d.current_version}
     db.commit()
     data = charters.normalized(versions[0].data)
     return render_template("charter/show.html", charter=versions[0], data=data, versions=versions,
                            version=version, document=document, pending=pending, amendments=amendments,
+                           written=written | {charters.CHARTER_SLUG},
                            can_edit=current_user.is_authenticated,
                            committee=is_committee(current_user, current_app.config))
 

@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
+from ..copy import plural
 from ..db import get_session
 from ..errors import Conflict, GovernanceError, InvalidInput, NotAllowed
 from ..identity.roles import is_committee
@@ -158,9 +159,15 @@ def diff(slug: str):
     start = _number(request.args.get("from") or str(max(1, to - 1)), "from")
     old = service.get_version(session, document, start)
     new = service.get_version(session, document, to)
-    return render_template("documents/diff.html", document=document, old=old, new=new,
-                           changes=diff_html(old.source_md, new.source_md),
-                           numbers=range(document.current_version, 0, -1))
+    full = request.args.get("full") == "1"
+    if slug == charters.CHARTER_SLUG and not full:
+        from .charter import charter_diff
+
+        changes = charter_diff(old.source_md, new.source_md)  # its readable text, changes in context
+    else:
+        changes = diff_html(old.source_md, new.source_md, context=None if full else 2)
+    return render_template("documents/diff.html", document=document, old=old, new=new, changes=changes,
+                           numbers=range(document.current_version, 0, -1), full=full)
 
 
 def _authors(session, ids) -> dict[int, Member]:
@@ -272,7 +279,7 @@ def _amendment_diff(slug: str, old: str, new: str) -> str:
         from .charter import charter_diff
 
         return charter_diff(old, new)
-    return diff_html(old, new)
+    return diff_html(old, new, context=2)  # unchanged runs collapse, as in the proposal preview
 
 
 def _amendment_action(slug: str, amendment_id: int, action, done: str):
@@ -304,7 +311,7 @@ def _confirm(slug: str, amendment_id: int, step: str):
     if step == "discussion":
         button = "Open it for discussion"
         what = [f"Amendment #{item.id} ({item.kind}) is opened for discussion and can no longer be edited.",
-                f"It can be put to the vote after at least {days} days of discussion (the charter's minimum for a "
+                f"It can be put to the vote after at least {plural(days, 'day')} of discussion (the charter's minimum for a "
                 f"{item.kind})."]
         told = ["A forum topic is posted with its classification, both SHA-256 hashes and a link to the diff."]
     elif step == "vote":
@@ -316,7 +323,7 @@ def _confirm(slug: str, amendment_id: int, step: str):
         what = [f"A referendum of {rule.get('voters')} opens now on the text with SHA-256 {item.sha256}, against "
                 f"version {item.base_number} (SHA-256 {item.base_sha256}); both are frozen while the vote runs.",
                 (f"It passes with yes {'more than' if terms.get('strict') else 'at least'} {terms['threshold']} of "
-                 f"the votes for or against, at least {terms['quorum']} ballots, after {terms['voting_days']} days."
+                 f"the votes for or against, at least {terms['quorum']} ballots, after {plural(terms['voting_days'], 'day')}."
                  if terms else "This kind of change is not accepted."),
                 f"While it runs, no new version of {document.title} is published"
                 + (" (a publication waits)." if charters.rules(current)["open_referendum"] == "refuse"

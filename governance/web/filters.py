@@ -1,4 +1,5 @@
-"""Template filters and globals: times in the member's zone and in UTC."""
+"""Template filters and globals: times in the member's zone and in UTC, and the wording helpers of
+``web.copy``."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import Flask, current_app
 from flask_login import current_user
+
+from .. import copy
 
 
 def display_zone() -> ZoneInfo:
@@ -28,6 +31,11 @@ def local_time(value: datetime | None) -> str:
     if local.utcoffset():
         text += f" ({value.astimezone(ZoneInfo('UTC')):%H:%M} UTC)"
     return text
+
+
+def member_zone_set() -> bool:
+    """Whether the member chose a time zone on the forum (else pages offer the browser's zone)."""
+    return bool(current_user and current_user.is_authenticated and getattr(current_user, "timezone", ""))
 
 
 def iso_time(value: datetime | None) -> str:
@@ -54,3 +62,6 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(iso_time, "iso_time")
     app.add_template_global(nav_links, "nav_links")
     app.add_template_global(lambda: display_zone().key, "display_zone_name")
+    app.add_template_global(member_zone_set, "member_zone_set")
+    for name in ("plural", "article", "sentence", "fraction_words", "figure", "percent", "method_phrase"):
+        app.add_template_filter(getattr(copy, name), name)

@@ -12,12 +12,16 @@ bp = Blueprint("main", __name__)
 def index():
     """The home page: what is open, what is coming, how to take part."""
     from ..polls import service
+    from . import poll_lists
+    from .polls import now
 
     db = get_session()
-    groups = service.list_by_status(db)
+    groups = poll_lists.sort_for_lists(service.list_by_status(db))
+    shown = groups["open"] + groups["upcoming"] + groups["results"][:3]
+    marks, turnouts = poll_lists.marks(db, shown, now()), poll_lists.turnouts(db, shown)
     db.commit()
     return render_template("index.html", open_polls=groups["open"], upcoming=groups["upcoming"],
-                           results=groups["results"][:3])
+                           results=groups["results"][:3], marks=marks, turnouts=turnouts)
 
 
 @bp.get("/healthz")

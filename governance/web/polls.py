@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
+from ..copy import plural
 from ..db import get_session
 from ..errors import InvalidInput, NotAllowed
 from ..identity.eligibility import Rule
@@ -22,7 +23,7 @@ from ..polls import ballots as ballot_forms
 from ..polls import chart, clock, counting, service, trustees, voting
 from ..polls import charter as charters
 from ..polls.methods import KIND_METHODS, METHOD_NAMES
-from .filters import display_zone
+from .filters import display_zone, local_time
 
 bp = Blueprint("polls", __name__, url_prefix="/polls")
 
@@ -58,14 +59,19 @@ def _poll(poll_id: int):
 @bp.get("/")
 def index():
     """Open polls, upcoming ones, results."""
+    from . import poll_lists
+
     db = get_session()
-    groups = service.list_by_status(db)
+    groups = poll_lists.sort_for_lists(service.list_by_status(db))
     charter = charters.current(db)
-    db.commit()
     mine = _managed(charter)
     slugs = {b["slug"] for b in mine}
     groups["draft"] = [p for p in groups["draft"] if p.body in slugs]  # as show() would let them see
-    return render_template("polls/index.html", groups=groups, can_create=bool(mine), methods=METHOD_NAMES)
+    shown = [p for group in groups.values() for p in group]
+    marks, turnouts = poll_lists.marks(db, shown, now()), poll_lists.turnouts(db, shown)
+    db.commit()
+    return render_template("polls/index.html", groups=groups, can_create=bool(mine), methods=METHOD_NAMES,
+                           marks=marks, turnouts=turnouts)
 
 
 def _managed(charter) -> list[dict]:
@@ -97,6 +103,10 @@ def _poll_context(db, poll, charter) -> dict:
         "counting": counting.progress(db, poll) if poll.status == "closed" else None,
         "is_trustee": False, "ceremony_stage": trustees.stage(db, poll) if poll.key_mode == "trustees" else None,
     }
+    from .poll_lists import Turnout
+
+    ctx["turnout_info"] = Turnout(voters=ctx["turnout"], electorate=poll.electorate_size,
+                                  quorum=poll.quorum if poll.kind == "referendum" else 0)
     if current_user.is_authenticated:
         if poll.status == "open":
             ctx["eligibility"] = service.eligibility(db, poll, current_user)
@@ -169,14 +179,39 @@ def _poll_input(form) -> service.PollInput:
         opens_at=_parse_time(form.get("opens_at"), "opens_at", problems),
         closes_at=_parse_time(form.get("closes_at"), "closes_at", problems),
     )
+    problems += _time_problems(data)
     if problems:
         raise InvalidInput(problems)
     return data
 
 
-def _form_page(template: str, *, charter, status: int = 200, errors=None, form=None, poll=None):
+MIN_VOTING = 1  # hours; the same rule as ``service.schedule_problems``
+
+
+def _time_problems(data: service.PollInput) -> list[tuple[str, str]]:
+    """Times that can never be scheduled, told on the form at once (missing times may wait for later)."""
+    problems: list[tuple[str, str]] = []
+    if data.opens_at and data.closes_at:
+        if data.closes_at <= data.opens_at:
+            problems.append(("closes_at", "voting must close after it opens"))
+        elif (data.closes_at - data.opens_at).total_seconds() < MIN_VOTING * 3600:
+            problems.append(("closes_at", "voting must stay open for at least an hour"))
+    if data.kind == "election":
+        start, end = data.nominations_open_at, data.nominations_close_at
+        if start and end and end <= start:
+            problems.append(("nominations_close_at", "nominations must close after they open"))
+        if end and data.opens_at and end > data.opens_at:
+            problems.append(("nominations_close_at", "nominations must close no later than voting opens"))
+    return problems
+
+
+def _form_page(template: str, *, charter, status: int = 200, errors=None, form=None, poll=None, source=None):
+    field_errors: dict[str, list[str]] = {}
+    for name, message in errors or []:
+        field_errors.setdefault(name, []).append(message)
     return render_template(template, bodies=_managed(charter), kind_methods=KIND_METHODS, methods=METHOD_NAMES,
-                           errors=errors or [], form=form or {}, poll=poll, zone=display_zone().key), status
+                           errors=errors or [], field_errors=field_errors, form=form or {}, poll=poll,
+                           source=source, zone=display_zone().key), status
 
 
 @bp.route("/new", methods=["GET", "POST"])
@@ -211,25 +246,7 @@ def edit(poll_id: int):
     if not charters.may_manage(charter, poll.body, current_user):
         raise NotAllowed("You may not edit this poll.")
     if request.method == "GET":
-        zone = display_zone()
-
-        def local(value):
-            return value.astimezone(zone).strftime("%Y-%m-%dT%H:%M") if value else ""
-
-        form = {
-            "body": poll.body, "kind": poll.kind, "method": poll.method, "title": poll.title,
-            "description": poll.description_md, "seats": poll.seats, "quorum": poll.quorum,
-            "threshold": poll.threshold, "threshold_strict": "on" if poll.threshold_strict else "",
-            "default_option": "on" if poll.default_option else "",
-            "options": "\n".join(o.label for o in service.options(db, poll)
-                                 if not o.is_default and poll.kind == "decision"),
-            "min_trust_level": (poll.eligibility or {}).get("min_trust_level", ""),
-            "min_account_age_days": (poll.eligibility or {}).get("min_account_age_days", ""),
-            "trustees": " ".join(t.username for t in trustees.trustees(db, poll)),
-            "nominations_open_at": local(poll.nominations_open_at),
-            "nominations_close_at": local(poll.nominations_close_at),
-            "opens_at": local(poll.opens_at), "closes_at": local(poll.closes_at),
-        }
+        form = _form_of(db, poll)
         db.commit()
         return _form_page("polls/form.html", charter=charter, form=form, poll=poll)
     try:
@@ -241,6 +258,64 @@ def edit(poll_id: int):
     db.commit()
     flash("Draft updated.", "success")
     return redirect(url_for("polls.show", poll_id=poll.id))
+
+
+def _form_of(db, poll, *, times: bool = True) -> dict:
+    """A poll as the form's fields (times in the reader's zone)."""
+    zone = display_zone()
+
+    def local(value):
+        return value.astimezone(zone).strftime("%Y-%m-%dT%H:%M") if value and times else ""
+
+    form = {
+        "body": poll.body, "kind": poll.kind, "method": poll.method, "title": poll.title,
+        "description": poll.description_md, "seats": poll.seats, "quorum": poll.quorum,
+        "threshold": poll.threshold, "threshold_strict": "on" if poll.threshold_strict else "",
+        "default_option": "on" if poll.default_option else "",
+        "options": "\n".join(o.label for o in service.options(db, poll)
+                             if not o.is_default and poll.kind == "decision"),
+        "min_trust_level": (poll.eligibility or {}).get("min_trust_level", ""),
+        "min_account_age_days": (poll.eligibility or {}).get("min_account_age_days", ""),
+        "trustees": " ".join(t.username for t in trustees.trustees(db, poll)),
+        "nominations_open_at": local(poll.nominations_open_at),
+        "nominations_close_at": local(poll.nominations_close_at),
+        "opens_at": local(poll.opens_at), "closes_at": local(poll.closes_at),
+    }
+    return form
+
+
+@bp.get("/<int:poll_id>/clone")
+@login_required
+def clone(poll_id: int):
+    """A new draft's form filled in from this poll (text, options, rule; not its times): saving creates it."""
+    db = get_session()
+    poll = _poll(poll_id)
+    charter = charters.current(db)
+    if not charters.may_manage(charter, poll.body, current_user):
+        raise NotAllowed("Only the managers of this poll's body may copy it into a new draft.")
+    form = _form_of(db, poll, times=False)
+    form["title"] = f"Copy of {poll.title}"[:service.MAX_TITLE]
+    db.commit()
+    return _form_page("polls/form.html", charter=charter, form=form, source=poll)
+
+
+@bp.get("/<int:poll_id>/preview")
+@login_required
+def preview(poll_id: int):
+    """The ballot as a voter will see it, for the poll's managers before it opens (nothing can be cast)."""
+    from ..polls.methods import UNRANKED_MEANING
+
+    db = get_session()
+    poll = _poll(poll_id)
+    charter = charters.current(db)
+    if not charters.may_manage(charter, poll.body, current_user):
+        raise NotAllowed("Only the managers of this poll's body may preview its ballot.")
+    options = service.options(db, poll)
+    if poll.kind == "election":
+        options = [n for n in service.nominations(db, poll, include_withdrawn=False)]
+    db.commit()
+    return render_template("polls/preview.html", poll=poll, options=options, methods=METHOD_NAMES,
+                           unranked=UNRANKED_MEANING.get(poll.method, ""), rule=Rule.from_dict(poll.eligibility or {}))
 
 
 @bp.route("/<int:poll_id>/schedule", methods=["GET", "POST"])
@@ -285,7 +360,7 @@ def schedule(poll_id: int):
 
 
 def _when(value) -> str:
-    return value.astimezone(display_zone()).strftime("%d %B %Y %H:%M %Z") if value else "—"
+    return local_time(value)
 
 
 @bp.route("/<int:poll_id>/cancel", methods=["GET", "POST"])
@@ -302,7 +377,7 @@ def cancel(poll_id: int):
         db.commit()
         what = [f"Poll #{poll.id} is cancelled for good; it can never open or be counted."]
         if poll.status == "open":
-            what.append(f"Voting is open: the {turnout} ballot(s) cast so far lapse, are never counted and their "
+            what.append(f"Voting is open: the {plural(turnout, 'ballot')} cast so far lapse, are never counted and their "
                         "links to voters are destroyed. Only the steering committee may do this.")
         return render_template("charter/confirm.html", title=f"Cancel poll #{poll.id}: {poll.title}",
                                action=url_for("polls.cancel", poll_id=poll.id),
@@ -382,15 +457,27 @@ def results(poll_id: int):
     """Winners, every round, the flow of votes, the pairwise matrix, turnout, downloads."""
     db, poll = _published(poll_id)
     result = poll.result
-    svg = chart.flow_svg(result) if result.get("rounds") else ""
+    svg = chart.flow_svg(result) if result.get("rounds") and poll.kind != "referendum" else ""
     voters = service.turnout(db, poll)
     decoded = counting.published_ballots(db, poll)
     ballots_count = len(decoded)
     invalid = sum(1 for d in decoded if "invalid" in d)
+    display = {o.label: f"{o.description} (@{o.label})" for o in service.options(db, poll)
+               if poll.kind == "election" and o.description and o.description != o.label}
     db.commit()
+    from . import explain
+
+    candidates = result.get("candidates", [])
+    pairwise = (result.get("details") or {}).get("pairwise")
+    if not pairwise and poll.kind == "election" and candidates:
+        pairwise = explain.pairwise_of(candidates, [d["ranking"] for d in decoded if "ranking" in d])
     return render_template("polls/results.html", poll=poll, result=result, chart_svg=svg, voters=voters,
                            ballots_count=ballots_count, invalid=invalid, methods=METHOD_NAMES,
-                           candidates=result.get("candidates", []))
+                           candidates=candidates, display=display, pairwise=pairwise,
+                           story=explain.explain(result, kind=poll.kind, method=poll.method, display=display,
+                                                 bar={"threshold": poll.threshold, "quorum": poll.quorum,
+                                                      "strict": poll.threshold_strict}),
+                           rounds=explain.distinct_rounds(result.get("rounds") or []))
 
 
 DOWNLOADS = {"json": "application/json", "csv": "text/csv", "txt": "text/plain", "blt": "text/plain",

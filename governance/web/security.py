@@ -27,7 +27,7 @@ def _origin(url: str) -> str:
 
 
 def content_security_policy() -> str:
-    """The CSP: same-origin scripts and styles only; avatars may come from the forum."""
+    """The CSP: same-origin scripts and styles only; avatars may come from the forum, forms may end there."""
     forum = _origin(current_app.config.get("DISCOURSE_URL", ""))
     img = " ".join(x for x in ("'self'", "data:", forum) if x)
     return "; ".join(
@@ -40,7 +40,9 @@ def content_security_policy() -> str:
             "connect-src 'self'",
             "object-src 'none'",
             "base-uri 'none'",
-            "form-action 'self'",
+            # The forum too: "log out of the forum" posts here and is redirected there, and
+            # browsers check form-action on a form's redirects.
+            "form-action " + " ".join(x for x in ("'self'", forum) if x),
             "frame-ancestors 'none'",
         ]
     )

@@ -181,8 +181,8 @@ def test_tracker_refuses_garbage_with_a_clear_400(client, query, field):
     response = client.get(f"/audit/tracker?{query}")
     assert response.status_code == 400
     html = _html(response)
-    assert ("poll must be a positive whole number" in html or "give a poll number" in html) if field == "poll" \
-        else "a tracker is 8 to 128" in html
+    assert ("Poll must be a positive whole number" in html or "Give a poll number" in html) if field == "poll" \
+        else "A tracker is 8 to 128" in html  # shown as sentences
     assert "<script>" not in html
 
 

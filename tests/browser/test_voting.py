@@ -148,13 +148,13 @@ def test_vote_by_keyboard_replace_by_drag_and_find_the_ballot_after_the_close(si
     # Round 1: Ash 2, Birch 2, Cedar 1; Cedar is excluded, its ballot goes to Ash: 3 to 2.
     assert page.locator("#elected li").all_inner_texts() == ["Ash"]
     table = page.locator("section[aria-labelledby=h-rounds] table")
-    assert table.locator("thead th").all_inner_texts() == ["Candidate", "Round 1", "Round 2"]
+    assert table.locator("thead th").all_inner_texts() == ["Option", "Round 1", "Round 2"]
 
     def row(name):
         return [cell.strip() for cell in table.locator("tbody tr", has=page.locator(f"th:text-is('{name}')"))
                 .locator("td").all_inner_texts()]
 
-    assert row("Ash") == ["2", "3 elected"]
+    assert row("Ash") == ["2", "3 wins"]
     assert row("Birch") == ["2", "2"]
     assert row("Cedar")[0] == "1 excluded"
     chart = page.locator("section[aria-labelledby=h-flow] svg")

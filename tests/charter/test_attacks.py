@@ -354,8 +354,8 @@ def test_the_editor_shows_each_message_next_to_its_field(app, session, chair):
     form = editor_form(current.data, **{"body-0-trustees-threshold": "5", "body-2-max_seats": "2",
                                         "doc-1-detail-threshold": "1e-5000", "body-1-reminders": "1, x"})
     page = post(web, "/charter/edit", form | {"action": "preview"}).get_data(as_text=True)
-    assert "1 ≤ threshold ≤ count ≤ 10" in page and "only a body that holds elections" in page
-    assert "threshold must be a fraction" in page and "enter a whole number" in page
+    assert "1 ≤ threshold ≤ count ≤ 10" in page and "Only a body that holds elections" in page
+    assert "threshold must be a fraction" in page and "Enter a whole number." in page
     trustees = page.index('id="body-0-trustees-threshold"')
     assert page.index("1 ≤ threshold ≤ count ≤ 10", trustees) < page.index('name="body-0-certification-required"')
 
@@ -503,7 +503,7 @@ def test_charter_page_export_and_history(app, client, session, chair):
     assert "Ask a second committee member to approve" in page and "diff-block-inserted" in page
     assert "Release SIG" in page and "adds a body" in page
     unchanged = post(web, "/charter/edit", editor_form(charter.current(session).data) | {"action": "preview"})
-    assert unchanged.status_code == 400 and "the charter is unchanged" in unchanged.get_data(as_text=True)
+    assert unchanged.status_code == 400 and "The charter is unchanged" in unchanged.get_data(as_text=True)
 
 
 def test_a_request_lapses_when_the_charter_stops_allowing_it(app, session, chair, second):

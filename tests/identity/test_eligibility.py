@@ -239,4 +239,4 @@ def test_an_ineligible_member_sees_why_on_the_ballot_page(browser, forum, db, us
     response = browser.client.get(f"/polls/{poll.id}/ballot")
     text = html.unescape(response.get_data(as_text=True))
     assert response.status_code == 403
-    assert "You may not vote in this poll." in text and reason in text
+    assert "You may not vote in this poll." in text and reason[:1].upper() + reason[1:] in text

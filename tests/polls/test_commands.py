@@ -22,6 +22,12 @@ def test_seed_demo_fills_an_empty_database_once(forum_app, forum, session):
     assert polls["Which signing scheme for release artefacts?"].status == "open"
     assert polls["Which signing scheme for release artefacts?"].electorate_size == 7
     assert polls["Name of the next release"].status == "open"
+    # The README's ordinary member has not voted in the open community poll, so they can try it.
+    from governance.models import Member, Participation
+
+    marlow = session.exec(select(Member).where(Member.username == "marlow_p")).one()
+    assert session.exec(select(Participation).where(Participation.poll_id == polls["Name of the next release"].id,
+                                                    Participation.member_id == marlow.id)).first() is None
     assert polls["Moderation team election"].status == "nominations"
     # A trustee election, counted by its trustees' mixes and decryptions; a platform-key SIG decision.
     assert polls["Steering committee election 2026"].key_mode == "trustees"

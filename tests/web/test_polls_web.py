@@ -66,7 +66,7 @@ def test_committee_creates_a_poll_through_the_form(forum_app, web, session, comm
     poll = session.exec(select(Poll).where(Poll.title == "Mascot")).one()
     assert [o.label for o in service.options(session, poll)] == ["Axolotl", "Otter", "None of the above"]
     bad = web.post("/polls/new", data={**form, "title": "", "options": "Only"})
-    assert bad.status_code == 400 and b"Nothing was saved" in bad.data and b"give the poll a title" in bad.data
+    assert bad.status_code == 400 and b"Nothing was saved" in bad.data and b"Give the poll a title." in bad.data
     assert len(session.exec(select(Poll)).all()) == 1
 
 
@@ -252,7 +252,7 @@ def test_results_page_and_downloads_for_every_decision_method(forum_app, web, se
     assert page.status_code == 200, page.data[:500]
     assert b"Traceback" not in page.data
     if poll.kind == "referendum":  # yes, no, yes, no, yes
-        assert "Yes 3 · No 2".encode() in page.data
+        assert b"yes 3, no 2, abstain 0." in page.data
     elif poll.method == "irv":
         assert b"Round by round" in page.data
     else:
@@ -354,7 +354,7 @@ def test_poll_form_values_out_of_range_are_refused(forum_app, web, session, comm
             "options": "Axolotl\nOtter\n", "opens_at": "2099-01-01T10:00", "closes_at": "2099-01-08T10:00",
             "quorum": "0", "threshold": "1/2", field: value}
     response = web.post("/polls/new", data=form)
-    assert response.status_code == 400 and words in response.data
+    assert response.status_code == 400 and (words in response.data or words[:1].upper() + words[1:] in response.data)  # a sentence
     session.rollback()
     assert session.exec(select(Poll)).all() == []
 
@@ -406,7 +406,7 @@ def test_a_member_who_lost_standing_after_logging_in_cannot_vote(  # noqa: F811
         forum.data.set_delay(10)
     response = web.post(f"/polls/{poll.id}/ballot", data={"csrf_token": token, "poll": str(poll.id),
                                                           f"rank-{ids['Ash']}": "1", "confirm": "yes"})
-    assert response.status_code == status and words in response.data
+    assert response.status_code == status and (words in response.data or words[:1].upper() + words[1:] in response.data)
     session.rollback()
     assert session.exec(select(Ballot)).all() == []
     assert service.turnout(session, session.get(Poll, poll.id)) == 0
