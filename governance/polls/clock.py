@@ -99,7 +99,7 @@ def run_due(*, engine: Engine, immediate: Engine, forum: Any, now: datetime, sec
 
 
 #: Tables whose deleted rows held a poll's secrets or voter-linked counters (docs/secrecy.md).
-_SCRUBBED = ("poll_secret", "rate_limit_counter", "outbox")
+_SCRUBBED = ("poll_secret", "rate_limit_counter", "outbox", "reminder_round")
 
 
 def scrub(engine: Engine) -> bool:

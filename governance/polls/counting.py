@@ -56,8 +56,9 @@ def sha256_hex(data: bytes) -> str:
 
 
 def forget_secrets(session: Session, poll: Poll, *, key_too: bool) -> None:
-    """Delete the link salt (and with ``key_too`` the key salt), the poll's voting counters and
-    the receipts the forum has not taken yet (a receipt names a voter and a tracker)."""
+    """Delete the link salt (and with ``key_too`` the key salt), the poll's voting counters, the
+    receipts the forum has not taken yet (a receipt names a voter and a tracker) and the poll's
+    reminder rounds."""
     salts = session.get(PollSecret, poll.id)
     if salts is not None:
         if key_too:
@@ -67,6 +68,9 @@ def forget_secrets(session: Session, poll: Poll, *, key_too: bool) -> None:
             session.add(salts)
     session.execute(delete(RateLimitCounter).where(RateLimitCounter.key.startswith(keys.vote_limit_prefix(poll.id))))
     session.execute(delete(Outbox).where(Outbox.poll_id == poll.id, Outbox.kind == "receipt", Outbox.done_at.is_(None)))
+    from . import reminders
+
+    reminders.forget(session, poll)  # how far a round got says nothing of anyone, but it goes too
     session.flush()
 
 

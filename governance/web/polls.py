@@ -110,6 +110,9 @@ def _poll_context(db, poll, charter) -> dict:
             ctx["voted"] = voting.has_voted(db, poll, current_user)
         ctx["my_nomination"] = next((n for n, m in ctx["nominations"] if m.id == current_user.id), None)
         ctx["is_trustee"] = any(t.member_id == current_user.id for t in trustees.trustees(db, poll))
+    from . import officers
+
+    ctx.update(officers.show_context(db, poll, current_user))  # exceptions, certification, reminders
     return ctx
 
 
@@ -333,7 +336,7 @@ def nominate(poll_id: int):
         raise InvalidInput([("username", f"{username} has not logged in here yet; they must log in once first")])
     service.nominate(session=db, actor=current_user, poll=poll, nominee=nominee,
                      statement=request.form.get("statement", ""), conflicts=request.form.get("conflicts", ""),
-                     now=now())
+                     now=now(), affiliation=_affiliation(request.form))
     db.commit()
     flash("Nomination recorded." if nominee.id == current_user.id else
           f"{nominee.username} is nominated; they must accept before nominations close.", "success")
@@ -347,10 +350,19 @@ def accept(poll_id: int):
     db = get_session()
     service.accept_nomination(session=db, actor=current_user, poll=_poll(poll_id),
                               statement=request.form.get("statement", ""),
-                              conflicts=request.form.get("conflicts", ""), now=now())
+                              conflicts=request.form.get("conflicts", ""), now=now(),
+                              affiliation=_affiliation(request.form))
     db.commit()
     flash("You are standing in this election.", "success")
     return redirect(url_for("polls.show", poll_id=poll_id))
+
+
+def _affiliation(form) -> str | None:
+    """The declared affiliation: the text, "" when the candidate ticked "none", None when neither."""
+    text = form.get("affiliation", "").strip()
+    if text:
+        return text
+    return "" if form.get("no_affiliation") == "on" else None
 
 
 @bp.post("/<int:poll_id>/nominations/withdraw")
@@ -388,9 +400,13 @@ def results(poll_id: int):
     ballots_count = len(decoded)
     invalid = sum(1 for d in decoded if "invalid" in d)
     db.commit()
+    from . import officers
+
+    extras = officers.results_context(db, poll)  # the certification, declared affiliations
+    db.commit()
     return render_template("polls/results.html", poll=poll, result=result, chart_svg=svg, voters=voters,
                            ballots_count=ballots_count, invalid=invalid, methods=METHOD_NAMES,
-                           candidates=result.get("candidates", []))
+                           candidates=result.get("candidates", []), **extras)
 
 
 DOWNLOADS = {"json": "application/json", "csv": "text/csv", "txt": "text/plain", "blt": "text/plain",
