@@ -18,7 +18,16 @@ from governance.models import AuditEntry, Certification, DecodedBallot, Poll
 from governance.polls import certification, counting
 from tests.audit.audit_support import read_zip, tamper
 from tests.conftest import cast_ranking, csrf_token, login
-from tests.polls.officers_support import CLOSE, OPEN, close_and_count, deliver, members, open_poll, schedule, with_body
+from tests.polls.officers_support import (
+    CLOSE,
+    OPEN,
+    close_and_count,
+    deliver,
+    members,
+    open_poll,
+    schedule,
+    with_body,
+)
 
 BALLOTS = {"marlow_p": [["Birch"], ["Ash"]], "cipher_wren": [["Birch"]], "lockpick_lu": [["Ash"]],
            "nullroute": [["Cedar"], ["Birch"]]}
