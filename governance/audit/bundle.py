@@ -556,6 +556,8 @@ def _compare_results(published: Mapping[str, Any], recount: Mapping[str, Any]) -
 # === Verifying ==================================================================================
 
 OK, FAIL, ERROR, WARN, SKIP, NOT_RUN = "OK", "FAIL", "ERROR", "WARN", "SKIP", "NOT RUN"
+RULES_TITLE = ("The poll's rules (exceptions, certification, affiliation cap) are the ones frozen at opening, "
+               "and were followed")
 
 #: (name, what the check establishes), in the order they run.
 CHECKS = (
@@ -570,6 +572,7 @@ CHECKS = (
     ("signature", "The tree head is signed by the server's key"),
     ("published_head", "The tree head is the one published independently"),
     ("commitments", "The log's poll.closed and poll.tallied entries commit to these ballots and results"),
+    ("rules", RULES_TITLE),
     ("recount", "Re-counting the ballots gives the published results, round by round"),
 )
 
@@ -948,13 +951,17 @@ class _Verifier:
             raise _fail(f"electorate.json: participant {outsiders[0]!r} is not in the electorate")
         if len(participants) != len(self.ballots):
             raise _fail(f"{len(participants)} members took part but there are {len(self.ballots)} ballots")
+        from .election_rules import check_group_eligible, has_rules
+
+        excepted = check_group_eligible(self.election, eligible)
+        if has_rules(self.election):
+            return OK, (f"{len(usernames)} eligible ({excepted} by exception), each meets the rule or holds an "
+                        f"accepted exception; {len(participants)} took part")
         return OK, f"{len(usernames)} eligible, {len(participants)} took part"
 
     def _check_rule_electorate(self, data: dict[str, Any]) -> tuple[str, str]:
         """A community-wide poll: the frozen rule, and every participant's evidence meets it."""
-        from datetime import datetime
 
-        from governance.identity.eligibility import Evidence, Rule, check
 
         election = self.election
         frozen = election.get("electorate_rule")
@@ -974,22 +981,13 @@ class _Verifier:
         evidence = election.get("participants_evidence")
         if not isinstance(evidence, list) or sorted(e.get("username", "") for e in evidence) != sorted(participants):
             raise _fail("the participants' evidence does not match the participants")
-        try:
-            rule = Rule.from_dict(frozen["rule"])
-            opens = datetime.fromisoformat(str(frozen["opens_at"]).replace("Z", "+00:00"))
-        except (TypeError, ValueError) as exc:
-            raise _error(f"election.json: unusable eligibility rule ({exc})") from None
-        for entry in evidence:
-            item = entry.get("evidence", entry) if isinstance(entry, dict) else {}
-            try:
-                verdict = check(rule, Evidence.from_dict(item), opens_at=opens)
-            except (KeyError, TypeError, ValueError) as exc:
-                raise _error(f"participant evidence is malformed ({exc})") from None
-            if not verdict.ok:
-                raise _fail(f"participant {entry['username']!r} did not meet the rule: {verdict.reasons[0]}")
+        from .election_rules import check_rule_participants
+
+        excepted = check_rule_participants(election, evidence)
         if len(participants) != len(self.ballots):
             raise _fail(f"{len(participants)} members took part but there are {len(self.ballots)} ballots")
-        return OK, f"community-wide rule frozen at opening; {len(participants)} took part, each meets the rule"
+        return OK, (f"community-wide rule frozen at opening; {len(participants)} took part, each meets the rule"
+                    + (f" ({excepted} by an accepted exception)" if excepted else ""))
 
     def _check_chain(self) -> tuple[str, str]:
         for number, _line, data in self._lines("log.jsonl"):
@@ -1116,6 +1114,11 @@ class _Verifier:
                         f"election.json {key} is not the one log entry {entry.seq} ({OPENED_TYPE}) froze"
                     )
         return OK, f"ballots committed in entry {close.seq}, results in entry {tally.seq}"
+
+    def _check_rules(self) -> tuple[str, str]:
+        from .election_rules import check_rules
+
+        return check_rules(self.election, self.entries)
 
     def _check_recount(self) -> tuple[str, str]:
         published = self._json("results.json")

@@ -24,6 +24,7 @@ from . import merkle
 from .bundle import (
     BALLOT_FORMAT_FILES,
     OK,
+    RULES_TITLE,
     SKIP,
     WARN,
     Codec,
@@ -102,6 +103,7 @@ CHECKS = (
     ("electorate", "electorate.json matches the electorate frozen at opening; one ballot per participant"),
     ("formats", "ballots.blt, ballots.abif and ballots.toi hold the same ballots as ballots.jsonl"),
     ("commitments", "The log's entries commit to these decrypted ballots and results"),
+    ("rules", RULES_TITLE),
     ("recount", "Re-counting the ballots gives the published results, round by round"),
     ("receipts", "Each voter receipt given is a ballot of this board, counted unless replaced"),
 )

@@ -22,7 +22,7 @@ from typing import Any
 from sqlmodel import Session, select
 
 from ..errors import Conflict, NotFound
-from ..identity.eligibility import Evidence, Rule, check
+from ..identity.eligibility import Rule
 from ..models import (
     Amendment,
     AuditEntry,
@@ -67,6 +67,9 @@ def exportable_poll(session: Session, poll_id: int) -> Poll:
         raise NotFound(f"There is no poll {poll_id}.")
     if poll.status == "cancelled":
         raise Conflict(f"Poll {poll_id} was cancelled: its ballots were never counted or published.")
+    if poll.status == "certifying":
+        raise Conflict(f"Poll {poll_id}'s count is waiting for the election officers' certification: its audit "
+                       "bundle is published with the certified result.")
     if poll.status not in EXPORTABLE:
         raise Conflict(
             f"Poll {poll_id} is {poll.status}: its audit bundle is available once voting has closed."
@@ -91,6 +94,19 @@ def election(session: Session, poll: Poll) -> dict[str, Any]:
     ]
     data["opened_at"] = _t(poll.opened_at)
     data["closed_at"] = _t(poll.closed_at)
+    if poll.rules:
+        # A poll scheduled since the charter's election rules exist (older bundles keep their bytes).
+        from ..polls import certification, exceptions
+
+        data["rules"] = poll.rules
+        data["exceptions"] = exceptions.bundle_list(session, poll)
+        for offered, option in zip(data["options_offered"], polls.options(session, poll), strict=True):
+            offered["affiliation"] = option.affiliation
+        row = certification.pending(session, poll)
+        if row is not None and row.decision == "certified":
+            data["certification"] = {"officer": row.officer, "officer_groups": list(row.officer_groups),
+                                     "counted_at": _t(row.counted_at), "certified_at": _t(row.decided_at),
+                                     "certify_by": _t(row.due_at)}
     data["electorate_basis"] = "group" if Rule.from_dict(poll.eligibility or {}).groups else "rule"
     if poll.amendment_id is not None:
         data["document_version"] = _amendment_version(session, poll.amendment_id)
@@ -110,12 +126,18 @@ def electorate(session: Session, poll: Poll) -> Electorate:
     participants = [m["username"] for m in took_part]
     if not rule.groups:
         return Electorate(eligible=[], participants=participants, participant_evidence=took_part, basis="rule")
+    from ..polls import exceptions
+
     eligible = []
+    excepted = exceptions.accepted(session, poll)
     frozen = session.exec(select(ElectorateEntry).where(ElectorateEntry.poll_id == poll.id)).all()
     for entry in frozen:
-        # The same selection open_poll made: members of the groups who passed the rule at opening.
-        if check(rule, Evidence.from_dict(entry.evidence), opens_at=poll.opens_at).ok:
-            eligible.append({"username": entry.username, "evidence": entry.evidence})
+        # The same selection open_poll made: members of the groups who passed the rule at opening,
+        # and members with an accepted exception who have the standing every voter needs.
+        item = exceptions.eligible_entry(rule, entry.evidence, entry.username, poll.opens_at,
+                                         excepted.get(entry.forum_user_id))
+        if item is not None:
+            eligible.append(item)
     eligible.sort(key=lambda m: m["username"])
     return Electorate(eligible=eligible, participants=participants, participant_evidence=took_part, basis="group")
 

@@ -3,6 +3,7 @@
 from .audit import AuditEntry, TreeHead
 from .ballots import Ballot, DecodedBallot, DecryptionShare, LegacyBallot, Mix, PollSecret, PollTrustee
 from .documents import Amendment, Document, DocumentVersion, PendingChange
+from .elections import Certification, EligibilityException, ReminderOptOut, ReminderRound
 from .identity import (
     ForumObservation,
     ForumSyncPass,
@@ -26,12 +27,14 @@ __all__ = [
     "Amendment",
     "AuditEntry",
     "Ballot",
+    "Certification",
     "CharterVersion",
     "DecodedBallot",
     "DecryptionShare",
     "Document",
     "DocumentVersion",
     "ElectorateEntry",
+    "EligibilityException",
     "ForumObservation",
     "ForumSyncPass",
     "ForumWebhookDelivery",
@@ -49,5 +52,7 @@ __all__ = [
     "PollSecret",
     "PollTrustee",
     "RateLimitCounter",
+    "ReminderOptOut",
+    "ReminderRound",
     "TreeHead",
 ]

@@ -14,7 +14,7 @@ from sqlmodel import Field, SQLModel
 from .base import json_field, time_field
 
 POLL_KINDS = ("election", "decision", "referendum")
-POLL_STATUSES = ("draft", "nominations", "scheduled", "open", "closed", "published", "cancelled")
+POLL_STATUSES = ("draft", "nominations", "scheduled", "open", "closed", "certifying", "published", "cancelled")
 
 
 class CharterVersion(SQLModel, table=True):
@@ -80,6 +80,10 @@ class Poll(SQLModel, table=True):
     forum_topic_id: int | None = None
     # Referendums on a document amendment: the amendment and the hashes the vote is bound to.
     amendment_id: int | None = Field(default=None, index=True)
+    #: The rules of its body the poll follows (``polls.rules``): election officers, certification,
+    #: eligibility exceptions, reminder days, the cap on seats per affiliation. Frozen from the
+    #: charter at scheduling; ``{}`` for polls scheduled before these rules existed.
+    rules: dict = json_field()
     created_by: int | None = Field(default=None, foreign_key="member.id")
     created_at: datetime = time_field(default_now=True)
 
@@ -97,6 +101,8 @@ class PollOption(SQLModel, table=True):
     description: str = Field(default="", max_length=2000)
     member_id: int | None = Field(default=None, foreign_key="member.id")
     is_default: bool = False
+    #: An election candidate's declared affiliation, frozen at opening (None: none declared).
+    affiliation: str | None = Field(default=None, max_length=100, nullable=True)
 
 
 class Nomination(SQLModel, table=True):
@@ -113,6 +119,9 @@ class Nomination(SQLModel, table=True):
     statement_html: str = Field(default="", sa_type=Text)
     conflicts_md: str = Field(default="", sa_type=Text)
     conflicts_html: str = Field(default="", sa_type=Text)
+    #: The affiliation (employer, ...) the candidate declared; "" when they declared none, None
+    #: when they have not declared yet (a nominee who has not accepted).
+    affiliation: str | None = Field(default=None, max_length=100, nullable=True)
     accepted_at: datetime | None = time_field(nullable=True)
     withdrawn_at: datetime | None = time_field(nullable=True)
     created_at: datetime = time_field(default_now=True)

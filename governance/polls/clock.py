@@ -56,6 +56,10 @@ def run_due(*, engine: Engine, immediate: Engine, forum: Any, now: datetime, sec
                 else:
                     work = None
                     wants_snapshot = service.needs_snapshot(poll, now)
+                    if wants_snapshot:
+                        from . import exceptions
+
+                        excepted = sorted(exceptions.accepted(reader, poll))
             if poll.status == "closed":
                 if work is None or (work_limit is not None and work.size > work_limit):
                     break
@@ -77,7 +81,7 @@ def run_due(*, engine: Engine, immediate: Engine, forum: Any, now: datetime, sec
                 try:
                     from .opening import snapshot_electorate
 
-                    snapshot = snapshot_electorate(poll, forum)
+                    snapshot = snapshot_electorate(poll, forum, excepted=excepted)
                 except GovernanceError as exc:
                     log.warning("poll %s: electorate not frozen yet: %s", poll_id, exc.message)
                     break
@@ -95,7 +99,7 @@ def run_due(*, engine: Engine, immediate: Engine, forum: Any, now: datetime, sec
 
 
 #: Tables whose deleted rows held a poll's secrets or voter-linked counters (docs/secrecy.md).
-_SCRUBBED = ("poll_secret", "rate_limit_counter", "outbox")
+_SCRUBBED = ("poll_secret", "rate_limit_counter", "outbox", "reminder_round")
 
 
 def scrub(engine: Engine) -> bool:

@@ -29,8 +29,18 @@ def _tick_once() -> str:
     posted, not_posted = documents.deliver_topics(
         engine=app.extensions["governance.engine"], immediate=app.extensions["governance.engine_immediate"],
         forum=forum, base_url=app.config["BASE_URL"], category=app.config["DISCOURSE_ANNOUNCE_CATEGORY"], now=now)
+    from ..identity.commands import background_forum
     from ..ops import heartbeat
-    from . import approvals  # publications whose waiting period passed (their notices went out above)
+    from . import (
+        approvals,  # publications whose waiting period passed (their notices went out above)
+        reminders,
+    )
+
+    reminders.start_due(engine=app.extensions["governance.engine"],
+                        immediate=app.extensions["governance.engine_immediate"], now=now)
+    reminded, _unsent = reminders.deliver(  # within the forum API budget background work may use
+        engine=app.extensions["governance.engine"], immediate=app.extensions["governance.engine_immediate"],
+        forum=background_forum(app, max_seconds=20), now=now, base_url=app.config["BASE_URL"])
 
     heartbeat.beat(app.extensions["governance.engine"], now)  # /healthz and /metrics: the clock is alive
     clock.scrub(app.extensions["governance.engine"])  # deleted secrets out of SQLite's WAL (docs/secrecy.md)
@@ -39,7 +49,7 @@ def _tick_once() -> str:
     moves = ", ".join([f"poll {pid}: {step}" for pid, step in steps]
                       + [f"request {cid}: {outcome}" for cid, outcome in applied]) or "no poll moved"
     return (f"{now:%Y-%m-%d %H:%M:%S}Z {moves}; forum posts delivered {delivered + posted}, "
-            f"failed {failed + not_posted}")
+            f"failed {failed + not_posted}; reminders sent {reminded}")
 
 
 @click.group("polls")

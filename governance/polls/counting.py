@@ -56,8 +56,9 @@ def sha256_hex(data: bytes) -> str:
 
 
 def forget_secrets(session: Session, poll: Poll, *, key_too: bool) -> None:
-    """Delete the link salt (and with ``key_too`` the key salt), the poll's voting counters and
-    the receipts the forum has not taken yet (a receipt names a voter and a tracker)."""
+    """Delete the link salt (and with ``key_too`` the key salt), the poll's voting counters, the
+    receipts the forum has not taken yet (a receipt names a voter and a tracker) and the poll's
+    reminder rounds."""
     salts = session.get(PollSecret, poll.id)
     if salts is not None:
         if key_too:
@@ -67,6 +68,9 @@ def forget_secrets(session: Session, poll: Poll, *, key_too: bool) -> None:
             session.add(salts)
     session.execute(delete(RateLimitCounter).where(RateLimitCounter.key.startswith(keys.vote_limit_prefix(poll.id))))
     session.execute(delete(Outbox).where(Outbox.poll_id == poll.id, Outbox.kind == "receipt", Outbox.done_at.is_(None)))
+    from . import reminders
+
+    reminders.forget(session, poll)  # how far a round got says nothing of anyone, but it goes too
     session.flush()
 
 
@@ -313,11 +317,28 @@ def decoded_lines(decoded: list[dict[str, Any]]) -> bytes:
 
 
 def publish(*, session: Session, poll: Poll, values: list, now: datetime) -> Poll:
-    """Decode the decrypted ballots, count them, publish; delete the key salt."""
-    from ..audit.bundle import results_hash
+    """Decode the decrypted ballots and count them; publish, or hold the count for certification.
 
-    params = params_of(poll)
-    labels = tuple(params.options)
+    Where the poll's rules require certification (``polls.certification``) the count is stored
+    for the election officers and nothing is published or logged about it but the fact that it
+    is waiting; the key salt is deleted either way (the decryption is done).
+    """
+    decoded = _decode(session, poll, values)
+    election = election_dict(session, poll)
+    result = tally(election, [d for d in decoded if d.get("ranking") is not None])
+    forget_secrets(session, poll, key_too=True)
+    from . import rules as poll_rules
+
+    if poll_rules.certification_required(poll.rules or {}):
+        from . import certification
+
+        return certification.hold(session=session, poll=poll, result=result.to_dict(), now=now)
+    return release(session=session, poll=poll, decoded=decoded, result=result.to_dict(), now=now)
+
+
+def _decode(session: Session, poll: Poll, values: list) -> list[dict[str, Any]]:
+    """Decode each decrypted ballot (the rule every verifier applies) and store it."""
+    labels = tuple(params_of(poll).options)
     decoded = []
     for position, row in enumerate(values):
         ranking, invalid = voting.ranking_of(row, labels, method=poll.method, kind=poll.kind)
@@ -327,24 +348,34 @@ def publish(*, session: Session, poll: Poll, values: list, now: datetime) -> Pol
         session.add(DecodedBallot(poll_id=poll.id, position=position, values=list(row) if row is not None else [],
                                   ranking=ranking, invalid=invalid))
     session.flush()
+    return decoded
+
+
+def release(*, session: Session, poll: Poll, decoded: list[dict[str, Any]], result: dict[str, Any], now: datetime,
+            certified: dict[str, Any] | None = None, officer: Any = None) -> Poll:
+    """Publish a count: the log entries that commit to the ballots and the result, the head, the
+    forum's results post. ``certified`` (with the certifying ``officer``) is the certification's
+    log entry payload, written between the count and the publication."""
+    from ..audit.bundle import results_hash
+
     counted = [d for d in decoded if d.get("ranking") is not None]
     log.record(session=session, created_at=now, type="poll.decrypted", actor=None, poll_id=poll.id, payload={
         "poll": poll.id, "ballots": len(decoded), "invalid": len(decoded) - len(counted),
         "decoded_sha256": sha256_hex(decoded_lines(decoded))})
-    election = election_dict(session, poll)
-    result = tally(election, counted)
-    data = result.to_dict()
-    poll.result = data
-    poll.result_hash = results_hash(data)
+    poll.result = result
+    poll.result_hash = results_hash(result)
     log.record(session=session, created_at=now, type="poll.tallied", actor=None, poll_id=poll.id,
-               payload={"poll": poll.id, "method": election["method"], "elected": list(result.elected),
-                        "tied": list(result.tied), "results_hash": poll.result_hash})
+               payload={"poll": poll.id, "method": election_dict(session, poll)["method"],
+                        "elected": list(result.get("elected", [])),
+                        "tied": list(result.get("tied", [])), "results_hash": poll.result_hash})
+    if certified is not None:
+        log.record(session=session, created_at=now, type="poll.certified", actor=officer, poll_id=poll.id,
+                   payload={**certified, "poll": poll.id, "results_hash": poll.result_hash})
     poll.status = "published"
     poll.published_at = now
     session.add(poll)
     log.record(session=session, created_at=now, type="results.published", actor=None, poll_id=poll.id,
                payload={"poll": poll.id, "results_hash": poll.result_hash})
-    forget_secrets(session, poll, key_too=True)
     if poll.amendment_id is not None:
         from ..proposals import service as documents
 

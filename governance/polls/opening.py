@@ -23,8 +23,8 @@ from .. import crypto
 from ..audit import log
 from ..audit.canonical import canonical_json, plain, sha256_hex
 from ..copy import plural
-from ..errors import Conflict, ForumUnavailable
-from ..identity.eligibility import Evidence, check
+from ..errors import Conflict, ForumUnavailable, NotFound
+from ..identity.eligibility import Evidence
 from ..models import ElectorateEntry, Outbox, Poll, PollOption, PollSecret
 from . import keys
 from .service import _lock_poll, _t, nominations, options, rule_of
@@ -36,13 +36,17 @@ class GroupSnapshot:
 
     members: list[dict[str, Any]]
     raw_sha256: str
+    #: The forum ids of members with an accepted exception whose records were asked for.
+    excepted: frozenset[int] = frozenset()
 
 
-def snapshot_electorate(poll: Poll, forum: Any) -> GroupSnapshot | None:
+def snapshot_electorate(poll: Poll, forum: Any, *, excepted: Any = ()) -> GroupSnapshot | None:
     """Fetch the group members (outside any transaction: this calls the forum).
 
     Members whose ``added_at`` is not before the opening time are left out, so a snapshot taken a
-    little after the opening still freezes the groups as they were at the opening.
+    little after the opening still freezes the groups as they were at the opening. ``excepted``
+    are the forum ids of members with an accepted eligibility exception: their records are
+    fetched too, with the groups (of the poll's) they were in at the opening, often none.
     Returns None for community-wide polls (nothing to snapshot).
     """
     from ..identity.forum import parse_time
@@ -64,16 +68,24 @@ def snapshot_electorate(poll: Poll, forum: Any) -> GroupSnapshot | None:
                 chosen.setdefault(int(item["id"]), {"groups": set()})["groups"].add(group)
         except (AttributeError, KeyError, TypeError, ValueError):
             raise ForumUnavailable(f"The forum gave an unexpected answer (members of {group}).") from None
+    listed_ids = set(chosen)
+    for user_id in excepted:
+        chosen.setdefault(int(user_id), {"groups": set()})
     members = []
     for user_id in sorted(chosen):
         if user_id <= 0:
             continue
-        evidence, _raw = forum.evidence(user_id)
+        try:
+            evidence, _raw = forum.evidence(user_id)
+        except NotFound:
+            if user_id in listed_ids:
+                raise
+            continue  # an excepted member whose account is gone: not in the electorate
         # Group membership as of the opening (from the lists), not as of now.
         frozen = Evidence(**{**evidence.__dict__, "groups": frozenset(chosen[user_id]["groups"])})
         members.append(frozen.to_dict())
     digest = sha256_hex(canonical_json(plain(raw_pages)))
-    return GroupSnapshot(members=members, raw_sha256=digest)
+    return GroupSnapshot(members=members, raw_sha256=digest, excepted=frozenset(int(i) for i in excepted))
 
 
 
@@ -85,11 +97,16 @@ def open_poll(*, session: Session, poll: Poll, now: datetime, snapshot: GroupSna
     until then it stays scheduled and its page says why.
     """
     from ..audit.bundle import electorate_hash, rule_electorate_hash
-    from . import trustees
+    from . import exceptions, trustees
+    from . import rules as poll_rules
 
     poll = _lock_poll(session, poll, exclusive=True)
     if poll.status != "scheduled":
         return poll
+    excepted = exceptions.accepted(session, poll)  # decided under this lock: no decision comes later
+    rule = rule_of(poll)
+    if rule.groups and snapshot is not None and not set(excepted) <= snapshot.excepted:
+        return poll  # an exception accepted after the snapshot was taken: the next tick takes another
     ceremony = None
     if poll.key_mode == "trustees":
         ceremony = trustees.ceremony_result(session, poll)
@@ -105,11 +122,19 @@ def open_poll(*, session: Session, poll: Poll, now: datetime, snapshot: GroupSna
             log.record(session=session, created_at=now, type="poll.cancelled", actor=None, poll_id=poll.id,
                        payload={"poll": poll.id, "reason": poll.cancel_reason})
             return poll
-        for position, (_nomination, member) in enumerate(standing):
+        problem = _cap_problem(poll, standing, poll_rules.cap(poll.rules or {}))
+        if problem:
+            poll.status, poll.cancel_reason = "cancelled", problem
+            session.add(poll)
+            log.record(session=session, created_at=now, type="poll.cancelled", actor=None, poll_id=poll.id,
+                       payload={"poll": poll.id, "reason": poll.cancel_reason})
+            return poll
+        for position, (nomination, member) in enumerate(standing):
             session.add(PollOption(poll_id=poll.id, position=position, label=member.username,
-                                   description=member.name, member_id=member.id))
+                                   description=member.name, member_id=member.id,
+                                   affiliation=nomination.affiliation or None))
         session.flush()
-    rule = rule_of(poll)
+    lapsed = exceptions.lapse_pending(session, poll, now)
     if rule.groups:
         if snapshot is None:
             raise Conflict("The electorate could not be frozen: the forum's group lists were not fetched.")
@@ -117,8 +142,10 @@ def open_poll(*, session: Session, poll: Poll, now: datetime, snapshot: GroupSna
         for item in snapshot.members:
             session.add(ElectorateEntry(poll_id=poll.id, forum_user_id=item["forum_user_id"],
                                         username=item["username"], evidence=item))
-            if check(rule, Evidence.from_dict(item), opens_at=poll.opens_at).ok:
-                eligible.append({"username": item["username"], "evidence": item})
+            entry = exceptions.eligible_entry(rule, item, item["username"], poll.opens_at,
+                                              excepted.get(item["forum_user_id"]))
+            if entry is not None:
+                eligible.append(entry)
         poll.electorate_hash = electorate_hash(eligible)
         poll.electorate_size = len(eligible)
     else:
@@ -154,7 +181,31 @@ def open_poll(*, session: Session, poll: Poll, now: datetime, snapshot: GroupSna
         "electorate_size": poll.electorate_size, "eligibility": poll.eligibility,
         "group_lists_sha256": snapshot.raw_sha256 if snapshot else None,
         "key_mode": poll.key_mode, "election_fingerprint": poll.fingerprint,
-        "opens_at": _t(poll.opens_at), "closes_at": _t(poll.closes_at)})
+        "opens_at": _t(poll.opens_at), "closes_at": _t(poll.closes_at), "rules": poll.rules,
+        "exceptions": sorted(excepted.values()), "exceptions_lapsed": lapsed,
+        **({"affiliations": {o.label: o.affiliation for o in options(session, poll) if o.affiliation}}
+           if poll.kind == "election" else {})})
     session.add(Outbox(kind="topic", poll_id=poll.id, payload={"poll": poll.id}))
     session.flush()
     return poll
+
+
+def _cap_problem(poll: Poll, standing: list, cap: int | None) -> str:
+    """Why the seats cannot be filled under the cap on seats per affiliation ("" when they can)."""
+    if cap is None:
+        return ""
+    from .rules import affiliation_key
+
+    per: dict[str, int] = {}
+    free = 0
+    for nomination, _member in standing:
+        if nomination.affiliation:
+            key = affiliation_key(nomination.affiliation)
+            per[key] = per.get(key, 0) + 1
+        else:
+            free += 1
+    electable = free + sum(min(n, cap) for n in per.values())
+    if electable >= poll.seats:
+        return ""
+    return (f"With at most {cap} seat(s) per affiliation, only {electable} of the {len(standing)} accepted candidates "
+            f"can be elected together, fewer than the {poll.seats} seat(s) when voting was due to open.")

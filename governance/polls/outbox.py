@@ -70,12 +70,14 @@ def announcement(poll: Poll, base_url: str, zone: str = "UTC") -> tuple[str, str
     return f"Poll open: {poll.title}"[:250], "\n".join(lines)
 
 
-def results_reply(poll: Poll, base_url: str, head: TreeHead | None) -> str:
+def results_reply(poll: Poll, base_url: str, head: TreeHead | None, certified_by: str = "") -> str:
     """Markdown of the reply that announces results (with the log head, called signed only when it is)."""
     result = poll.result or {}
     elected = ", ".join(result.get("elected", [])) or "no winner"
     lines = [f"Results of **{poll.title}** are published.", "",
              f"* {'Elected' if poll.kind == 'election' else 'Outcome'}: {elected}"]
+    if certified_by:
+        lines.append(f"* Certified by {certified_by}, election officer")
     if result.get("tied"):
         lines.append(f"* Unresolved tie between: {', '.join(result['tied'])}")
     lines += [f"* Ballots hash: `{poll.ballots_hash}`", f"* Results hash: `{poll.result_hash}`", "",
@@ -133,6 +135,14 @@ def _plan(session: Session, job: Outbox, base_url: str, category: str | None) ->
         from . import approvals
 
         return approvals.prepare_notice(session, job, base_url, category)
+    if job.kind == "exception":
+        from . import exceptions
+
+        return exceptions.message(session, job, base_url)
+    if job.kind == "certification":
+        from . import certification
+
+        return certification.notice(session, job, base_url)
     if job.kind == AMENDMENT_TOPIC:
         from ..proposals import service as documents
 
@@ -150,8 +160,12 @@ def _plan(session: Session, job: Outbox, base_url: str, category: str | None) ->
         if poll.forum_topic_id is None:
             return None  # the announcement has not gone out yet
         head = session.exec(select(TreeHead).order_by(TreeHead.id.desc()).limit(1)).first()
+        from ..models import Certification
+
+        cert = session.get(Certification, poll.id)
+        by = cert.officer if cert is not None and cert.decision == "certified" else ""
         return {"call": "reply", "head": head.id if head else None,
-                "kwargs": {"topic_id": poll.forum_topic_id, "raw": results_reply(poll, base_url, head)}}
+                "kwargs": {"topic_id": poll.forum_topic_id, "raw": results_reply(poll, base_url, head, by)}}
     if job.kind == "receipt":
         tracker = job.payload["tracker"]
         shown = "-".join(tracker[i:i + 4] for i in range(0, len(tracker), 4))

@@ -37,13 +37,14 @@ from ..models import (
 from ..models.base import MAX_ID
 from ..proposals.render import render
 from . import charter as charters
+from . import rules as poll_rules
 from .methods import KIND_METHODS, METHOD_NAMES
 
 MAX_OPTIONS = 100
 MAX_TITLE = 200
 MAX_TEXT = 20_000
 NOTA_LABEL = "None of the above"
-ACTIVE = ("nominations", "scheduled", "open", "closed")
+ACTIVE = ("nominations", "scheduled", "open", "closed", "certifying")
 
 
 # === Reading ====================================================================================
@@ -71,7 +72,7 @@ def list_by_status(session: Session) -> dict[str, list[Poll]]:
             groups["open"].append(poll)
         elif poll.status in ("nominations", "scheduled"):
             groups["upcoming"].append(poll)
-        elif poll.status in ("closed", "published"):
+        elif poll.status in ("closed", "certifying", "published"):
             groups["results"].append(poll)
         else:
             groups[poll.status].append(poll)
@@ -129,6 +130,9 @@ class PollInput:
     #: Usernames of the trustees, when the body's polls are decrypted by trustees (the charter's
     #: ``key_mode``): exactly the charter's number of them, members of its trustee group.
     trustees: list[str] = field(default_factory=list)
+    #: Days before the close at which members who have not voted are reminded (None: the
+    #: charter's ``reminders_days_before_close`` for the body).
+    reminders: list[int] | None = None
 
 
 def _threshold(text: str) -> Fraction:
@@ -183,6 +187,8 @@ def _validate(data: PollInput, body: dict[str, Any]) -> list[tuple[str, str]]:
         problems.append(("min_trust_level", "trust levels run from 0 to 4"))
     if data.min_account_age_days is not None and not 0 <= data.min_account_age_days <= 3650:
         problems.append(("min_account_age_days", "the minimum account age must be 0 to 3650 days"))
+    if data.reminders is not None and (problem := poll_rules.reminder_problem(data.reminders)) is not None:
+        problems.append(("reminders", problem))
     return problems
 
 
@@ -246,6 +252,7 @@ def _apply(poll: Poll, data: PollInput, body: dict[str, Any]) -> None:
     poll.nominations_open_at = data.nominations_open_at
     poll.nominations_close_at = data.nominations_close_at
     poll.opens_at, poll.closes_at = data.opens_at, data.closes_at
+    poll.rules = poll_rules.freeze(body, kind=data.kind, reminders=data.reminders)
 
 
 def _replace_options(session: Session, poll: Poll, labels: list[str]) -> None:
@@ -360,6 +367,9 @@ def schedule(*, session: Session, actor: Member, charter: CharterVersion, poll: 
     if problems:
         raise InvalidInput(problems)
     poll.status = "nominations" if poll.kind == "election" else "scheduled"
+    # The body's rules as the charter in force says now (the poll's own reminder days kept).
+    poll.rules = poll_rules.freeze(charters.body(charter, poll.body), kind=poll.kind,
+                                   reminders=(poll.rules or {}).get("reminders_days_before_close"))
     session.add(poll)
     if poll.key_mode == "trustees":
         from . import trustees
@@ -367,7 +377,7 @@ def schedule(*, session: Session, actor: Member, charter: CharterVersion, poll: 
         trustees.begin(session=session, poll=poll, now=now)
     payload = {"poll": poll.id, "status": poll.status, "opens_at": _t(poll.opens_at),
                "closes_at": _t(poll.closes_at), "eligibility": poll.eligibility,
-               "method": poll.method, "seats": poll.seats}
+               "method": poll.method, "seats": poll.seats, "rules": poll.rules}
     if approval is not None:
         payload["approval"] = approval
     log.record(session=session, created_at=now, type="poll.scheduled", actor=actor, poll_id=poll.id, payload=payload)
@@ -382,8 +392,9 @@ def cancel(*, session: Session, actor: Member, charter: CharterVersion, poll: Po
     The body's managers may cancel a poll that has not opened; an *open* poll (ballots are being
     cast) only the committee may cancel.
     """
-    if poll.status in ("published", "cancelled", "closed"):
-        raise Conflict(f"A {poll.status} poll cannot be cancelled.")
+    if poll.status in ("published", "cancelled", "closed", "certifying"):
+        raise Conflict(f"A {poll.status} poll cannot be cancelled."
+                       + (" The election officers certify or void its count." if poll.status == "certifying" else ""))
     if not charters.may_manage(charter, poll.body, actor):
         raise NotAllowed("You may not cancel this poll.")
     if poll.status == "open" and committee_group not in (actor.groups or []):
@@ -416,7 +427,7 @@ def void(*, session: Session, poll: Poll, reason: str, actor: Member | None = No
     Ballots already cast lapse: they are never counted, and voter links are destroyed.
     """
     poll = _lock_poll(session, poll, exclusive=True)  # decide on the status as it is under the lock
-    if poll.status in ("published", "cancelled", "closed"):
+    if poll.status in ("published", "cancelled", "closed", "certifying"):
         return poll
     was_open = poll.status == "open"
     poll.status = "cancelled"
@@ -440,7 +451,8 @@ def create_referendum(*, session: Session, actor: Member | None, body: str, titl
                 description_md=description, description_html=render(description) if description.strip() else "",
                 threshold=str(_threshold(threshold)), threshold_strict=strict, quorum=quorum,
                 eligibility=Rule.from_dict(eligibility or {}).to_dict(), opens_at=opens_at, closes_at=closes_at,
-                amendment_id=amendment_id, status="scheduled", created_by=getattr(actor, "id", None))
+                amendment_id=amendment_id, status="scheduled", created_by=getattr(actor, "id", None),
+                rules=poll_rules.freeze(charters.body(charters.current(session), body), kind="referendum"))
     if closes_at <= opens_at:
         raise InvalidInput([("closes_at", "voting must close after it opens")])
     session.add(poll)
@@ -451,7 +463,7 @@ def create_referendum(*, session: Session, actor: Member | None, body: str, titl
                         "amendment": amendment_id})
     log.record(session=session, type="poll.scheduled", actor=actor, poll_id=poll.id,
                payload={"poll": poll.id, "status": "scheduled", "opens_at": _t(opens_at), "closes_at": _t(closes_at),
-                        "eligibility": poll.eligibility, "method": "yesno", "seats": 1})
+                        "eligibility": poll.eligibility, "method": "yesno", "seats": 1, "rules": poll.rules})
     return poll
 
 
@@ -463,13 +475,21 @@ def _t(value: datetime | None) -> str | None:
 
 
 def nominate(*, session: Session, actor: Member, poll: Poll, nominee: Member, statement: str, conflicts: str,
-             now: datetime) -> Nomination:
-    """Nominate a member (oneself: accepted at once; someone else: they must accept)."""
+             now: datetime, affiliation: str | None = None) -> Nomination:
+    """Nominate a member (oneself: accepted at once; someone else: they must accept).
+
+    ``affiliation`` is what a member standing themselves declares ("" for none; None: not
+    declared, refused when the election caps seats per affiliation). A nominee declares theirs
+    when they accept.
+    """
     if poll.kind != "election":
         raise Conflict("Only elections take nominations.")
     if poll.status != "nominations" or not _in_nomination_period(poll, now):
         raise Conflict("Nominations are not open for this election.")
-    _check_statements(statement, conflicts, required=actor.id == nominee.id)
+    own = actor.id == nominee.id
+    _check_statements(statement, conflicts, required=own)
+    if own:
+        affiliation = _check_affiliation(poll, affiliation)
     verdict = eligibility_now(poll, nominee, now)
     if not verdict.ok:
         raise NotEligible(f"{nominee.username} cannot stand in this election.", list(verdict.reasons))
@@ -481,12 +501,33 @@ def nominate(*, session: Session, actor: Member, poll: Poll, nominee: Member, st
     nomination.nominated_by = actor.id
     nomination.withdrawn_at = None
     _set_statements(nomination, statement, conflicts)
-    nomination.accepted_at = now if actor.id == nominee.id else None
+    nomination.accepted_at = now if own else None
+    nomination.affiliation = affiliation if own else None
     session.add(nomination)
     session.flush()
-    log.record(session=session, created_at=now, type="nomination.made", actor=actor, poll_id=poll.id,
-               payload={"poll": poll.id, "nominee": nominee.username, "accepted": nomination.accepted_at is not None})
+    payload = {"poll": poll.id, "nominee": nominee.username, "accepted": nomination.accepted_at is not None}
+    if own:
+        payload["affiliation"] = nomination.affiliation
+    log.record(session=session, created_at=now, type="nomination.made", actor=actor, poll_id=poll.id, payload=payload)
     return nomination
+
+
+MAX_AFFILIATION = 100
+
+
+def _check_affiliation(poll: Poll, affiliation: str | None) -> str | None:
+    """The declared affiliation, tidied; InvalidInput when it is unusable or missing under a cap."""
+    if affiliation is None:
+        if poll_rules.cap(poll.rules or {}) is not None:
+            raise InvalidInput([("affiliation", "this election limits the seats one affiliation may hold: declare "
+                                                "your affiliation (your employer, for example), or that you have none")])
+        return None
+    text = " ".join(affiliation.split())
+    if len(text) > MAX_AFFILIATION:
+        raise InvalidInput([("affiliation", f"the affiliation is longer than {MAX_AFFILIATION} characters")])
+    if any(ord(c) < 32 or 0x7f <= ord(c) < 0xa0 for c in text):
+        raise InvalidInput([("affiliation", "the affiliation contains control characters")])
+    return text
 
 
 def _check_statements(statement: str, conflicts: str, *, required: bool) -> None:
@@ -505,17 +546,19 @@ def _set_statements(nomination: Nomination, statement: str, conflicts: str) -> N
 
 
 def accept_nomination(*, session: Session, actor: Member, poll: Poll, statement: str, conflicts: str,
-                      now: datetime) -> Nomination:
-    """The nominee accepts (with their own statement and declaration)."""
+                      now: datetime, affiliation: str | None = None) -> Nomination:
+    """The nominee accepts (with their own statement, declaration and affiliation; "" for none)."""
     nomination = _own_nomination(session, actor, poll)
     if poll.status != "nominations" or not _in_nomination_period(poll, now):
         raise Conflict("Nominations are closed.")
     _check_statements(statement, conflicts, required=True)
+    affiliation = _check_affiliation(poll, affiliation)
     _set_statements(nomination, statement, conflicts)
     nomination.accepted_at = now
+    nomination.affiliation = affiliation
     session.add(nomination)
     log.record(session=session, created_at=now, type="nomination.accepted", actor=actor, poll_id=poll.id,
-               payload={"poll": poll.id, "nominee": actor.username})
+               payload={"poll": poll.id, "nominee": actor.username, "affiliation": affiliation})
     session.flush()
     return nomination
 
@@ -572,8 +615,17 @@ def eligibility(session: Session, poll: Poll, member: Member, *, evidence: Evide
         if entry is None:
             groups = ", ".join(rule.groups)
             return Eligibility(False, (f"you were not a member of {groups} when this poll opened",))
-        return check(rule, Evidence.from_dict(entry.evidence), opens_at=opened)
-    return check(rule, evidence or member_evidence(member), opens_at=opened)
+        facts = Evidence.from_dict(entry.evidence)
+    else:
+        facts = evidence or member_evidence(member)
+    verdict = check(rule, facts, opens_at=opened)
+    if not verdict.ok:
+        # The officers may have let the member in: then only the standing every voter needs counts.
+        from . import exceptions
+
+        if exceptions.excepted(session, poll, member):
+            return exceptions.standing(facts, opened)
+    return verdict
 
 
 # === Locks ======================================================================================
@@ -604,6 +656,10 @@ def election_dict(session: Session, poll: Poll) -> dict[str, Any]:
         method_options = {"threshold": poll.threshold, "strict": poll.threshold_strict, "quorum": poll.quorum}
     elif poll.default_option and NOTA_LABEL in labels and method == "schulze":
         method, method_options = "debian", {"default": NOTA_LABEL, "quorum": poll.quorum}
+    elif poll.kind == "election" and poll_rules.cap(poll.rules or {}) is not None:
+        # The charter's cap: the platform's count and every re-count apply the same rule.
+        method_options = {"max_per_affiliation": poll_rules.cap(poll.rules),
+                          "affiliations": affiliations(session, poll)}
     return {
         "poll": poll.id,
         "title": poll.title,
@@ -621,6 +677,13 @@ def election_dict(session: Session, poll: Poll) -> dict[str, Any]:
         "closes_at": _t(poll.closes_at),
         "amendment": poll.amendment_id,
     }
+
+
+def affiliations(session: Session, poll: Poll) -> dict[str, str]:
+    """The candidates' affiliations as the count compares them (``rules.affiliation_key``), by label;
+    candidates who declared none are left out (never limited)."""
+    return {o.label: poll_rules.affiliation_key(o.affiliation) for o in options(session, poll)
+            if o.affiliation and o.affiliation.strip()}
 
 
 def tally(election: dict[str, Any], ballots: list[dict[str, Any]]):
@@ -643,8 +706,12 @@ def tally(election: dict[str, Any], ballots: list[dict[str, Any]]):
 
 def due(session: Session, now: datetime) -> list[Poll]:
     """Polls whose status the clock has moved on, and closed polls still being counted."""
-    polls = session.exec(select(Poll).where(Poll.status.in_(("nominations", "scheduled", "open", "closed")))).all()
-    return [p for p in polls if p.status == "closed" or _next_step(p, now) is not None]
+    from . import certification
+
+    polls = session.exec(select(Poll).where(Poll.status.in_(("nominations", "scheduled", "open", "closed",
+                                                               "certifying")))).all()
+    return [p for p in polls if p.status == "closed" or _next_step(p, now) is not None
+            or (p.status == "certifying" and certification.is_due(session, p, now))]
 
 
 def _next_step(poll: Poll, now: datetime) -> str | None:
@@ -668,6 +735,10 @@ def advance(*, session: Session, poll: Poll, now: datetime, secret: str, snapsho
     from .opening import open_poll
 
     poll = _lock_poll(session, poll, exclusive=True)
+    if poll.status == "certifying":
+        from . import certification
+
+        return certification.lapse_if_due(session=session, poll=poll, now=now)
     step = _next_step(poll, now)
     if step == "close-nominations":
         poll.status = "scheduled"

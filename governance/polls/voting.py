@@ -97,7 +97,7 @@ def ballot_box(session: Session, poll_id: int) -> BallotBox:
         raise NotFound(f"There is no poll {poll_id}.")
     poll = found[0]
     locked = postgresql or bool(conn.get_execution_options().get("sqlite_immediate"))
-    frozen = bool(poll.fingerprint) and poll.status in ("open", "closed", "published")
+    frozen = bool(poll.fingerprint) and poll.status in ("open", "closed", "certifying", "published")
     cached = _FROZEN.get((poll.id, poll.fingerprint)) if frozen else None
     if cached is None:
         options = tuple(OptionRef(i, label) for i, label in conn.execute(_BOX_OPTIONS, {"poll_id": poll_id}))
@@ -237,7 +237,13 @@ def cast(*, session: Session, box: BallotBox, member: Member, ballot: dict[str, 
     if verdict.ok and evidence is not None and rule_of(poll).groups:
         # A group poll judges membership on the electorate frozen at opening; what the member
         # lost since (suspended, silenced, deactivated) counts all the same.
-        verdict = check(replace(rule_of(poll), groups=()), evidence, opens_at=poll.opens_at or poll.opened_at)
+        opened = poll.opens_at or poll.opened_at
+        verdict = check(replace(rule_of(poll), groups=()), evidence, opens_at=opened)
+        if not verdict.ok:
+            from . import exceptions
+
+            if exceptions.excepted(session, poll, member):  # the officers waived the poll's own rule
+                verdict = exceptions.standing(evidence, opened)
     if not verdict.ok:
         raise NotEligible("You may not vote in this poll.", list(verdict.reasons))
     conn = session.connection()

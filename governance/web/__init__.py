@@ -34,6 +34,7 @@ def register_blueprints(app: Flask) -> None:
         filters,
         main,
         observe,
+        officers,
         polls,
         security,
         trustees,

@@ -120,6 +120,9 @@ def _poll_context(db, poll, charter) -> dict:
             ctx["voted"] = voting.has_voted(db, poll, current_user)
         ctx["my_nomination"] = next((n for n, m in ctx["nominations"] if m.id == current_user.id), None)
         ctx["is_trustee"] = any(t.member_id == current_user.id for t in trustees.trustees(db, poll))
+    from . import officers
+
+    ctx.update(officers.show_context(db, poll, current_user))  # exceptions, certification, reminders
     return ctx
 
 
@@ -408,7 +411,7 @@ def nominate(poll_id: int):
         raise InvalidInput([("username", f"{username} has not logged in here yet; they must log in once first")])
     service.nominate(session=db, actor=current_user, poll=poll, nominee=nominee,
                      statement=request.form.get("statement", ""), conflicts=request.form.get("conflicts", ""),
-                     now=now())
+                     now=now(), affiliation=_affiliation(request.form))
     db.commit()
     flash("Nomination recorded." if nominee.id == current_user.id else
           f"{nominee.username} is nominated; they must accept before nominations close.", "success")
@@ -422,10 +425,19 @@ def accept(poll_id: int):
     db = get_session()
     service.accept_nomination(session=db, actor=current_user, poll=_poll(poll_id),
                               statement=request.form.get("statement", ""),
-                              conflicts=request.form.get("conflicts", ""), now=now())
+                              conflicts=request.form.get("conflicts", ""), now=now(),
+                              affiliation=_affiliation(request.form))
     db.commit()
     flash("You are standing in this election.", "success")
     return redirect(url_for("polls.show", poll_id=poll_id))
+
+
+def _affiliation(form) -> str | None:
+    """The declared affiliation: the text, "" when the candidate ticked "none", None when neither."""
+    text = form.get("affiliation", "").strip()
+    if text:
+        return text
+    return "" if form.get("no_affiliation") == "on" else None
 
 
 @bp.post("/<int:poll_id>/nominations/withdraw")
@@ -465,8 +477,10 @@ def results(poll_id: int):
     display = {o.label: f"{o.description} (@{o.label})" for o in service.options(db, poll)
                if poll.kind == "election" and o.description and o.description != o.label}
     db.commit()
-    from . import explain
+    from . import explain, officers
 
+    extras = officers.results_context(db, poll)  # the certification, declared affiliations
+    db.commit()
     candidates = result.get("candidates", [])
     pairwise = (result.get("details") or {}).get("pairwise")
     if not pairwise and poll.kind == "election" and candidates:
@@ -477,7 +491,7 @@ def results(poll_id: int):
                            story=explain.explain(result, kind=poll.kind, method=poll.method, display=display,
                                                  bar={"threshold": poll.threshold, "quorum": poll.quorum,
                                                       "strict": poll.threshold_strict}),
-                           rounds=explain.distinct_rounds(result.get("rounds") or []))
+                           rounds=explain.distinct_rounds(result.get("rounds") or []), **extras)
 
 
 DOWNLOADS = {"json": "application/json", "csv": "text/csv", "txt": "text/plain", "blt": "text/plain",

@@ -95,6 +95,7 @@ def test_genuine_bundle_passes_every_check(poll, bundle):
         "signature": OK,
         "published_head": SKIP,
         "commitments": OK,
+        "rules": OK,  # a poll from before the charter's election rules: nothing frozen, nothing to check
         "recount": OK,
     }
     assert report.ballots == 41 and report.head == poll.head

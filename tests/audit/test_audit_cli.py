@@ -54,14 +54,14 @@ def test_genuine_bundle_exits_0_and_lists_every_check(bundle_path, key_path, pol
     assert code == 0
     for name in ("bundle", "manifest", "ballots", "formats", "electorate", "chain", "proofs", "signature"):
         assert any(line.split()[:2] == ["OK", name] for line in out.splitlines()), name
-    assert out.splitlines()[-1] == "PASSED: 12 checks OK"
+    assert out.splitlines()[-1] == "PASSED: 13 checks OK"
 
 
 def test_without_independent_sources_it_passes_but_says_what_is_unproven(bundle_path, capsys):
     assert main(["verify", str(bundle_path)]) == 0
     out = capsys.readouterr().out
     assert "WARN    signature" in out and "SKIP    published_head" in out
-    assert out.splitlines()[-1] == "PASSED: 10 checks OK; not proven: signature, published_head (see above)"
+    assert out.splitlines()[-1] == "PASSED: 11 checks OK; not proven: signature, published_head (see above)"
 
 
 def test_tampered_bundle_exits_1_naming_the_first_problem(bundle, tmp_path, capsys):
