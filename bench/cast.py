@@ -5,14 +5,20 @@ an open community poll through the services (scheduled to open a few seconds ahe
 the clock once that time has passed for real) and many eligible members, each with a server-side
 login session and a session cookie signed with the app's own serializer (with its CSRF token).
 It then serves the real app (``app:app``) with gunicorn in production mode on 127.0.0.1 and drives
-it from a separate load-generator process: distinct voters post ballots (the no-JavaScript form by
-default; ``--mode json`` for the API), and voters seen before replace their ballot. Afterwards it
-checks the ballot table: every voter's last acknowledged tracker must be there (nothing lost) and
-there must be one ballot per voter who got a 2xx (no duplicates).
+it from a separate load-generator process: distinct voters post ballots, and voters seen before
+replace their ballot. Ballots are encrypted as the ballot page's script encrypts them (each voter's
+ballots are encrypted for their own credential with ``governance.crypto`` before the load starts,
+so the load generator spends no CPU on it during the run; the server checks every proof), and
+posted as the page posts them (``--mode browser``: the form field ``ballot``, answered by a 303 to
+the receipt), through the JSON API (``--mode json``), or as the no-JavaScript form's confirmed ranks
+that the server encrypts itself (``--mode form``). Afterwards it checks the bulletin board: every
+voter's last acknowledged tracker must be their one live ballot (nothing lost) and there must be
+one live ballot per voter who got an acknowledgement (no duplicates).
 
 It also times a bare Flask app under the same gunicorn settings (the ceiling for any Flask view
-on this machine) and the results page of a closed poll with many ballots (inserted in bulk, then
-closed and counted by ``polls.service.close_poll``).
+on this machine) and the results page of a published poll with many decoded ballots (the poll is
+closed by ``polls.counting.close_poll`` and its decrypted ballots published by
+``polls.counting.publish``; mixing and decrypting them is measured by bench/crypto.py).
 
 The figures are printed with the targets next to them; nothing is asserted.
 """
@@ -52,10 +58,14 @@ from common import (  # noqa: E402
     voter_cookies,
 )
 
-OPTIONS = ["Ash", "Birch", "Cedar", "Damson", "Elder"]
+OPTIONS = ["Ash", "Birch", "Cedar", "Damson", "Elder", "Fir", "Ginkgo", "Hazel", "Ilex", "Juniper", "Kapok",
+           "Larch", "Maple", "Nutmeg", "Oak"]  # 15, as the encryption targets state
 USER_AGENT = "governance-bench/1"
-TRACKER_RE = re.compile(r'id="tracker">([0-9a-f-]+)<')
-TARGETS = {"ballots_per_s": 300.0, "p99_ms": 250.0, "results_p50_ms": 100.0}
+RECEIPT_RE = re.compile(rb"\r\nlocation:[ \t]*\S*/receipt/([0-9a-f]{64})", re.IGNORECASE)
+#: Ballots encrypted ahead for each voter: a voter is sent at most this many (a ballot once
+#: replaced cannot be cast again).
+BALLOTS_PER_VOTER = 3
+TARGETS = {"ballots_per_s": 150.0, "p99_ms": 250.0, "results_p50_ms": 100.0}
 VOTE_LIMIT = "1000000/minute"
 FULL = {"seconds": 30.0, "voters": 5000, "results_ballots": 100_000, "results_requests": 20, "bare_seconds": 10.0}
 QUICK = {"seconds": 5.0, "voters": 500, "results_ballots": 10_000, "results_requests": 5, "bare_seconds": 3.0}
@@ -116,6 +126,9 @@ class Prepared:
     results_ballots: int
     cookies: list[tuple[str, str]]  # (session cookie, CSRF token) per voter
     timings: dict[str, float]
+    ballots: list[list[str]] = field(default_factory=list)  # per voter: encrypted ballots as JSON
+    credentials: list[str] = field(default_factory=list)
+    params: dict = field(default_factory=dict)
 
 
 def _ranking(rng: random.Random) -> list[str]:
@@ -124,15 +137,66 @@ def _ranking(rng: random.Random) -> list[str]:
     return labels[: rng.randint(1, len(labels))]
 
 
-def prepare(app, *, voters: int, results_ballots: int, method: str) -> Prepared:
+def _encrypt_for(params_dict: dict, credentials: list[str], seed: int) -> list[list[str]]:
+    """BALLOTS_PER_VOTER encrypted ballots for each credential, as the ballot page makes them."""
+    from governance import crypto
+    from governance.polls.voting import values_of
+
+    params = crypto.ElectionParams.from_dict(params_dict)
+    rng = random.Random(seed)
+    out = []
+    for credential in credentials:
+        mine = []
+        for _ in range(BALLOTS_PER_VOTER):
+            ballot, _secrets = crypto.encrypt_ballot(params, values_of([[x] for x in _ranking(rng)], tuple(OPTIONS)),
+                                                     credential)
+            mine.append(json.dumps(ballot, separators=(",", ":")))
+        out.append(mine)
+    return out
+
+
+def encrypt_ahead(params_dict: dict, credentials: list[str]) -> list[list[str]]:
+    """Encrypt every voter's ballots before the load, on every CPU (the browser's work, done ahead)."""
+    workers = os.cpu_count() or 1
+    size = max(1, -(-len(credentials) // workers))
+    chunks = [credentials[i:i + size] for i in range(0, len(credentials), size)]
+    with multiprocessing.get_context("spawn").Pool(len(chunks)) as pool:
+        parts = pool.starmap(_encrypt_for, [(params_dict, chunk, n) for n, chunk in enumerate(chunks)])
+    return [ballots for part in parts for ballots in part]
+
+
+#: The community's polls are decrypted by trustees, as the shipped charter requires.
+TRUSTEES = ("trustee_a", "trustee_b", "trustee_c")
+
+
+def _key_ceremony(db, poll, members, now) -> None:
+    """The trustees' three rounds, as each would run them with ``governance-trustee``."""
+    from governance import crypto
+    from governance.polls import trustees
+
+    setup = poll.ceremony["setup"]
+    states = {}
+    for index, member in enumerate(members, start=1):
+        certificate, states[index] = crypto.ceremony_init(setup, index)
+        trustees.upload_ceremony(session=db, poll=poll, member=member, message=certificate, now=now)
+    certificates = trustees.transcript(db, poll)["certificates"]
+    for index, member in enumerate(members, start=1):
+        message, states[index] = crypto.ceremony_share(setup, states[index], certificates)
+        trustees.upload_ceremony(session=db, poll=poll, member=member, message=message, now=now)
+    shares = trustees.transcript(db, poll)["shares"]
+    for index, member in enumerate(members, start=1):
+        message, states[index] = crypto.ceremony_finish(setup, states[index], certificates, shares)
+        trustees.upload_ceremony(session=db, poll=poll, member=member, message=message, now=now)
+
+
+def prepare(app, *, voters: int, results_ballots: int, method: str, encrypt: bool = True) -> Prepared:
     """Migrate, create the polls, the voters with their sessions and cookies, open the polls."""
-    from sqlalchemy import insert
     from sqlmodel import Session
 
     from governance.db import get_session, upgrade
     from governance.identity import sessions
-    from governance.models import Ballot, Member
-    from governance.polls import charter, clock, service
+    from governance.models import Member
+    from governance.polls import charter, clock, counting, service, voting
 
     timings: dict[str, float] = {}
     engine = app.extensions["governance.engine"]
@@ -147,16 +211,20 @@ def prepare(app, *, voters: int, results_ballots: int, method: str) -> Prepared:
         db = get_session()
         committee = Member(forum_user_id=1, username="bench_committee", name="Bench Committee", trust_level=3,
                            groups=["steering-committee"], forum_created_at=now - timedelta(days=800))
-        db.add(committee)
+        trustee_members = [Member(forum_user_id=2 + i, username=name, name=name.title(), trust_level=3,
+                                  groups=["steering-committee"], forum_created_at=now - timedelta(days=800))
+                           for i, name in enumerate(TRUSTEES)]
+        db.add_all([committee, *trustee_members])
         db.flush()
         current = charter.current(db)
         polls = []
         for title in ("Pick the release name", "Pick the mascot (closed, many ballots)"):
             data = service.PollInput(body="community", kind="decision", method=method, title=title,
                                      description="Benchmark poll.", options=OPTIONS, opens_at=opens,
-                                     closes_at=now + timedelta(days=2))
+                                     closes_at=now + timedelta(days=2), trustees=list(TRUSTEES))
             poll = service.create(session=db, actor=committee, charter=current, data=data)
             service.schedule(session=db, actor=committee, charter=current, poll=poll, now=now)
+            _key_ceremony(db, poll, trustee_members, now)
             polls.append(poll.id)
         members = [Member(forum_user_id=1000 + i, username=f"voter{i:05d}", name=f"Voter {i}", trust_level=1,
                           forum_created_at=now - timedelta(days=30 + i % 300), refreshed_at=now)
@@ -180,30 +248,37 @@ def prepare(app, *, voters: int, results_ballots: int, method: str) -> Prepared:
     if wait > 0:
         time.sleep(wait)
     taken = clock.run_due(engine=engine, immediate=app.extensions["governance.engine_immediate"], forum=None,
+                          secret=app.config["SECRET_KEY"],
                           now=datetime.now(UTC))
     if sorted(taken) != sorted((p, "open") for p in polls):
         raise RuntimeError(f"the clock did not open both polls: {taken}")
 
-    # The closed poll: ballots in bulk (as if cast), then closed, counted and published.
+    # Each voter's ballots, encrypted for their credential as the ballot page would.
+    ballots: list[list[str]] = []
+    credentials: list[str] = []
+    params_dict: dict = {}
+    if encrypt:
+        started = time.perf_counter()
+        with Session(engine) as db:
+            box = voting.ballot_box(db, polls[0])
+            credentials = [voting.credential(box, m, secret=app.config["SECRET_KEY"]) for m in members]
+            params_dict = box.params.to_dict()
+        ballots = encrypt_ahead(params_dict, credentials)
+        timings["encrypt_ahead"] = time.perf_counter() - started
+
+    # The results poll: closed, and its decrypted ballots published (decoded, counted, stored).
     started = time.perf_counter()
     rng = random.Random(7)
-    rows = []
-    with engine.begin() as conn:
-        for i in range(results_ballots):
-            rows.append({"id": secrets.token_hex(16), "poll_id": polls[1], "tracker": secrets.token_hex(8),
-                         "ranking": [[label] for label in _ranking(rng)], "voter_link": None})
-            if len(rows) == 5000 or i == results_ballots - 1:
-                conn.execute(insert(Ballot.__table__), rows)
-                rows = []
-    timings["insert_results_ballots"] = time.perf_counter() - started
-    started = time.perf_counter()
+    values = [voting.values_of([[x] for x in _ranking(rng)], tuple(OPTIONS)) for _ in range(results_ballots)]
     with Session(app.extensions["governance.engine_immediate"], expire_on_commit=False) as writer:
         poll = service.get(writer, polls[1])
-        service.close_poll(session=writer, poll=poll, now=datetime.now(UTC))
+        counting.close_poll(session=writer, poll=poll, now=datetime.now(UTC))
+        counting.publish(session=writer, poll=poll, values=values, now=datetime.now(UTC))
         writer.commit()
-    timings["close_and_count"] = time.perf_counter() - started
+    timings["close_and_publish"] = time.perf_counter() - started
     return Prepared(poll_id=polls[0], option_ids=option_ids, results_poll_id=polls[1],
-                    results_ballots=results_ballots, cookies=cookies, timings=timings)
+                    results_ballots=results_ballots, cookies=cookies, timings=timings, ballots=ballots,
+                    credentials=credentials, params=params_dict)
 
 
 # === The load generator (a separate process) ======================================================
@@ -258,11 +333,11 @@ class RawClient:
         data, self.buffer = self.buffer[:size], self.buffer[size:]
         if _CLOSE_RE.search(head):
             self.close()
-        return int(head[9:12]), data
+        return int(head[9:12]), head, data
 
 
 def _request(conn: RawClient, method: str, path: str, body: bytes | None,
-             headers: dict[str, str]) -> tuple[int, bytes]:
+             headers: dict[str, str]) -> tuple[int, bytes, bytes]:
     return conn.request(method, path, body, headers)
 
 
@@ -272,7 +347,8 @@ def drive(job: dict, result_path: str) -> None:
     A record is (voter, sent at, latency s, HTTP status or 0, tracker or "", error text). Voter v
     is always served by thread v % concurrency, so each voter's requests are sequential and their
     order is the order of acknowledgement. A share ``job["replace"]`` of the ballots comes from a
-    voter the thread has already served (a replacement); the rest from the next new voter.
+    voter the thread has already served (a replacement, with that voter's next encrypted ballot);
+    the rest from the next new voter. A voter is sent at most BALLOTS_PER_VOTER ballots.
     """
     concurrency, seconds = job["concurrency"], job["seconds"]
     records: list[list] = [[] for _ in range(concurrency)]
@@ -285,38 +361,52 @@ def drive(job: dict, result_path: str) -> None:
         mine = list(range(t, len(job["cookies"]) or 1, concurrency)) or [t]
         start.wait()
         k = 0
+        sends: dict[int, int] = {}
+        per_voter = len(job["ballots"][0]) if job.get("ballots") else BALLOTS_PER_VOTER
         while time.perf_counter() < clock["end"]:
+            voter = None
             if k and rng.random() < job.get("replace", 0.0):
                 voter = mine[rng.randrange(min(k, len(mine)))]
-            else:
+                if sends.get(voter, 0) >= per_voter:
+                    voter = None
+            if voter is None:
                 voter = mine[k % len(mine)]
                 k += 1
+                if sends.get(voter, 0) >= per_voter:
+                    break  # every voter of this thread has been sent all their ballots
             method, path, body, headers = "GET", job["path"], None, {"User-Agent": USER_AGENT}
             if job["cookies"]:
                 cookie, csrf = job["cookies"][voter]
-                ranking = _ranking(rng)
                 headers["Cookie"] = f"{job['cookie_name']}={cookie}"
                 method = "POST"
                 if job["mode"] == "json":
-                    body = json.dumps({"ranking": [[label] for label in ranking]}).encode()
+                    body = ('{"ballot":' + job["ballots"][voter][sends.get(voter, 0)] + "}").encode()
                     headers.update({"Content-Type": "application/json", "X-CSRFToken": csrf})
+                elif job["mode"] == "browser":
+                    fields = [("csrf_token", csrf), ("poll", str(job["poll_id"])),
+                              ("ballot", job["ballots"][voter][sends.get(voter, 0)])]
+                    body = urlencode(fields).encode()
+                    headers["Content-Type"] = "application/x-www-form-urlencoded"
                 else:
-                    fields = [("csrf_token", csrf), ("poll", str(job["poll_id"]))]
+                    ranking = _ranking(rng)
+                    fields = [("csrf_token", csrf), ("poll", str(job["poll_id"])), ("confirm", "yes"),
+                              ("nonce", secrets.token_hex(16))]
                     fields += [(f"rank-{job['option_ids'][label]}", str(n)) for n, label in enumerate(ranking, 1)]
                     body = urlencode(fields).encode()
                     headers["Content-Type"] = "application/x-www-form-urlencoded"
+                sends[voter] = sends.get(voter, 0) + 1
             sent = time.perf_counter()
             status, tracker, error = 0, "", ""
             try:
-                status, data = _request(conn, method, path, body, headers)
-                if 200 <= status < 300 and job["cookies"]:
+                status, head, data = _request(conn, method, path, body, headers)
+                if job["cookies"] and (200 <= status < 300 or status == 303):
                     if job["mode"] == "json":
                         tracker = json.loads(data).get("tracker", "")
                     else:
-                        match = TRACKER_RE.search(data.decode("utf-8", "replace"))
-                        tracker = match.group(1).replace("-", "") if match else ""
+                        match = RECEIPT_RE.search(head)
+                        tracker = match.group(1).decode() if match else ""
                     if not tracker:
-                        error = "2xx without a tracker"
+                        error = f"{status} without a tracker"
                 elif not 200 <= status < 300:
                     error = data[:120].decode("utf-8", "replace")
             except (OSError, http.client.HTTPException, ValueError) as exc:
@@ -390,7 +480,8 @@ class Row:
 
 
 def verify(engine, poll_id: int, records: list[list], row: Row) -> None:
-    """Count lost and duplicate ballots against what the voters were told."""
+    """Count lost and duplicate ballots against what the voters were told: each voter's last
+    acknowledged ballot must be live on the board, and nothing else may be."""
     from sqlalchemy import func, select
 
     from governance.models import Ballot, Participation
@@ -403,14 +494,15 @@ def verify(engine, poll_id: int, records: list[list], row: Row) -> None:
     acked_trackers = set()
     for voter, items in by_voter.items():
         for item in items:
-            if 200 <= item[3] < 300 and item[4]:
+            if item[4]:
                 last_ack[voter] = item[4]
                 acked_trackers.add(item[4])
                 unacked_after.discard(voter)
             elif voter in last_ack:
                 unacked_after.add(voter)
     with engine.connect() as conn:
-        stored = set(conn.execute(select(Ballot.tracker).where(Ballot.poll_id == poll_id)).scalars())
+        rows = conn.execute(select(Ballot.tracker, Ballot.superseded).where(Ballot.poll_id == poll_id)).all()
+        stored = {tracker for tracker, superseded in rows if not superseded}  # the live ballots
         row.participation_rows = conn.execute(select(func.count()).select_from(Participation)
                                               .where(Participation.poll_id == poll_id)).scalar_one()
     missing = [v for v, tracker in last_ack.items() if tracker not in stored]
@@ -449,7 +541,8 @@ def measure(name: str, url: str, args, work: Path) -> Row:
     row = Row(database=name)
     out(f"[{name}] preparing: {args.voters} voters, a {args.method} poll over {len(OPTIONS)} options, "
         f"a closed poll with {args.results_ballots} ballots")
-    prepared = prepare(app, voters=args.voters, results_ballots=args.results_ballots, method=args.method)
+    prepared = prepare(app, voters=args.voters, results_ballots=args.results_ballots, method=args.method,
+                       encrypt=args.mode != "form")
     row.timings = prepared.timings
     out(f"[{name}] prepared in " + ", ".join(f"{k} {v:.1f} s" for k, v in prepared.timings.items()))
     env = {f"GOVERNANCE_{k}": v for k, v in settings.items()}
@@ -477,17 +570,18 @@ def measure(name: str, url: str, args, work: Path) -> Row:
                          "concurrency": args.concurrency, "cookies": prepared.cookies, "mode": args.mode,
                          "replace": args.replace,
                          "cookie_name": app.config["SESSION_COOKIE_NAME"], "poll_id": prepared.poll_id,
+                         "ballots": prepared.ballots,
                          "option_ids": prepared.option_ids})
         cpu = cpu_seconds(pgid=pgid) - cpu
         db_cpu = (cpu_seconds(cmdline_contains=f" {db_marker} ") - db_cpu) if db_marker else float("nan")
         row.results_p50_ms, row.results_status = time_results(port, prepared.results_poll_id, args.results_requests)
     records = load["records"]
-    acked = [r for r in records if 200 <= r[3] < 300 and r[4]]
+    acked = [r for r in records if r[4]]
     row.requests = len(records)
     row.acknowledged = len(acked)
     row.errors = row.requests - row.acknowledged
     for r in records:
-        if not (200 <= r[3] < 300 and r[4]):
+        if not r[4]:
             kind = f"{r[3]} {r[5][:60]}".strip()
             row.error_kinds[kind] = row.error_kinds.get(kind, 0) + 1
     row.ballots_per_s = row.acknowledged / load["elapsed"]
@@ -527,23 +621,29 @@ def profile_casts(app, prepared: Prepared, count: int, mode: str) -> None:
     client = app.test_client()
     rng = random.Random(99)
     name = app.config["SESSION_COOKIE_NAME"]
+    voters = len(prepared.cookies)
+    fresh = []  # new ballots (the load may have used up the prepared ones), encrypted before timing
+    if mode != "form":
+        fresh = _encrypt_for(prepared.params, [prepared.credentials[i % voters] for i in range(count + 5)], 99)
 
     def one(i: int) -> None:
-        cookie, csrf = prepared.cookies[i % len(prepared.cookies)]
+        cookie, csrf = prepared.cookies[i % voters]
         client.set_cookie(name, cookie)
-        ranking = _ranking(rng)
         headers = {"User-Agent": USER_AGENT}
         if mode == "json":
             response = client.post(f"/polls/{prepared.poll_id}/ballot", headers={**headers, "X-CSRFToken": csrf},
-                                   json={"ranking": [[label] for label in ranking]})
-        else:
-            data = {"csrf_token": csrf, "poll": str(prepared.poll_id)}
-            data.update({f"rank-{prepared.option_ids[label]}": str(n) for n, label in enumerate(ranking, 1)})
+                                   data='{"ballot":' + fresh[i][0] + "}", content_type="application/json")
+        elif mode == "browser":
+            data = {"csrf_token": csrf, "poll": str(prepared.poll_id), "ballot": fresh[i][0]}
             response = client.post(f"/polls/{prepared.poll_id}/ballot", data=data, headers=headers)
-        if response.status_code >= 300:
+        else:
+            data = {"csrf_token": csrf, "poll": str(prepared.poll_id), "confirm": "yes", "nonce": secrets.token_hex(16)}
+            data.update({f"rank-{prepared.option_ids[label]}": str(n) for n, label in enumerate(_ranking(rng), 1)})
+            response = client.post(f"/polls/{prepared.poll_id}/ballot", data=data, headers=headers)
+        if response.status_code not in (201, 303):
             raise RuntimeError(f"in-process cast answered {response.status_code}")
 
-    for i in range(5):
+    for i in range(count, count + 5):
         one(i)
     event.listen(engine, "before_cursor_execute", on_execute)
     profiler = cProfile.Profile()
@@ -562,9 +662,11 @@ def profile_casts(app, prepared: Prepared, count: int, mode: str) -> None:
         out(f"    {n / count:4.1f}  {key}")
     parts = [("rate limit counter", "web/ratelimit.py", "_add"),
              ("login session -> member", "identity/login.py", "load_user"),
-             ("poll, key and options (ballot_box)", "polls/service.py", "ballot_box"),
+             ("poll, key and options (ballot_box)", "polls/voting.py", "ballot_box"),
+             ("ballot proof check", "polls/voting.py", "check"),
+             ("vote-time forum freshness", "identity/freshness.py", "fetch_if_stale"),
              ("opening the write transaction", "governance/db.py", "begin_writing"),
-             ("polls.service.cast", "polls/service.py", "cast"),
+             ("polls.voting.cast", "polls/voting.py", "cast"),
              ("  audit log append", "audit/log.py", "record"),
              ("commits", "orm/session.py", "commit"),
              ("receipt page render", "flask/templating.py", "render_template"),
@@ -653,9 +755,11 @@ def parse_args(argv=None):
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (default: 2)")
     parser.add_argument("--threads", type=int, default=1,
                         help="threads per gunicorn worker; more than 1 uses the gthread worker (default: 1, sync)")
-    parser.add_argument("--mode", choices=("form", "json"), default="form",
-                        help="form: the no-JavaScript ballot form and its HTML receipt; json: {'ranking': ...} "
-                             "with X-CSRFToken, which also queues a forum receipt message (default: form)")
+    parser.add_argument("--mode", choices=("browser", "json", "form"), default="browser",
+                        help="browser: the encrypted ballot in the form field 'ballot', as the ballot page's script "
+                             "posts it, answered by a 303 to the receipt; json: {'ballot': ...} with X-CSRFToken; "
+                             "form: the no-JavaScript form's confirmed ranks, which the server encrypts "
+                             "(default: browser)")
     parser.add_argument("--method", default="irv", choices=("irv", "schulze"), help="counting method (default: irv)")
     parser.add_argument("--results-ballots", type=int,
                         help="ballots in the closed poll whose results page is timed (default: 100000; --quick: 10000)")

@@ -414,6 +414,21 @@ def published_ballots(session: Session, poll: Poll) -> list[dict[str, Any]]:
     return decoded_ballots(session, poll)
 
 
+def published_counts(session: Session, poll: Poll) -> tuple[int, int]:
+    """(ballots published, of them invalid), counted in the database without reading the ballots."""
+    if poll.status != "published":
+        raise Conflict("Ballots are published once they are counted.")
+    if not poll.fingerprint:
+        total = session.execute(select(func.count()).select_from(LegacyBallot)
+                                .where(LegacyBallot.poll_id == poll.id)).scalar_one()
+        return total, 0
+    total = session.execute(select(func.count()).select_from(DecodedBallot)
+                            .where(DecodedBallot.poll_id == poll.id)).scalar_one()
+    invalid = session.execute(select(func.count()).select_from(DecodedBallot)
+                              .where(DecodedBallot.poll_id == poll.id, DecodedBallot.invalid != "")).scalar_one()
+    return total, invalid
+
+
 def counted_ballots(session: Session, poll: Poll) -> list[dict[str, Any]]:
     """The valid ballots the count used, as ``{"ranking": ...}``."""
     return [{"ranking": d["ranking"]} for d in published_ballots(session, poll) if "ranking" in d]

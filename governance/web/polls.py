@@ -471,9 +471,7 @@ def results(poll_id: int):
     result = poll.result
     svg = chart.flow_svg(result) if result.get("rounds") and poll.kind != "referendum" else ""
     voters = service.turnout(db, poll)
-    decoded = counting.published_ballots(db, poll)
-    ballots_count = len(decoded)
-    invalid = sum(1 for d in decoded if "invalid" in d)
+    ballots_count, invalid = counting.published_counts(db, poll)
     display = {o.label: f"{o.description} (@{o.label})" for o in service.options(db, poll)
                if poll.kind == "election" and o.description and o.description != o.label}
     db.commit()
@@ -484,7 +482,7 @@ def results(poll_id: int):
     candidates = result.get("candidates", [])
     pairwise = (result.get("details") or {}).get("pairwise")
     if not pairwise and poll.kind == "election" and candidates:
-        pairwise = explain.pairwise_of(candidates, [d["ranking"] for d in decoded if "ranking" in d])
+        pairwise = explain.pairwise_of(candidates, [d["ranking"] for d in counting.counted_ballots(db, poll)])
     return render_template("polls/results.html", poll=poll, result=result, chart_svg=svg, voters=voters,
                            ballots_count=ballots_count, invalid=invalid, methods=METHOD_NAMES,
                            candidates=candidates, display=display, pairwise=pairwise,

@@ -261,6 +261,26 @@ def test_results_page_and_downloads_for_every_decision_method(forum_app, web, se
         assert web.get(f"/polls/{poll.id}/results.{fmt}").status_code == 200, fmt
 
 
+def test_results_page_counts_ballots_and_invalid_ones(forum_app, web, session, committee, forum):  # noqa: F811
+    """The figures beside the result come from the decrypted ballots: all of them, and those not counted."""
+    poll = open_poll(forum_app, session, committee)
+    web.get(f"/polls/{poll.id}")  # the clock opens it
+    session.rollback()
+    poll = session.get(Poll, poll.id)
+    labels = [o.label for o in service.options(session, poll)]
+    rankings = [[[labels[0]]], [[labels[1]], [labels[0]]], [[labels[0], labels[1]]]]  # the last shares rank 1
+    for i, (name, ranking) in enumerate(zip(["marlow_p", "halvard", "inkwell"], rankings, strict=True)):
+        cast_ranking(forum_app, session, poll.id, sync_member(session, forum, name), ranking,
+                     OPEN + timedelta(minutes=i))
+        session.commit()
+    at(forum_app, CLOSE)
+    page = web.get(f"/polls/{poll.id}/results")
+    assert page.status_code == 200
+    text = re.sub(r"\s+", " ", page.get_data(as_text=True))
+    assert "3 voters · 3 ballots" in text
+    assert "(1 invalid, not counted)" in text
+
+
 def test_every_ballot_attempt_spends_the_vote_limit_once(forum_app, web, session, committee, forum):  # noqa: F811
     """Ballots are counted in their own transaction; refused ones are counted again on their own."""
     from governance.models import RateLimitCounter
