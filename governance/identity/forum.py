@@ -118,21 +118,29 @@ class Forum:
 
     @contextmanager
     def _call(self, what: str) -> Iterator[None]:
+        from ..ops import metrics
+
         token = _max_wait.set(self.max_wait)
         hook = _before_request.set(self._metered)
+        outcome = "failed"
         try:
             yield
+            outcome = "ok"
         except _NoBudget as exc:
+            outcome = "rate_limited"
             raise ForumUnavailable(f"The platform has used its share of the forum's API limit for now ({what}); "
                                    f"try again in {int(exc.seconds) + 1} seconds.") from None
         except _BackOff as exc:
+            outcome = "rate_limited"
             raise ForumUnavailable(f"The forum asked us to slow down ({what}); try again in "
                                    f"{int(exc.seconds) + 1} seconds.") from None
         except DiscourseRateLimitedError:
+            outcome = "rate_limited"
             raise ForumUnavailable(f"The forum is rate limiting us ({what}); try again shortly.") from None
         except DiscourseClientError as exc:
             status = getattr(exc.response, "status_code", None)
             if status == 404:
+                outcome = "ok"  # an answer: the forum has no such thing
                 raise NotFound(f"The forum has no such {what}.") from None
             raise ForumUnavailable(f"The forum refused the request for {what} (HTTP {status}).") from None
         except (DiscourseError, requests.RequestException, ValueError, KeyError, TypeError, AttributeError) as exc:
@@ -145,6 +153,7 @@ class Forum:
         finally:
             _before_request.reset(hook)
             _max_wait.reset(token)
+            metrics.forum_call(what, outcome)
 
     # --- users -------------------------------------------------------------------------------
     def user_detail(self, user_id: int) -> dict[str, Any]:

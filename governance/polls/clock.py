@@ -162,7 +162,6 @@ def deliver_outbox(*, engine: Engine, immediate: Engine, forum: Any, now: dateti
                 answer = getattr(forum, plan["call"])(**plan["kwargs"])
             except GovernanceError as exc:
                 error = exc.message
-            metrics.forum_call(plan["call"], "ok" if error is None else "failed")
         with Session(immediate) as writer:
             outbox.finish(writer, job_id, now=now, answer=answer, error=error, head_id=plan.get("head"))
             writer.commit()

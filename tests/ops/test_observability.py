@@ -116,3 +116,42 @@ def test_logs_and_metrics_of_a_real_server_after_a_vote(database_url, tmp_path, 
     assert _metric(text, "governance_clock_lag_seconds") == -1  # no clock ran
     assert _metric(text, "governance_http_request_duration_seconds_count", endpoint="polls.cast") == 4
     assert _metric(text, "governance_database_up") == 1
+
+
+def test_every_forum_call_is_counted_by_call_and_outcome(forum):
+    """governance_forum_calls_total counts each API call once, whatever calls it: an answer, a 404
+    (an answer too), a 429 and a forum that cannot be reached."""
+    import socket
+
+    from prometheus_client import REGISTRY
+
+    from governance.errors import ForumUnavailable, NotFound
+    from tests.conftest import forum_adapter
+
+    def count(outcome: str) -> float:
+        return REGISTRY.get_sample_value("governance_forum_calls_total", {"call": "user", "outcome": outcome}) or 0.0
+
+    before = {o: count(o) for o in ("ok", "rate_limited", "failed")}
+    adapter = forum_adapter(forum)
+    adapter.user_by_username("marlow_p")
+    try:
+        adapter.user_by_username("nobody_here_at_all")
+    except NotFound:
+        pass
+    forum.data.force_rate_limit(1, wait_seconds=60)
+    try:
+        adapter.user_by_username("marlow_p")
+    except ForumUnavailable:
+        pass
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed_port = s.getsockname()[1]
+    from governance.identity.forum import Forum
+
+    try:
+        Forum(url=f"http://127.0.0.1:{closed_port}", api_key="k", api_username="system", timeout=1.0
+              ).user_by_username("marlow_p")
+    except ForumUnavailable:
+        pass
+    after = {o: count(o) for o in before}
+    assert {o: after[o] - before[o] for o in before} == {"ok": 2, "rate_limited": 1, "failed": 1}
