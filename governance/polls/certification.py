@@ -31,6 +31,7 @@ from sqlalchemy import delete
 from sqlmodel import Session, select
 
 from ..audit import log
+from ..copy import plural
 from ..errors import Conflict, InvalidInput, NotAllowed, NotFound
 from ..models import Certification, DecodedBallot, Member, Outbox, Poll, PollOption
 from . import rules as poll_rules
@@ -159,7 +160,7 @@ def lapse_if_due(*, session: Session, poll: Poll, now: datetime) -> str | None:
         return None
     days = poll_rules.certification_days(poll.rules or {})
     _cancel(session, poll, row, decision="lapsed", now=now, officer=None, groups=[],
-            reason=f"No election officer certified the count within {days} day(s); it lapsed unpublished.")
+            reason=f"No election officer certified the count within {plural(days, 'day')}; it lapsed unpublished.")
     return "certification-lapsed"
 
 

@@ -33,6 +33,7 @@ from typing import Any
 from sqlmodel import Session, select
 
 from ..audit import log
+from ..copy import plural
 from ..errors import Conflict, InvalidInput, NotAllowed, NotEligible, NotFound
 from ..identity.eligibility import Eligibility, Evidence, Rule, check
 from ..models import EligibilityException, Member, Outbox, Poll
@@ -168,8 +169,8 @@ def request(*, session: Session, poll: Poll, member: Member, reason: str, now: d
     if poll.status not in OPEN_FOR_REQUESTS:
         raise Conflict("Exceptions are asked for before voting opens.")
     if not may_ask(poll, now):
-        raise Conflict(f"Requests for an exception closed {poll_rules.exception_deadline_days(poll.rules)} day(s) "
-                       "before voting opens.")
+        days = plural(poll_rules.exception_deadline_days(poll.rules), "day")
+        raise Conflict(f"Requests for an exception closed {days} before voting opens.")
     verdict = eligibility_now(poll, member, now)
     if verdict.ok:
         raise Conflict("By your forum record you may vote in this poll already; you need no exception.")

@@ -207,5 +207,5 @@ def _cap_problem(poll: Poll, standing: list, cap: int | None) -> str:
     electable = free + sum(min(n, cap) for n in per.values())
     if electable >= poll.seats:
         return ""
-    return (f"With at most {cap} seat(s) per affiliation, only {electable} of the {len(standing)} accepted candidates "
-            f"can be elected together, fewer than the {poll.seats} seat(s) when voting was due to open.")
+    return (f"With at most {plural(cap, 'seat')} per affiliation, only {electable} of the {len(standing)} accepted candidates "
+            f"can be elected together, fewer than the {plural(poll.seats, 'seat')} when voting was due to open.")

@@ -85,7 +85,7 @@ def test_exception_vote_and_certification_in_the_browser(app, page):
         assert "What will happen" in page.content() and "sprout is told by forum message" in page.content()
         page.fill("#reason", "Known to the release team.")
         page.get_by_role("button", name="Accept").click()
-        assert "sprout's request is accepted" in page.locator(".flashes").inner_text()
+        assert "Sprout's request is accepted" in page.locator(".flashes").inner_text()
 
         # Voting opens; the member may vote and the page says when voting closes.
         app.config["FAKE_NOW"] = OPEN + timedelta(hours=1)
@@ -186,7 +186,7 @@ def test_a_candidate_declares_an_affiliation_and_the_results_show_the_cap(app, p
                 db.commit()
         app.config["FAKE_NOW"] = CLOSE + timedelta(minutes=1)
         page.goto(f"{poll_url}/results")
-        assert page.locator("#elected li").all_inner_texts() == ["ann", "cid"]
+        assert page.locator("#elected li").all_inner_texts() == ["Ann (@ann)", "Cid (@cid)"]
         cap = page.locator("#affiliation-cap")
         assert "At most 1 seat per affiliation" in cap.inner_text()
         assert "bea excluded: affiliation 'acme' holds its maximum of 1 seat." in cap.locator("#cap-exclusions").inner_text()

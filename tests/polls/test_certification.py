@@ -162,7 +162,7 @@ def test_certification_needs_an_officer_who_is_no_candidate_within_the_period(fo
     assert run_clock(forum_app, CLOSE + timedelta(days=1)) == [(poll.id, "certification-lapsed")]
     session.rollback()
     poll = session.get(Poll, poll.id)
-    assert poll.status == "cancelled" and "within 1 day(s)" in poll.cancel_reason
+    assert poll.status == "cancelled" and "within 1 day" in poll.cancel_reason
     assert session.exec(select(DecodedBallot).where(DecodedBallot.poll_id == poll.id)).all() == []
     assert session.get(Certification, poll.id).result is None
     assert session.exec(select(AuditEntry).where(AuditEntry.poll_id == poll.id,
