@@ -40,9 +40,10 @@ ensure_venv() {
     local stamp="$VENV/.installed-${extras:-base}"
     local lock="$ROOT/requirements/${extras:-base}.txt"
     local want
-    want="$(cat "$ROOT/pyproject.toml" "$lock" | sha256sum | cut -d' ' -f1)"
+    want="$(cat "$ROOT/pyproject.toml" "$ROOT/requirements/pip.txt" "$lock" | sha256sum | cut -d' ' -f1)"
     if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
         echo "setup: installing Python packages from ${lock#"$ROOT"/}"
+        "$VENV/bin/python" -m pip install -q --require-hashes -r "$ROOT/requirements/pip.txt"
         "$VENV/bin/python" -m pip install -q --require-hashes -r "$lock"
         "$VENV/bin/python" -m pip install -q --no-deps -e "$ROOT"
         echo "$want" > "$stamp"

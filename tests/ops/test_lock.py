@@ -92,3 +92,15 @@ def test_the_version_has_one_source():
 
     assert "version" not in _project() and "version" in _project()["dynamic"]
     assert f"## {governance.__version__} " in (ROOT / "CHANGELOG.md").read_text()
+
+
+def test_pip_itself_is_pinned_with_hashes_and_installed_first():
+    """Python 3.11's own pip (23.2) refuses a hashed install once a dependency's extra (pytest-cov's
+    coverage[toml]) has a newer release than the pin; setup.sh installs the locked pip first."""
+    pins, hashes = _lock("pip")
+    assert list(pins) == ["pip"] and hashes["pip"] >= 1
+    major = int(pins["pip"].split(".")[0])
+    assert major >= 24, pins
+    setup = (ROOT / "scripts" / "setup.sh").read_text()
+    first, lock = setup.index("requirements/pip.txt\""), setup.index('-r "$lock"')
+    assert first < lock
