@@ -16,7 +16,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .bundle import ERROR, NOT_RUN, OK, SKIP, WARN, verify_bundle
+from .report import ERROR, NOT_RUN, OK, SKIP, WARN
+from .verifier import verify_bundle
 
 __all__ = ["fetch_published_head", "head_from_post", "main"]
 

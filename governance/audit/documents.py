@@ -33,9 +33,9 @@ from pathlib import Path
 from typing import Any
 
 from . import merkle
-from .bundle import ERROR, FAIL, OK, SKIP, WARN, Check, VerifyReport
 from .canonical import AuditError, sha256_hex
 from .chain import ChainError, Entry, verify_segment
+from .report import ERROR, FAIL, OK, SKIP, WARN, Check, VerifyReport
 from .signing import SignatureError, is_signed, key_id, load_public_key, validate_head, verify_head
 
 FORMAT = "governance-document-bundle"

@@ -26,8 +26,8 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from .bundle import OK, _error, _fail
 from .chain import Entry
+from .report import OK, _error, _fail
 
 EXCEPTION_EVENTS = {"exception.requested": "pending", "exception.withdrawn": "withdrawn",
                     "exception.accepted": "accepted", "exception.refused": "refused", "exception.lapsed": "lapsed"}

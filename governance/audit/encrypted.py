@@ -23,22 +23,15 @@ from typing import Any
 from . import merkle
 from .bundle import (
     BALLOT_FORMAT_FILES,
-    OK,
-    RULES_TITLE,
-    SKIP,
-    WARN,
     Codec,
     Tallier,
     _check_ballot_names,
     _check_election,
     _compare_results,
-    _error,
-    _fail,
     _pretty_json,
     _profile,
     _results_csv,
     _results_text,
-    _Verifier,
     _zip,
     default_codecs,
     default_tallier,
@@ -47,7 +40,9 @@ from .bundle import (
 )
 from .canonical import AuditError, canonical_json, sha256_hex
 from .chain import Entry
+from .report import OK, SKIP, WARN, _error, _fail
 from .signing import SignatureError, is_signed, load_public_key, validate_head, verify_entry, verify_head
+from .verifier import RULES_TITLE, _Verifier
 
 FORMAT_VERSION = 2
 

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 AUDIT = Path(__file__).resolve().parents[2] / "governance" / "audit"
-PURE_MODULES = ["canonical.py", "merkle.py", "chain.py", "signing.py", "bundle.py", "encrypted.py", "election_rules.py",
+PURE_MODULES = ["canonical.py", "merkle.py", "chain.py", "signing.py", "bundle.py", "report.py", "verifier.py",
+                "encrypted.py", "election_rules.py",
                 "cli.py"]
 # The eligibility rule is pure too (no Flask, no database): the verifier re-applies it to the
 # evidence of each voter in a community-wide poll.
@@ -39,7 +40,8 @@ def test_audit_core_imports_only_the_standard_library_cryptography_and_tally(mod
 
 def test_verifier_imports_without_flask_or_a_database():
     code = (
-        "import sys, governance.audit.cli, governance.audit.bundle, governance.audit.encrypted, "
+        "import sys, governance.audit.cli, governance.audit.bundle, governance.audit.verifier, "
+        "governance.audit.encrypted, governance.audit.documents, "
         "governance.audit.election_rules; "
         "bad = [m for m in ('flask', 'sqlalchemy', 'sqlmodel', 'governance.web', 'governance.models') "
         "if m in sys.modules]; assert not bad, bad"

@@ -11,20 +11,15 @@ import pytest
 from governance.audit import merkle
 from governance.audit.bundle import (
     BUNDLE_FILES,
-    ERROR,
-    FAIL,
-    NOT_RUN,
-    OK,
-    SKIP,
-    WARN,
     ballots_jsonl,
     build_bundle,
     normalize_ballots,
     results_hash,
-    verify_bundle,
 )
 from governance.audit.canonical import AuditError, canonical_json
+from governance.audit.report import ERROR, FAIL, NOT_RUN, OK, SKIP, WARN
 from governance.audit.signing import generate_key, sign_head
+from governance.audit.verifier import verify_bundle
 from governance.tally.core import Profile
 from tests.audit.audit_support import (
     TOY_CODECS,

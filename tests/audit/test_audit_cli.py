@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from governance.audit import bundle as bundle_module
+from governance.audit import verifier as verifier_module
 from governance.audit.cli import head_from_post, main
 from tests.audit.audit_support import TOY_CODECS, tamper, toy_irv
 
@@ -12,8 +12,8 @@ from tests.audit.audit_support import TOY_CODECS, tamper, toy_irv
 @pytest.fixture(autouse=True)
 def toy_engine(monkeypatch):
     """Count with the test counter and codecs, as the other bundle tests do."""
-    monkeypatch.setattr(bundle_module, "default_tallier", toy_irv)
-    monkeypatch.setattr(bundle_module, "default_codecs", lambda: dict(TOY_CODECS))
+    monkeypatch.setattr(verifier_module, "default_tallier", toy_irv)
+    monkeypatch.setattr(verifier_module, "default_codecs", lambda: dict(TOY_CODECS))
 
 
 @pytest.fixture

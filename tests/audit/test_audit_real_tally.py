@@ -15,15 +15,13 @@ pytest.importorskip("governance.tally.formats", reason="the tally engine's ballo
 pytest.importorskip("governance.tally.irv", reason="the tally engine's IRV count is not installed")
 
 from governance.audit.bundle import (  # noqa: E402 (after the skips above)
-    ERROR,
-    OK,
-    SKIP,
     ballots_jsonl,
     default_codecs,
     default_tallier,
     normalize_ballots,
-    verify_bundle,
 )
+from governance.audit.report import ERROR, OK, SKIP  # noqa: E402
+from governance.audit.verifier import verify_bundle  # noqa: E402
 from governance.tally.core import Profile  # noqa: E402
 from tests.audit.audit_support import make_ballots, make_poll, read_zip, tamper  # noqa: E402
 

@@ -19,9 +19,9 @@ from sqlmodel import select
 
 from governance.audit import cli as audit_cli
 from governance.audit import export
-from governance.audit.bundle import verify_bundle
 from governance.audit.canonical import canonical_json, sha256_hex
 from governance.audit.chain import Entry
+from governance.audit.verifier import verify_bundle
 from governance.errors import Conflict, NotFound
 from governance.models import Poll, TreeHead
 from governance.polls import charter, service

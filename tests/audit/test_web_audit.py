@@ -13,8 +13,8 @@ import zipfile
 import pytest
 
 from governance.audit import log
-from governance.audit.bundle import verify_bundle
 from governance.audit.signing import key_id
+from governance.audit.verifier import verify_bundle
 from tests.audit.test_export_support import (
     GROUP_BALLOTS,
     group_poll,
