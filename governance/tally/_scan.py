@@ -20,11 +20,13 @@ or reads an unusual but valid layout. Both paths give the same ballots; a test c
 
 from __future__ import annotations
 
+import re
 import warnings
+from collections.abc import Sequence
 
 import numpy as np
 
-from .core import TallyError
+from .core import Ranking, TallyError
 
 __all__ = [
     "CHUNK",
@@ -272,3 +274,40 @@ def strict_rows(rankings: dict, ncand: int) -> tuple[np.ndarray, np.ndarray] | N
         return None
     codes = np.array(rows, dtype=np.int8 if ncand < 127 else np.int16).reshape(len(rows), width)
     return codes, np.array(list(rankings.values()), dtype=np.int64)
+
+
+# === Shared by the line readers (PrefLib, CSV) =================================================
+
+
+def line_error(line: int, message: str) -> TallyError:
+    """An error naming the line it is on."""
+    return TallyError(f"line {line}: {message}")
+
+
+def line_count(text: str, line: int) -> int:
+    """A ballot line's weight: a whole number of at most ``MAX_WEIGHT_DIGITS`` digits, at least 1."""
+    text = text.strip()
+    if not re.fullmatch(r"[0-9]+", text):
+        raise line_error(line, f"count {text[:40]!r} is not a whole number")
+    if len(text.lstrip("0")) > MAX_WEIGHT_DIGITS:
+        raise line_error(line, f"count has more than {MAX_WEIGHT_DIGITS} digits")
+    value = int(text)
+    if value < 1:
+        raise line_error(line, f"count must be at least 1, not {value}")
+    return value
+
+
+def check_ranking(groups: Sequence[Sequence[int]], line: int, names: Sequence[str]) -> Ranking:
+    """Candidate groups as a ``Ranking``; an error when a candidate is ranked twice."""
+    seen: set[int] = set()
+    out = []
+    for group in groups:
+        for c in group:
+            if c in seen:
+                raise line_error(line, f"candidate {names[c]!r} is ranked more than once")
+            seen.add(c)
+        if len(group) == 1:
+            out.append(SINGLE[group[0]])
+        elif group:
+            out.append(tuple(sorted(group)))
+    return tuple(out)
