@@ -18,8 +18,9 @@ import pytest
 from sqlalchemy import MetaData, select, text
 from sqlmodel import Session
 
-from governance.audit.bundle import rule_electorate_hash, verify_bundle
+from governance.audit.bundle import rule_electorate_hash
 from governance.audit.chain import format_time, make_entry
+from governance.audit.verifier import verify_bundle
 from governance.db import dispose as dispose_engines
 from governance.db import make_engine, upgrade
 from governance.identity.eligibility import Evidence

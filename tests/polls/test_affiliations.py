@@ -26,7 +26,7 @@ from datetime import timedelta
 import pytest
 
 from governance.audit import export
-from governance.audit.bundle import verify_bundle
+from governance.audit.verifier import verify_bundle
 from governance.errors import InvalidInput
 from governance.models import Poll
 from governance.polls import charter, service

@@ -12,7 +12,7 @@ import pytest
 from sqlmodel import select
 
 from governance.audit import export, log
-from governance.audit.bundle import verify_bundle
+from governance.audit.verifier import verify_bundle
 from governance.errors import Conflict, InvalidInput, NotAllowed
 from governance.models import AuditEntry, Certification, DecodedBallot, Poll
 from governance.polls import certification, counting

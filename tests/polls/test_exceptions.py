@@ -17,7 +17,7 @@ import pytest
 from sqlmodel import select
 
 from governance.audit import export
-from governance.audit.bundle import verify_bundle
+from governance.audit.verifier import verify_bundle
 from governance.errors import Conflict, InvalidInput, NotAllowed, NotEligible
 from governance.models import AuditEntry, EligibilityException, Poll
 from governance.polls import exceptions, service

@@ -16,7 +16,7 @@ from sqlmodel import select
 
 from governance import crypto
 from governance.audit import export
-from governance.audit.bundle import verify_bundle
+from governance.audit.verifier import verify_bundle
 from governance.models import AuditEntry, Outbox, Poll
 from governance.polls import charter, service
 from governance.polls.service import PollInput

@@ -15,8 +15,8 @@ from sqlmodel import Session, select
 
 from governance import crypto
 from governance.audit import export
-from governance.audit.bundle import verify_bundle
 from governance.audit.chain import make_entry
+from governance.audit.verifier import verify_bundle
 from governance.models import AuditEntry, Ballot, Participation
 from governance.polls import voting
 from tests.conftest import make_member
