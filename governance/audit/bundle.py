@@ -556,8 +556,8 @@ def _compare_results(published: Mapping[str, Any], recount: Mapping[str, Any]) -
 # === Verifying ==================================================================================
 
 OK, FAIL, ERROR, WARN, SKIP, NOT_RUN = "OK", "FAIL", "ERROR", "WARN", "SKIP", "NOT RUN"
-RULES_TITLE = ("The poll's rules (exceptions, certification, affiliation cap) are the ones frozen at opening, "
-               "and were followed")
+RULES_TITLE = ("The poll's times changed only by approved, logged changes; its rules (exceptions, certification, "
+               "affiliation cap) are the ones frozen at opening, and were followed")
 
 #: (name, what the check establishes), in the order they run.
 CHECKS = (
@@ -1117,8 +1117,11 @@ class _Verifier:
 
     def _check_rules(self) -> tuple[str, str]:
         from .election_rules import check_rules
+        from .times import check_times
 
-        return check_rules(self.election, self.entries)
+        times = check_times(self.election, self.entries)
+        status, detail = check_rules(self.election, self.entries)
+        return status, f"{times}; {detail}" if times else detail
 
     def _check_recount(self) -> tuple[str, str]:
         published = self._json("results.json")

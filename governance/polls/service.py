@@ -66,10 +66,16 @@ def options(session: Session, poll: Poll) -> list[PollOption]:
 
 
 def list_by_status(session: Session) -> dict[str, list[Poll]]:
-    """Polls grouped for the index page: open, upcoming (nominations, scheduled), results, drafts."""
-    groups: dict[str, list[Poll]] = {"open": [], "upcoming": [], "results": [], "draft": [], "cancelled": []}
+    """Polls grouped for the index page: open, upcoming (nominations, scheduled), results, drafts.
+
+    Test polls are in none of the public groups: they are listed apart (``test``), for their managers.
+    """
+    groups: dict[str, list[Poll]] = {"open": [], "upcoming": [], "results": [], "draft": [], "cancelled": [],
+                                     "test": []}
     for poll in session.exec(select(Poll).order_by(Poll.closes_at.desc(), Poll.id.desc())).all():
-        if poll.status == "open":
+        if poll.is_test:
+            groups["test"].append(poll)
+        elif poll.status == "open":
             groups["open"].append(poll)
         elif poll.status in ("nominations", "scheduled"):
             groups["upcoming"].append(poll)
@@ -126,6 +132,8 @@ class PollInput:
     #: Days before the close at which members who have not voted are reminded (None: the
     #: charter's ``reminders_days_before_close`` for the body).
     reminders: list[int] | None = None
+    #: A test poll ("Test poll — not part of the public record"): fixed once it is scheduled.
+    is_test: bool = False
 
 
 def _threshold(text: str) -> Fraction:
@@ -246,6 +254,7 @@ def _apply(poll: Poll, data: PollInput, body: dict[str, Any]) -> None:
     poll.nominations_close_at = data.nominations_close_at
     poll.opens_at, poll.closes_at = data.opens_at, data.closes_at
     poll.rules = poll_rules.freeze(body, kind=data.kind, reminders=data.reminders)
+    poll.is_test = bool(data.is_test)
 
 
 def _replace_options(session: Session, poll: Poll, labels: list[str]) -> None:
@@ -284,7 +293,8 @@ def create(*, session: Session, actor: Member, charter: CharterVersion, data: Po
     _replace_options(session, poll, _labels_for(poll, data))
     _name_trustees(session, poll, members, body)
     log.record(session=session, type="poll.created", actor=actor, poll_id=poll.id, created_at=now,
-               payload={"poll": poll.id, "body": poll.body, "kind": poll.kind, "title": poll.title})
+               payload={"poll": poll.id, "body": poll.body, "kind": poll.kind, "title": poll.title,
+                        **({"test": True} if poll.is_test else {})})
     return poll
 
 
@@ -312,7 +322,7 @@ def update_draft(*, session: Session, actor: Member, charter: CharterVersion, po
     _replace_options(session, poll, _labels_for(poll, data))
     _name_trustees(session, poll, members, body)
     log.record(session=session, type="poll.edited", actor=actor, poll_id=poll.id,
-               payload={"poll": poll.id, "title": poll.title})
+               payload={"poll": poll.id, "title": poll.title, **({"test": True} if poll.is_test else {})})
     return poll
 
 
