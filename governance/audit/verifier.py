@@ -61,8 +61,8 @@ __all__ = [
 ]
 
 
-RULES_TITLE = ("The poll's rules (exceptions, certification, affiliation cap) are the ones frozen at opening, "
-               "and were followed")
+RULES_TITLE = ("The poll's times changed only by approved, logged changes; its rules (exceptions, certification, "
+               "affiliation cap) are the ones frozen at opening, and were followed")
 
 #: (name, what the check establishes), in the order they run.
 CHECKS = (
@@ -544,8 +544,11 @@ class _Verifier:
 
     def _check_rules(self) -> tuple[str, str]:
         from .election_rules import check_rules
+        from .times import check_times
 
-        return check_rules(self.election, self.entries)
+        times = check_times(self.election, self.entries)
+        status, detail = check_rules(self.election, self.entries)
+        return status, f"{times}; {detail}" if times else detail
 
     def _check_recount(self) -> tuple[str, str]:
         published = self._json("results.json")

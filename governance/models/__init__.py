@@ -21,6 +21,7 @@ from .polls import (
     Participation,
     Poll,
     PollOption,
+    TimingChange,
 )
 
 __all__ = [
@@ -54,5 +55,6 @@ __all__ = [
     "RateLimitCounter",
     "ReminderOptOut",
     "ReminderRound",
+    "TimingChange",
     "TreeHead",
 ]

@@ -84,6 +84,9 @@ class Poll(SQLModel, table=True):
     #: eligibility exceptions, reminder days, the cap on seats per affiliation. Frozen from the
     #: charter at scheduling; ``{}`` for polls scheduled before these rules existed.
     rules: dict = json_field()
+    #: A test poll (rehearsing the ceremony, trying the ballot): marked on every page, left out of
+    #: the public lists, the audit index and the forum; its result is no decision of the body.
+    is_test: bool = False
     created_by: int | None = Field(default=None, foreign_key="member.id")
     created_at: datetime = time_field(default_now=True)
 
@@ -170,3 +173,28 @@ class Outbox(SQLModel, table=True):
     next_attempt_at: datetime = time_field(default_now=True)
     done_at: datetime | None = time_field(nullable=True)
     created_at: datetime = time_field(default_now=True)
+
+
+class TimingChange(SQLModel, table=True):
+    """A manager's request to open a poll now, close it early or extend it (``polls.timing``).
+
+    ``kind`` is ``open_now``, ``close_early`` or ``extend``; ``closes_at`` is the new closing
+    time an extension asks for. A second manager approves (it takes effect then) or refuses; the
+    requester may withdraw; a request that can no longer take effect lapses. ``applied`` keeps
+    what changed (``from`` and ``to``), for the poll page.
+    """
+
+    __tablename__ = "timing_change"
+
+    id: int | None = Field(default=None, primary_key=True)
+    poll_id: int = Field(foreign_key="poll.id", index=True)
+    kind: str = Field(max_length=20)
+    reason: str = Field(default="", max_length=1000)
+    closes_at: datetime | None = time_field(nullable=True)
+    status: str = Field(default="pending", max_length=20)
+    requested_by: int = Field(foreign_key="member.id")
+    decided_by: int | None = Field(default=None, foreign_key="member.id")
+    decision_reason: str = Field(default="", max_length=1000)
+    applied: dict = json_field()
+    created_at: datetime = time_field(default_now=True)
+    decided_at: datetime | None = time_field(nullable=True)

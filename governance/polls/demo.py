@@ -27,7 +27,7 @@ from ..identity.forum import Forum, evidence_from_admin
 from ..models import Member, Poll
 from ..proposals import blocks
 from ..proposals import service as documents
-from . import charter, clock, service, voting
+from . import charter, clock, nominations, service, voting
 from .service import PollInput
 
 DEMO_SEED = 2024  # the demo's ballots are random, but the same every time
@@ -200,7 +200,7 @@ def seed(*, engine: Engine, immediate: Engine, forum: Forum, secret: str, now: d
         election_states = _ceremony(session, election, members, t0 + timedelta(hours=2), trustee_folder)
         for name in STEERING_CANDIDATES:
             candidate = members[name]
-            service.nominate(session=session, actor=candidate, poll=election, nominee=candidate,
+            nominations.nominate(session=session, actor=candidate, poll=election, nominee=candidate,
                              statement=f"I am {candidate.name or name}, and I would like to serve the community "
                                        "on the steering committee.",
                              conflicts="None." if name != "rackham" else "I work for a hosting sponsor.",
@@ -266,7 +266,7 @@ def seed(*, engine: Engine, immediate: Engine, forum: Forum, secret: str, now: d
         service.schedule(session=session, actor=chair, charter=current, poll=upcoming, now=now - timedelta(hours=2))
         session.commit()
         for name in ("quillon", "tessellate"):
-            service.nominate(session=session, actor=members[name], poll=upcoming, nominee=members[name],
+            nominations.nominate(session=session, actor=members[name], poll=upcoming, nominee=members[name],
                              statement="Happy to help keep the forum friendly.", conflicts="", now=now)
         session.commit()
         ids["scheduled_election"] = upcoming.id  # its trustees' key ceremony is left to do by hand

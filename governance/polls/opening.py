@@ -27,7 +27,8 @@ from ..errors import Conflict, ForumUnavailable, NotFound
 from ..identity.eligibility import Evidence
 from ..models import ElectorateEntry, Outbox, Poll, PollOption, PollSecret
 from . import keys
-from .service import _lock_poll, _t, nominations, options, rule_of
+from .nominations import nominations
+from .service import _lock_poll, _t, options, rule_of
 
 
 @dataclass(frozen=True)

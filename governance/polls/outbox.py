@@ -5,7 +5,9 @@ Boundary rule: a service. Jobs are rows in ``outbox`` written in the same transa
 event that causes them; delivery happens later (``flask polls tick``, or right after a commit)
 and is retried with back-off, so a forum outage never blocks a poll or loses a receipt.
 A delivered receipt job is deleted at once: it is the one row that names a voter's tracker.
-A ``notice`` job announces a direct publication (``polls.approvals``) before it takes effect.
+A ``notice`` job announces a direct publication (``polls.approvals``) before it takes effect; a
+``timing`` job replies to a poll's topic when its closing time changed (``polls.timing``). A test
+poll's jobs post nothing: they are done at once (a notice counts as told).
 """
 
 from __future__ import annotations
@@ -120,6 +122,8 @@ def prepare(session: Session, job_id: int, base_url: str, category: str | None) 
 
 
 def _plan(session: Session, job: Outbox, base_url: str, category: str | None) -> dict[str, Any] | None:
+    if _of_test_poll(session, job):
+        return {"call": None}  # a test poll posts nothing to the forum (docs/polls.md)
     if job.kind == "head":
         head = session.get(TreeHead, job.payload.get("head"))
         if head is None:
@@ -139,6 +143,10 @@ def _plan(session: Session, job: Outbox, base_url: str, category: str | None) ->
         from . import exceptions
 
         return exceptions.message(session, job, base_url)
+    if job.kind == "timing":
+        from . import timing
+
+        return timing.forum_reply(session, int(job.payload.get("change", 0)), base_url)
     if job.kind == "certification":
         from . import certification
 
@@ -188,6 +196,13 @@ def _plan(session: Session, job: Outbox, base_url: str, category: str | None) ->
                                                        "title": f"Trustee: {doing} for {poll.title}"[:250],
                                                        "raw": raw}}
     return {"call": None}
+
+
+def _of_test_poll(session: Session, job: Outbox) -> bool:
+    """Whether the job is about a test poll (by its poll, or the poll a notice would schedule)."""
+    poll_id = job.poll_id if job.poll_id is not None else job.payload.get("poll")
+    poll = session.get(Poll, poll_id) if isinstance(poll_id, int) else None
+    return bool(poll is not None and poll.is_test)
 
 
 def finish(session: Session, job_id: int, *, now: datetime, answer: dict[str, Any] | None = None,

@@ -1,4 +1,6 @@
-"""Polls from draft to published results: scheduling, nominations, opening, casting, closing.
+"""Polls from draft to published results: creating, scheduling, cancelling, eligibility, the clock.
+
+Nominations are in ``polls.nominations``; opening now, closing early and extending in ``polls.timing``.
 
 Boundary rule: services take a session and a clock, flush and never commit; they raise domain
 errors. Every state change writes its audit event in the same transaction.
@@ -21,7 +23,7 @@ from sqlmodel import Session, select
 
 from ..audit import log
 from ..copy import article
-from ..errors import Conflict, InvalidInput, NotAllowed, NotEligible, NotFound
+from ..errors import Conflict, InvalidInput, NotAllowed, NotFound
 from ..identity.eligibility import Eligibility, Evidence, Rule, check
 from ..identity.service import member_evidence
 from ..models import (
@@ -29,7 +31,6 @@ from ..models import (
     CharterVersion,
     ElectorateEntry,
     Member,
-    Nomination,
     Participation,
     Poll,
     PollOption,
@@ -65,10 +66,16 @@ def options(session: Session, poll: Poll) -> list[PollOption]:
 
 
 def list_by_status(session: Session) -> dict[str, list[Poll]]:
-    """Polls grouped for the index page: open, upcoming (nominations, scheduled), results, drafts."""
-    groups: dict[str, list[Poll]] = {"open": [], "upcoming": [], "results": [], "draft": [], "cancelled": []}
+    """Polls grouped for the index page: open, upcoming (nominations, scheduled), results, drafts.
+
+    Test polls are in none of the public groups: they are listed apart (``test``), for their managers.
+    """
+    groups: dict[str, list[Poll]] = {"open": [], "upcoming": [], "results": [], "draft": [], "cancelled": [],
+                                     "test": []}
     for poll in session.exec(select(Poll).order_by(Poll.closes_at.desc(), Poll.id.desc())).all():
-        if poll.status == "open":
+        if poll.is_test:
+            groups["test"].append(poll)
+        elif poll.status == "open":
             groups["open"].append(poll)
         elif poll.status in ("nominations", "scheduled"):
             groups["upcoming"].append(poll)
@@ -88,14 +95,6 @@ def turnout(session: Session, poll: Poll) -> int:
 def ballot_count(session: Session, poll: Poll) -> int:
     """How many ballots a poll's board holds, replaced ones included (never whose)."""
     return session.exec(select(func.count()).select_from(Ballot).where(Ballot.poll_id == poll.id)).one()
-
-
-def nominations(session: Session, poll: Poll, *, include_withdrawn: bool = True) -> list[tuple[Nomination, Member]]:
-    """An election's nominations with their nominees."""
-    query = select(Nomination, Member).join(Member, Member.id == Nomination.member_id) \
-        .where(Nomination.poll_id == poll.id).order_by(Member.username)
-    rows = [(n, m) for n, m in session.exec(query).all()]
-    return rows if include_withdrawn else [(n, m) for n, m in rows if n.withdrawn_at is None]
 
 
 def rule_of(poll: Poll) -> Rule:
@@ -133,6 +132,8 @@ class PollInput:
     #: Days before the close at which members who have not voted are reminded (None: the
     #: charter's ``reminders_days_before_close`` for the body).
     reminders: list[int] | None = None
+    #: A test poll ("Test poll — not part of the public record"): fixed once it is scheduled.
+    is_test: bool = False
 
 
 def _threshold(text: str) -> Fraction:
@@ -253,6 +254,7 @@ def _apply(poll: Poll, data: PollInput, body: dict[str, Any]) -> None:
     poll.nominations_close_at = data.nominations_close_at
     poll.opens_at, poll.closes_at = data.opens_at, data.closes_at
     poll.rules = poll_rules.freeze(body, kind=data.kind, reminders=data.reminders)
+    poll.is_test = bool(data.is_test)
 
 
 def _replace_options(session: Session, poll: Poll, labels: list[str]) -> None:
@@ -291,7 +293,8 @@ def create(*, session: Session, actor: Member, charter: CharterVersion, data: Po
     _replace_options(session, poll, _labels_for(poll, data))
     _name_trustees(session, poll, members, body)
     log.record(session=session, type="poll.created", actor=actor, poll_id=poll.id, created_at=now,
-               payload={"poll": poll.id, "body": poll.body, "kind": poll.kind, "title": poll.title})
+               payload={"poll": poll.id, "body": poll.body, "kind": poll.kind, "title": poll.title,
+                        **({"test": True} if poll.is_test else {})})
     return poll
 
 
@@ -319,7 +322,7 @@ def update_draft(*, session: Session, actor: Member, charter: CharterVersion, po
     _replace_options(session, poll, _labels_for(poll, data))
     _name_trustees(session, poll, members, body)
     log.record(session=session, type="poll.edited", actor=actor, poll_id=poll.id,
-               payload={"poll": poll.id, "title": poll.title})
+               payload={"poll": poll.id, "title": poll.title, **({"test": True} if poll.is_test else {})})
     return poll
 
 
@@ -474,121 +477,6 @@ def _t(value: datetime | None) -> str | None:
 # === Nominations =================================================================================
 
 
-def nominate(*, session: Session, actor: Member, poll: Poll, nominee: Member, statement: str, conflicts: str,
-             now: datetime, affiliation: str | None = None) -> Nomination:
-    """Nominate a member (oneself: accepted at once; someone else: they must accept).
-
-    ``affiliation`` is what a member standing themselves declares ("" for none; None: not
-    declared, refused when the election caps seats per affiliation). A nominee declares theirs
-    when they accept.
-    """
-    if poll.kind != "election":
-        raise Conflict("Only elections take nominations.")
-    if poll.status != "nominations" or not _in_nomination_period(poll, now):
-        raise Conflict("Nominations are not open for this election.")
-    own = actor.id == nominee.id
-    _check_statements(statement, conflicts, required=own)
-    if own:
-        affiliation = _check_affiliation(poll, affiliation)
-    verdict = eligibility_now(poll, nominee, now)
-    if not verdict.ok:
-        raise NotEligible(f"{nominee.username} cannot stand in this election.", list(verdict.reasons))
-    existing = session.exec(select(Nomination).where(Nomination.poll_id == poll.id,
-                                                      Nomination.member_id == nominee.id)).first()
-    if existing is not None and existing.withdrawn_at is None:
-        raise Conflict(f"{nominee.username} is already nominated.")
-    nomination = existing or Nomination(poll_id=poll.id, member_id=nominee.id, nominated_by=actor.id)
-    nomination.nominated_by = actor.id
-    nomination.withdrawn_at = None
-    _set_statements(nomination, statement, conflicts)
-    nomination.accepted_at = now if own else None
-    nomination.affiliation = affiliation if own else None
-    session.add(nomination)
-    session.flush()
-    payload = {"poll": poll.id, "nominee": nominee.username, "accepted": nomination.accepted_at is not None}
-    if own:
-        payload["affiliation"] = nomination.affiliation
-    log.record(session=session, created_at=now, type="nomination.made", actor=actor, poll_id=poll.id, payload=payload)
-    return nomination
-
-
-MAX_AFFILIATION = 100
-
-
-def _check_affiliation(poll: Poll, affiliation: str | None) -> str | None:
-    """The declared affiliation, tidied; InvalidInput when it is unusable or missing under a cap."""
-    if affiliation is None:
-        if poll_rules.cap(poll.rules or {}) is not None:
-            raise InvalidInput([("affiliation", "this election limits the seats one affiliation may hold: declare "
-                                                "your affiliation (your employer, for example), or that you have none")])
-        return None
-    text = " ".join(affiliation.split())
-    if len(text) > MAX_AFFILIATION:
-        raise InvalidInput([("affiliation", f"the affiliation is longer than {MAX_AFFILIATION} characters")])
-    if any(ord(c) < 32 or 0x7f <= ord(c) < 0xa0 for c in text):
-        raise InvalidInput([("affiliation", "the affiliation contains control characters")])
-    return text
-
-
-def _check_statements(statement: str, conflicts: str, *, required: bool) -> None:
-    problems = []
-    if required and not statement.strip():
-        problems.append(("statement", "write a short statement for voters"))
-    if len(statement) > MAX_TEXT or len(conflicts) > MAX_TEXT:
-        problems.append(("statement", f"statements are limited to {MAX_TEXT} characters"))
-    if problems:
-        raise InvalidInput(problems)
-
-
-def _set_statements(nomination: Nomination, statement: str, conflicts: str) -> None:
-    nomination.statement_md, nomination.statement_html = statement, render(statement) if statement.strip() else ""
-    nomination.conflicts_md, nomination.conflicts_html = conflicts, render(conflicts) if conflicts.strip() else ""
-
-
-def accept_nomination(*, session: Session, actor: Member, poll: Poll, statement: str, conflicts: str,
-                      now: datetime, affiliation: str | None = None) -> Nomination:
-    """The nominee accepts (with their own statement, declaration and affiliation; "" for none)."""
-    nomination = _own_nomination(session, actor, poll)
-    if poll.status != "nominations" or not _in_nomination_period(poll, now):
-        raise Conflict("Nominations are closed.")
-    _check_statements(statement, conflicts, required=True)
-    affiliation = _check_affiliation(poll, affiliation)
-    _set_statements(nomination, statement, conflicts)
-    nomination.accepted_at = now
-    nomination.affiliation = affiliation
-    session.add(nomination)
-    log.record(session=session, created_at=now, type="nomination.accepted", actor=actor, poll_id=poll.id,
-               payload={"poll": poll.id, "nominee": actor.username, "affiliation": affiliation})
-    session.flush()
-    return nomination
-
-
-def withdraw_nomination(*, session: Session, actor: Member, poll: Poll, now: datetime) -> Nomination:
-    """A candidate withdraws; allowed until voting opens."""
-    nomination = _own_nomination(session, actor, poll)
-    if poll.status not in ("nominations", "scheduled"):
-        raise Conflict("Candidates can withdraw only until voting opens.")
-    nomination.withdrawn_at = now
-    session.add(nomination)
-    log.record(session=session, created_at=now, type="nomination.withdrawn", actor=actor, poll_id=poll.id,
-               payload={"poll": poll.id, "nominee": actor.username})
-    session.flush()
-    return nomination
-
-
-def _own_nomination(session: Session, actor: Member, poll: Poll) -> Nomination:
-    row = session.exec(select(Nomination).where(Nomination.poll_id == poll.id,
-                                                Nomination.member_id == actor.id)).first()
-    if row is None or row.withdrawn_at is not None:
-        raise NotFound("You have no standing nomination in this election.")
-    return row
-
-
-def _in_nomination_period(poll: Poll, now: datetime) -> bool:
-    return bool(poll.nominations_open_at and poll.nominations_close_at
-                and poll.nominations_open_at <= now < poll.nominations_close_at)
-
-
 # === Eligibility =================================================================================
 
 
@@ -658,8 +546,10 @@ def election_dict(session: Session, poll: Poll) -> dict[str, Any]:
         method, method_options = "debian", {"default": NOTA_LABEL, "quorum": poll.quorum}
     elif poll.kind == "election" and poll_rules.cap(poll.rules or {}) is not None:
         # The charter's cap: the platform's count and every re-count apply the same rule.
+        from . import nominations
+
         method_options = {"max_per_affiliation": poll_rules.cap(poll.rules),
-                          "affiliations": affiliations(session, poll)}
+                          "affiliations": nominations.affiliations(session, poll)}
     return {
         "poll": poll.id,
         "title": poll.title,
@@ -677,13 +567,6 @@ def election_dict(session: Session, poll: Poll) -> dict[str, Any]:
         "closes_at": _t(poll.closes_at),
         "amendment": poll.amendment_id,
     }
-
-
-def affiliations(session: Session, poll: Poll) -> dict[str, str]:
-    """The candidates' affiliations as the count compares them (``rules.affiliation_key``), by label;
-    candidates who declared none are left out (never limited)."""
-    return {o.label: poll_rules.affiliation_key(o.affiliation) for o in options(session, poll)
-            if o.affiliation and o.affiliation.strip()}
 
 
 def tally(election: dict[str, Any], ballots: list[dict[str, Any]]):

@@ -20,7 +20,7 @@ from ..errors import InvalidInput, NotAllowed
 from ..identity.eligibility import Rule
 from ..models import Member
 from ..polls import ballots as ballot_forms
-from ..polls import chart, clock, counting, service, trustees, voting
+from ..polls import chart, clock, counting, nominations, service, trustees, voting
 from ..polls import charter as charters
 from ..polls.methods import KIND_METHODS, METHOD_NAMES
 from .filters import display_zone, local_time
@@ -98,7 +98,7 @@ def _poll_context(db, poll, charter) -> dict:
         "poll": poll, "body": body, "options": service.options(db, poll), "turnout": service.turnout(db, poll),
         "rule": Rule.from_dict(poll.eligibility or {}), "methods": METHOD_NAMES,
         "may_manage": charters.may_manage(charter, poll.body, current_user),
-        "nominations": service.nominations(db, poll) if poll.kind == "election" else [],
+        "nominations": nominations.nominations(db, poll) if poll.kind == "election" else [],
         "eligibility": None, "voted": False, "my_tracker": None, "my_nomination": None, "now": now(),
         "counting": counting.progress(db, poll) if poll.status == "closed" else None,
         "is_trustee": False, "ceremony_stage": trustees.stage(db, poll) if poll.key_mode == "trustees" else None,
@@ -315,7 +315,7 @@ def preview(poll_id: int):
         raise NotAllowed("Only the managers of this poll's body may preview its ballot.")
     options = service.options(db, poll)
     if poll.kind == "election":
-        options = [n for n in service.nominations(db, poll, include_withdrawn=False)]
+        options = [n for n in nominations.nominations(db, poll, include_withdrawn=False)]
     db.commit()
     return render_template("polls/preview.html", poll=poll, options=options, methods=METHOD_NAMES,
                            unranked=UNRANKED_MEANING.get(poll.method, ""), rule=Rule.from_dict(poll.eligibility or {}))
@@ -409,7 +409,7 @@ def nominate(poll_id: int):
     nominee = db.exec(select(Member).where(Member.username == username)).first()
     if nominee is None:
         raise InvalidInput([("username", f"{username} has not logged in here yet; they must log in once first")])
-    service.nominate(session=db, actor=current_user, poll=poll, nominee=nominee,
+    nominations.nominate(session=db, actor=current_user, poll=poll, nominee=nominee,
                      statement=request.form.get("statement", ""), conflicts=request.form.get("conflicts", ""),
                      now=now(), affiliation=_affiliation(request.form))
     db.commit()
@@ -423,7 +423,7 @@ def nominate(poll_id: int):
 def accept(poll_id: int):
     """Accept your nomination, with your statement and conflict-of-interest declaration."""
     db = get_session()
-    service.accept_nomination(session=db, actor=current_user, poll=_poll(poll_id),
+    nominations.accept_nomination(session=db, actor=current_user, poll=_poll(poll_id),
                               statement=request.form.get("statement", ""),
                               conflicts=request.form.get("conflicts", ""), now=now(),
                               affiliation=_affiliation(request.form))
@@ -445,7 +445,7 @@ def _affiliation(form) -> str | None:
 def withdraw(poll_id: int):
     """Withdraw your candidacy (until voting opens)."""
     db = get_session()
-    service.withdraw_nomination(session=db, actor=current_user, poll=_poll(poll_id), now=now())
+    nominations.withdraw_nomination(session=db, actor=current_user, poll=_poll(poll_id), now=now())
     db.commit()
     flash("You have withdrawn.", "info")
     return redirect(url_for("polls.show", poll_id=poll_id))

@@ -25,7 +25,7 @@ from ..db import begin_writing, get_session, reads_first
 from ..errors import InvalidInput, NotEligible, NotFound
 from ..identity import freshness
 from ..polls import ballots as ballot_forms
-from ..polls import service, voting
+from ..polls import nominations, service, voting
 from ..polls.keys import vote_limit_key
 from ..polls.methods import EQUAL_RANKS, METHOD_NAMES, UNRANKED_MEANING
 from .auth import forum as page_forum
@@ -59,7 +59,7 @@ def _ballot_page(db, box, *, status: int = 200, errors=None, submitted=None):
         choice = submitted.get("choice")
     statements = {}
     if poll.kind == "election":
-        statements = {m.id: n for n, m in service.nominations(db, poll, include_withdrawn=False)}
+        statements = {m.id: n for n, m in nominations.nominations(db, poll, include_withdrawn=False)}
     credential = voting.credential(box, current_user, secret=_secret())
     return render_template(
         "polls/ballot.html", poll=poll, options=[by_id[r.id] for r in ordered], ranks=ranks, choice=choice,

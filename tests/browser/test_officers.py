@@ -138,7 +138,7 @@ def test_exception_vote_and_certification_in_the_browser(app, page):
 def test_a_candidate_declares_an_affiliation_and_the_results_show_the_cap(app, page):
     from sqlmodel import Session
 
-    from governance.polls import charter, service
+    from governance.polls import charter, nominations, service
     from governance.polls.service import PollInput
 
     app.config["FAKE_NOW"] = T0
@@ -157,7 +157,7 @@ def test_a_candidate_declares_an_affiliation_and_the_results_show_the_cap(app, p
             opens_at=OPEN, closes_at=CLOSE))
         service.schedule(session=s, actor=people["chair"], charter=current, poll=poll, now=T0)
         for name, affiliation in (("bea", "Acme"), ("cid", "")):
-            service.nominate(session=s, actor=people[name], poll=poll, nominee=people[name], statement="Hi.",
+            nominations.nominate(session=s, actor=people[name], poll=poll, nominee=people[name], statement="Hi.",
                              conflicts="", now=T0, affiliation=affiliation)
         s.commit()
         poll_id = poll.id

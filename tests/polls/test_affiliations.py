@@ -29,7 +29,7 @@ from governance.audit import export
 from governance.audit.verifier import verify_bundle
 from governance.errors import InvalidInput
 from governance.models import Poll
-from governance.polls import charter, service
+from governance.polls import charter, nominations, service
 from governance.polls.service import PollInput
 from tests.audit.audit_support import read_zip, tamper
 from tests.conftest import cast_ranking, csrf_token, login, run_clock
@@ -59,7 +59,7 @@ def _election(session, committee, *, title="Steering committee 2027", seats=2):
 
 def _stand(session, poll, people, candidates=CANDIDATES):
     for name, affiliation in candidates.items():
-        service.nominate(session=session, actor=people[name], poll=poll, nominee=people[name],
+        nominations.nominate(session=session, actor=people[name], poll=poll, nominee=people[name],
                          statement=f"I am {name}.", conflicts="", now=NOW, affiliation=affiliation)
     session.commit()
 
@@ -127,23 +127,23 @@ def test_candidates_must_declare_under_a_cap_and_an_unfillable_cap_cancels(forum
     poll = _election(session, people["tamsin_ward"])
     halvard = people["halvard"]
     with pytest.raises(InvalidInput) as err:
-        service.nominate(session=session, actor=halvard, poll=poll, nominee=halvard, statement="Me.",
+        nominations.nominate(session=session, actor=halvard, poll=poll, nominee=halvard, statement="Me.",
                          conflicts="", now=NOW)
     assert err.value.reasons[0][0] == "affiliation"
     session.rollback()
     with pytest.raises(InvalidInput):
-        service.nominate(session=session, actor=halvard, poll=poll, nominee=halvard, statement="Me.",
+        nominations.nominate(session=session, actor=halvard, poll=poll, nominee=halvard, statement="Me.",
                          conflicts="", now=NOW, affiliation="x" * 101)
     session.rollback()
     # Nominated by someone else: the nominee declares when accepting.
-    service.nominate(session=session, actor=halvard, poll=poll, nominee=people["quillon"], statement="",
+    nominations.nominate(session=session, actor=halvard, poll=poll, nominee=people["quillon"], statement="",
                      conflicts="", now=NOW)
     session.commit()
     with pytest.raises(InvalidInput):
-        service.accept_nomination(session=session, actor=people["quillon"], poll=poll, statement="Yes.",
+        nominations.accept_nomination(session=session, actor=people["quillon"], poll=poll, statement="Yes.",
                                   conflicts="", now=NOW)
     session.rollback()
-    service.accept_nomination(session=session, actor=people["quillon"], poll=poll, statement="Yes.", conflicts="",
+    nominations.accept_nomination(session=session, actor=people["quillon"], poll=poll, statement="Yes.", conflicts="",
                               now=NOW, affiliation="Acme")
     _stand(session, poll, people, {"halvard": "acme", "bartek_m": "ACME"})
     # Three Acme candidates for two seats at most one per affiliation: the seats cannot be filled.

@@ -11,7 +11,7 @@ from governance.audit import log
 from governance.audit.chain import verify_chain
 from governance.errors import Conflict, InvalidInput, NotAllowed, NotEligible, VotingClosed
 from governance.models import Mix, Poll, PollSecret
-from governance.polls import charter, clock, counting, service, voting
+from governance.polls import charter, clock, counting, nominations, service, voting
 from governance.polls.service import PollInput
 from tests.conftest import forum_adapter, sync_member
 
@@ -258,12 +258,12 @@ def _election(session, forum, committee, seats):
     names = ["marlow_p", "halvard", "inkwell", "rackham"]
     members = {n: sync_member(session, forum, n) for n in names}
     for n in names[:3]:
-        service.nominate(session=session, actor=members[n], poll=poll, nominee=members[n],
+        nominations.nominate(session=session, actor=members[n], poll=poll, nominee=members[n],
                          statement=f"I am {n}", conflicts="", now=NOW)
     # Nominated by someone else: counts only once the nominee accepts.
-    service.nominate(session=session, actor=members["halvard"], poll=poll, nominee=members["rackham"],
+    nominations.nominate(session=session, actor=members["halvard"], poll=poll, nominee=members["rackham"],
                      statement="", conflicts="", now=NOW)
-    service.withdraw_nomination(session=session, actor=members["inkwell"], poll=poll, now=NOW)
+    nominations.withdraw_nomination(session=session, actor=members["inkwell"], poll=poll, now=NOW)
     session.commit()
     return poll, members
 
@@ -272,19 +272,19 @@ def test_election_candidates_come_from_accepted_nominations(forum_app, forum, se
     poll, members = _election(session, forum, committee, seats=2)
     fresh = sync_member(session, forum, "fresh_sprout")
     with pytest.raises(NotEligible):
-        service.nominate(session=session, actor=fresh, poll=poll, nominee=fresh, statement="hi", conflicts="", now=NOW)
+        nominations.nominate(session=session, actor=fresh, poll=poll, nominee=fresh, statement="hi", conflicts="", now=NOW)
     session.rollback()
     with pytest.raises(InvalidInput):  # accepting needs a statement of one's own
-        service.accept_nomination(session=session, actor=members["rackham"], poll=poll, statement=" ",
+        nominations.accept_nomination(session=session, actor=members["rackham"], poll=poll, statement=" ",
                                   conflicts="", now=NOW)
-    service.accept_nomination(session=session, actor=members["rackham"], poll=poll, statement="Infra person",
+    nominations.accept_nomination(session=session, actor=members["rackham"], poll=poll, statement="Infra person",
                               conflicts="I work for a hosting sponsor.", now=NOW)
     session.commit()
     assert run_clock(forum_app, forum, OPEN) == [(poll.id, "close-nominations"), (poll.id, "open")]
     labels = [o.label for o in service.options(session, reload(forum_app, poll.id))]
     assert labels == ["halvard", "marlow_p", "rackham"]
     with pytest.raises(Conflict):  # too late to withdraw once voting is open
-        service.withdraw_nomination(session=session, actor=members["halvard"], poll=reload(forum_app, poll.id),
+        nominations.withdraw_nomination(session=session, actor=members["halvard"], poll=reload(forum_app, poll.id),
                                     now=OPEN)
 
 
