@@ -411,13 +411,12 @@ class EncryptedVerifier(_Verifier):
     def _check_ballot_proofs(self) -> tuple[str, str]:
         crypto = _crypto()
         total = len(self.board)
-        for done, item in enumerate(self.board, start=1):
-            try:
-                crypto.verify_ballot(self.params, item["ballot"], item["credential"])
-            except crypto.CryptoError as exc:
-                raise _fail(f"ballot {item['tracker'][:16]} (log entry {item['seq']}): {exc}") from None
-            if done % 1000 == 0:
-                self._progress("ballot proofs", done, total)
+        bad = crypto.verify_ballots(self.params, [(item["ballot"], item["credential"]) for item in self.board],
+                                    workers=self._workers,
+                                    progress=lambda done, _total: self._progress("ballot proofs", done, total))
+        if bad is not None:
+            item = self.board[bad[0]]
+            raise _fail(f"ballot {item['tracker'][:16]} (log entry {item['seq']}): {bad[1]}")
         return OK, f"{total} ballot proofs hold, each bound to its credential and this poll"
 
     # --- mixes and decryption --------------------------------------------------------------

@@ -12,7 +12,7 @@ nothing from Flask, SQL or the rest of the project (tests/test_architecture.py e
 >>> verify_ballot(params, ballot, "ab" * 16)
 """
 
-from .ballot import audit_ballot, ballot_ciphertexts, encrypt_ballot, tracker, verify_ballot
+from .ballot import audit_ballot, ballot_ciphertexts, encrypt_ballot, tracker, verify_ballot, verify_ballots
 from .ceremony import (
     PlatformKey,
     ceremony_finish,
@@ -42,7 +42,7 @@ from .shuffle import as_tuples, pack, shuffle, tuples_to_json, unpack, verify_sh
 
 __all__ = [
     "CryptoError", "ElectionParams", "Trustee", "new_election_id", "Secret", "deterministic_rng",
-    "encrypt_ballot", "verify_ballot", "tracker", "audit_ballot", "ballot_ciphertexts",
+    "encrypt_ballot", "verify_ballot", "verify_ballots", "tracker", "audit_ballot", "ballot_ciphertexts",
     "shuffle", "verify_shuffle", "pack", "unpack", "as_tuples", "tuples_to_json",
     "decryption_factors", "verify_decryption_factors", "combine", "read_factors", "factors_to_json",
     "pack_factors", "unpack_factors",

@@ -7,9 +7,11 @@ Boundary rule: standard library and ``governance.crypto`` only.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Sequence
 from functools import lru_cache
 from typing import Any
 
+from . import _work
 from .group import (
     IDENTITY,
     CryptoError,
@@ -31,7 +33,7 @@ from .group import (
 )
 from .params import ElectionParams
 
-__all__ = ["encrypt_ballot", "verify_ballot", "tracker", "audit_ballot", "ballot_ciphertexts",
+__all__ = ["encrypt_ballot", "verify_ballot", "verify_ballots", "tracker", "audit_ballot", "ballot_ciphertexts",
            "read_ciphertext", "decode_table", "Ciphertext"]
 
 Ciphertext = tuple[bytes, bytes]
@@ -121,6 +123,44 @@ def verify_ballot(params: ElectionParams, ballot: Any, credential: str) -> None:
     if _ballot_challenge(params, credential, cts, commits) != c:
         raise CryptoError("ballot: the proof does not verify (altered ballot, other credential or other poll)")
 
+
+def _first_bad(params: ElectionParams | dict[str, Any], items: Sequence[tuple[Any, str]],
+               offset: int) -> tuple[int, str] | None:
+    """The first of ``items`` whose check fails, as (index counted from ``offset``, reason), or None."""
+    if isinstance(params, dict):  # in a worker process: parameters travel as their dict
+        params = ElectionParams.from_dict(params)
+    for k, (ballot, credential) in enumerate(items):
+        try:
+            verify_ballot(params, ballot, credential)
+        except CryptoError as exc:
+            return offset + k, str(exc)
+    return None
+
+
+def verify_ballots(params: ElectionParams, items: Sequence[tuple[Any, str]], *, workers: int = 1,
+                   progress: Callable[[int, int], None] | None = None) -> tuple[int, str] | None:
+    """``verify_ballot`` on each (ballot, credential); the first failure as (index, reason), or None.
+
+    With ``workers`` > 1 and enough ballots (``_work.POOL_MIN`` ciphertexts), chunks are checked
+    in that many processes; the answer is the same: the failure with the lowest index.
+    ``progress(done, total)`` is called as chunks finish, in order.
+    """
+    total = len(items)
+    with _work.pool(workers, total * params.width) as ex:
+        chunks = _work.split(total, max(1, total // 1000) if ex is None else 8 * workers)
+        if ex is None:
+            results = ((lambda lo=lo, hi=hi: _first_bad(params, items[lo:hi], lo)) for lo, hi in chunks)
+        else:
+            shared = params.to_dict()
+            futures = [ex.submit(_first_bad, shared, list(items[lo:hi]), lo) for lo, hi in chunks]
+            results = (f.result for f in futures)
+        for (_lo, hi), result in zip(chunks, results, strict=True):
+            bad = result()
+            if bad is not None:
+                return bad  # chunks are read in order, so this is the lowest failing index
+            if progress is not None:
+                progress(hi, total)
+    return None
 
 def tracker(ballot: dict[str, Any]) -> str:
     """SHA-256 hex of the canonical JSON of the ballot."""

@@ -179,3 +179,31 @@ def test_weak_fiat_shamir_is_forgeable_ours_is_not(params):
     assert g.smul(-c % g.L, plain) == g.smul_base(2)
     with pytest.raises(CryptoError, match="proof does not verify"):
         verify_ballot(params, forged, mine)
+
+
+def _forge(ballot):
+    bad = copy.deepcopy(ballot)
+    bad["proof"]["responses"][0] = g.scalar_hex(g.read_scalar(bad["proof"]["responses"][0], "s") + 1)
+    return bad
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_verify_ballots_names_the_first_forged_ballot_in_or_out_of_worker_processes(params, workers):
+    """The auditor's batch check: 1,100 ballots (3,300 ciphertexts, enough for the process pool),
+    two of them forged and one made for another credential; every worker count names the lowest."""
+    from governance.crypto import verify_ballots
+
+    items = []
+    for i in range(1100):
+        cred = credential(i + 10)
+        items.append((encrypt_ballot(params, [i % 4, 0, 1], cred)[0], cred))
+    seen = []
+    assert verify_ballots(params, items, workers=workers, progress=lambda d, t: seen.append((d, t))) is None
+    assert seen and seen[-1] == (1100, 1100) and [d for d, _ in seen] == sorted(d for d, _ in seen)
+    items[900] = (_forge(items[900][0]), items[900][1])
+    items[700] = (items[700][0], credential(5))  # a ballot checked against another voter's credential
+    items[1000] = (_forge(items[1000][0]), items[1000][1])
+    assert verify_ballots(params, items, workers=workers) == (700, "ballot: it was made for another credential")
+    items[700] = (items[700][0], credential(710))
+    index, reason = verify_ballots(params, items, workers=workers)
+    assert index == 900 and "proof does not verify" in reason
