@@ -111,7 +111,7 @@ def _parser() -> argparse.ArgumentParser:
                         help="a voter's receipt (the JSON file the receipt page offers) to find in the bundle; "
                         "repeat for several")
     verify.add_argument("--workers", type=int, default=2, metavar="N",
-                        help="processes for the proofs of shuffle and decryption (default 2)")
+                        help="processes for the ballot proofs, the proofs of shuffle and the decryption proofs (default 2)")
     verify.add_argument("--quiet", action="store_true", help="no progress lines on long runs")
     verify.add_argument("--json", action="store_true", help="print the report as JSON instead of text")
     check = commands.add_parser(
