@@ -539,8 +539,11 @@ def measure(name: str, url: str, args, work: Path) -> Row:
     settings = app_settings(url, keys, free_port(), rate_limit=not args.no_rate_limit)
     app = make_app({**settings, "RATELIMIT_ENABLED": not args.no_rate_limit})
     row = Row(database=name)
-    out(f"[{name}] preparing: {args.voters} voters, a {args.method} poll over {len(OPTIONS)} options, "
-        f"a closed poll with {args.results_ballots} ballots")
+    from governance.copy import article
+
+    kind = article({"irv": "IRV", "schulze": "Schulze"}.get(args.method, args.method) + " decision")
+    out(f"[{name}] preparing: {args.voters:,} voters, {kind} over {len(OPTIONS)} options, "
+        f"a closed poll with {args.results_ballots:,} ballots")
     prepared = prepare(app, voters=args.voters, results_ballots=args.results_ballots, method=args.method,
                        encrypt=args.mode != "form")
     row.timings = prepared.timings
