@@ -52,6 +52,7 @@ from common import (  # noqa: E402
     cpu_seconds,
     free_port,
     gunicorn,
+    on_every_cpu,
     percentile,
     postgres_database,
     postgres_server,
@@ -157,12 +158,7 @@ def _encrypt_for(params_dict: dict, credentials: list[str], seed: int) -> list[l
 
 def encrypt_ahead(params_dict: dict, credentials: list[str]) -> list[list[str]]:
     """Encrypt every voter's ballots before the load, on every CPU (the browser's work, done ahead)."""
-    workers = os.cpu_count() or 1
-    size = max(1, -(-len(credentials) // workers))
-    chunks = [credentials[i:i + size] for i in range(0, len(credentials), size)]
-    with multiprocessing.get_context("spawn").Pool(len(chunks)) as pool:
-        parts = pool.starmap(_encrypt_for, [(params_dict, chunk, n) for n, chunk in enumerate(chunks)])
-    return [ballots for part in parts for ballots in part]
+    return on_every_cpu(_encrypt_for, params_dict, credentials)
 
 
 #: The community's polls are decrypted by trustees, as the shipped charter requires.

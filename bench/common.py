@@ -1,4 +1,5 @@
-"""Helpers shared by the HTTP benchmarks: free ports, throw-away PostgreSQL, gunicorn, percentiles.
+"""Helpers shared by the benchmarks: free ports, throw-away PostgreSQL, gunicorn, percentiles, the
+libsodium yardstick, work spread over every CPU.
 
 Nothing here asserts a timing. Every server started here listens on 127.0.0.1 only and is stopped
 (with its whole process group) when its ``with`` block ends.
@@ -9,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import glob
 import http.client
+import multiprocessing
 import os
 import shutil
 import signal
@@ -18,8 +20,9 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 from flask import Flask
 
@@ -56,6 +59,28 @@ bare_app = Flask(__name__)
 
 
 @bare_app.get("/")
+def yardstick(count: int = 4000) -> float:
+    """Seconds for one libsodium ristretto255 scalar multiplication (variable base)."""
+    from governance.crypto import group as g
+
+    p, k = g.smul_base(12345), g.Secret.random()
+    t = time.perf_counter()
+    for _ in range(count):
+        g.smul(k, p)
+    return (time.perf_counter() - t) / count
+
+
+def on_every_cpu(func: Callable[[Any, list, int], list], shared: Any, items: Sequence) -> list:
+    """``func(shared, chunk, n)`` over one chunk of ``items`` per CPU, in spawned processes; the
+    results joined in the order of ``items``."""
+    workers = os.cpu_count() or 1
+    size = max(1, -(-len(items) // workers))
+    chunks = [list(items[i:i + size]) for i in range(0, len(items), size)]
+    with multiprocessing.get_context("spawn").Pool(len(chunks)) as pool:
+        parts = pool.starmap(func, [(shared, chunk, n) for n, chunk in enumerate(chunks)])
+    return [result for part in parts for result in part]
+
+
 def bare_index():
     """The smallest useful response."""
     return "ok"

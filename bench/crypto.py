@@ -24,7 +24,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
+
+from common import yardstick  # noqa: E402
 
 from governance.crypto import (  # noqa: E402
     ElectionParams,
@@ -42,15 +44,6 @@ from governance.crypto import (  # noqa: E402
 from governance.crypto import group as g  # noqa: E402
 
 WIDTH = 15
-
-
-def yardstick(count: int = 4000) -> float:
-    """Seconds for one libsodium ristretto255 scalar multiplication (variable base)."""
-    p, k = g.smul_base(12345), g.Secret.random()
-    t = time.perf_counter()
-    for _ in range(count):
-        g.smul(k, p)
-    return (time.perf_counter() - t) / count
 
 
 def make_params():

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import multiprocessing
 import os
 import random
 import re
@@ -39,24 +38,15 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
+
+from common import on_every_cpu, yardstick  # noqa: E402
 
 WIDTH = 15
 OPTIONS = [f"Option {chr(65 + i)}" for i in range(WIDTH)]
 TARGETS = {100_000: 10.0, 1_000_000: 60.0}
 SECRET = "bench-secret-key-" + "x" * 32
 _PROGRESS = re.compile(r"^\s*\.\.\. (?P<step>[^:]+): (?P<done>\d+) of (?P<total>\d+)")
-
-
-def yardstick(count: int = 4000) -> float:
-    """Seconds for one libsodium ristretto255 scalar multiplication (variable base)."""
-    from governance.crypto import group as g
-
-    p, k = g.smul_base(12345), g.Secret.random()
-    t = time.perf_counter()
-    for _ in range(count):
-        g.smul(k, p)
-    return (time.perf_counter() - t) / count
 
 
 def _encrypt_for(params_dict: dict, credentials: list[str], seed: int) -> list[dict]:
@@ -72,15 +62,6 @@ def _encrypt_for(params_dict: dict, credentials: list[str], seed: int) -> list[d
             values[option - 1] = rank
         out.append(crypto.encrypt_ballot(params, values, credential)[0])
     return out
-
-
-def _encrypt_ahead(params_dict: dict, credentials: list[str]) -> list[dict]:
-    workers = os.cpu_count() or 1
-    size = max(1, -(-len(credentials) // workers))
-    chunks = [credentials[i:i + size] for i in range(0, len(credentials), size)]
-    with multiprocessing.get_context("spawn").Pool(len(chunks)) as pool:
-        parts = pool.starmap(_encrypt_for, [(params_dict, chunk, n) for n, chunk in enumerate(chunks)])
-    return [ballot for part in parts for ballot in part]
 
 
 def _platform_key_charter() -> None:
@@ -145,7 +126,7 @@ def generate(n: int, out: Path, *, method: str) -> dict[str, float]:
             box = voting.ballot_box(db, poll_id)
             credentials = [voting.credential(box, m, secret=SECRET) for m in members]
             params = box.params.to_dict()
-        ballots = _encrypt_ahead(params, credentials)
+        ballots = on_every_cpu(_encrypt_for, params, credentials)
         timings["encrypt (as browsers do)"] = time.perf_counter() - started
 
         started = time.perf_counter()
