@@ -83,9 +83,6 @@ BUNDLE_FILES = (
     "public_key.pem",
 )
 
-# A bundle is read into memory; refuse archives that claim to unpack to absurd sizes.
-_MAX_FILE = 256 * 1024 * 1024
-_MAX_TOTAL = 1024 * 1024 * 1024
 _TRACKER = re.compile(r"[0-9a-f]{8,128}")
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 # Zip entries get a fixed timestamp so that the same inputs always give the same bytes.

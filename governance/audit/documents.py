@@ -32,11 +32,17 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-from . import merkle
+from .bundlechecks import (
+    check_chain,
+    check_inclusion,
+    check_published_head,
+    check_signature,
+    read_head_and_proofs,
+    read_zip,
+)
 from .canonical import AuditError, sha256_hex
-from .chain import ChainError, Entry, verify_segment
-from .report import ERROR, FAIL, OK, SKIP, WARN, Check, VerifyReport
-from .signing import SignatureError, is_signed, key_id, load_public_key, validate_head, verify_head
+from .chain import Entry
+from .report import ERROR, OK, WARN, Check, VerifyReport, _error, _fail, _Failed
 
 FORMAT = "governance-document-bundle"
 FORMAT_VERSION = 1
@@ -59,20 +65,6 @@ CHECKS = (
     ("charters", "Every charter version is the one the log recorded, in order"),
     ("adoption", "Every version was adopted by a rule the charter in force at that time allowed"),
 )
-
-
-class _Failed(Exception):
-    def __init__(self, status: str, detail: str) -> None:
-        super().__init__(detail)
-        self.status, self.detail = status, detail
-
-
-def _fail(detail: str) -> _Failed:
-    return _Failed(FAIL, detail)
-
-
-def _error(detail: str) -> _Failed:
-    return _Failed(ERROR, detail)
 
 
 def is_document_bundle(data_or_path: bytes | str | Path) -> bool:
@@ -179,22 +171,7 @@ class _Verifier:
             data = Path(self.source).read_bytes() if isinstance(self.source, (str, Path)) else bytes(self.source)
         except OSError as exc:
             raise _error(f"cannot read {self.source}: {exc.strerror or exc}") from None
-        try:
-            with zipfile.ZipFile(io.BytesIO(data)) as zf:
-                infos = zf.infolist()
-                dupes = sorted(n for n, k in Counter(i.filename for i in infos).items() if k > 1)
-                if dupes:
-                    raise _fail(f"the zip holds {dupes[0]} more than once")
-                if any(i.file_size > _MAX_FILE for i in infos) or sum(i.file_size for i in infos) > _MAX_TOTAL:
-                    raise _error("the zip unpacks to more than a bundle can hold")
-                for info in infos:
-                    if info.is_dir():
-                        raise _fail(f"the zip holds a directory, {info.filename}, which the format has not")
-                    self.files[info.filename] = zf.read(info)
-        except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, NotImplementedError, ValueError) as exc:
-            raise _error(f"not a readable zip file ({exc})") from None
-        if "manifest.json" not in self.files:
-            raise _error("manifest.json is missing: this is not an audit bundle")
+        self.files.update(read_zip(data, max_file=_MAX_FILE, max_total=_MAX_TOTAL))
         return OK, f"{len(self.files)} files, {len(data)} bytes"
 
     def _check_manifest(self) -> tuple[str, str]:
@@ -230,75 +207,31 @@ class _Verifier:
                 self.entries.append(Entry.from_dict(json.loads(line.decode("utf-8"))))
             except (UnicodeDecodeError, ValueError, AuditError) as exc:
                 raise _error(f"log.jsonl line {number}: {exc}") from None
-        if not self.entries:
-            raise _error("log.jsonl holds no entries")
-        try:
-            verify_segment(self.entries)
-        except ChainError as exc:
-            raise _fail(str(exc)) from None
-        return OK, f"{len(self.entries)} entries (seq {self.entries[0].seq}..{self.entries[-1].seq})"
+        return OK, check_chain(self.entries)
 
     def _check_proofs(self) -> tuple[str, str]:
         head = self._json("head.json")
-        try:
-            validate_head(head)
-        except AuditError as exc:
-            raise _error(f"head.json: {exc}") from None
+        by_seq = read_head_and_proofs(head, self._json("proofs.json"))
         self.head = head
         proofs = self._json("proofs.json")
-        if not isinstance(proofs, dict) or not isinstance(proofs.get("entries"), list):
-            raise _error("proofs.json must be an object with an entries list")
-        if proofs.get("tree_size") != head["tree_size"] or proofs.get("root_hash") != head["root_hash"]:
-            raise _fail("proofs.json was made for another tree head than head.json")
-        by_seq = {}
-        for item in proofs["entries"]:
-            if not isinstance(item, dict) or not isinstance(item.get("seq"), int) or not isinstance(
-                    item.get("proof"), list) or not all(isinstance(p, str) and _HEX64.fullmatch(p) for p in item["proof"]):
-                raise _error("proofs.json: each entry needs a seq and a proof of 64-hex-digit hashes")
-            by_seq[item["seq"]] = [bytes.fromhex(p) for p in item["proof"]]
-        size, root = head["tree_size"], bytes.fromhex(head["root_hash"])
+        size = head["tree_size"]
         covered = [e for e in self.entries if e.seq < size]
         newer = [e.seq for e in self.entries if e.seq >= size]
         if set(by_seq) != {e.seq for e in covered}:
             raise _fail("proofs.json does not hold exactly one proof per log entry the head covers")
         if sorted(proofs.get("not_yet_covered") or []) != newer:
             raise _fail("proofs.json does not list exactly the entries newer than the head")
-        for entry in covered:
-            if not merkle.verify_inclusion(merkle.leaf_hash(entry.leaf), entry.seq, size, by_seq[entry.seq], root):
-                raise _fail(f"log entry {entry.seq} is not in the log under the tree head (inclusion proof fails)")
+        check_inclusion(covered, by_seq, head)
         if newer:
             return WARN, (f"{len(covered)} entries included under root {head['root_hash']}; {len(newer)} newer "
                           "entries are not covered by a head yet (only their chain links are checked)")
         return OK, f"{len(covered)} entries included in the tree of {size} entries, root {head['root_hash']}"
 
     def _check_signature(self) -> tuple[str, str]:
-        head, bundled = self.head, self.files.get("public_key.pem")
-        if not is_signed(head):
-            if bundled is not None:
-                raise _fail("the tree head is unsigned but the bundle ships a public key")
-            return WARN, "the tree head is UNSIGNED; compare its root with one published elsewhere (--head)"
-        key = self.public_key if self.public_key is not None else bundled
-        if key is None:
-            raise _error("the tree head is signed but the bundle has no public_key.pem, and no key was given")
-        try:
-            load_public_key(key)
-            verify_head(head, key)
-        except SignatureError as exc:
-            raise _fail(str(exc)) from None
-        except (AuditError, ValueError) as exc:
-            raise _error(f"the public key cannot be used: {exc}") from None
-        if self.public_key is not None:
-            return OK, f"signed by the given key {head['key_id']}"
-        return WARN, (f"signature verifies with the key shipped in the bundle (key id {key_id(bundled)}); pass the "
-                      "server's key with --public-key to prove more than self-consistency")
+        return check_signature(self.head, self.files.get("public_key.pem"), self.public_key)
 
     def _check_published_head(self) -> tuple[str, str]:
-        if self.expected_head_root is None:
-            return SKIP, "no independently published head was given (--head or --head-url)"
-        expected = self.expected_head_root.strip().lower()
-        if expected != self.head["root_hash"]:
-            raise _fail(f"the tree head root {self.head['root_hash']} is not the published root {expected}")
-        return OK, f"root {expected} matches"
+        return check_published_head(self.expected_head_root, self.head)
 
     def _check_texts(self) -> tuple[str, str]:
         document = self._json("document.json")

@@ -17,11 +17,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from . import merkle
 from .bundle import (
-    _HEX64,
-    _MAX_FILE,
-    _MAX_TOTAL,
     _TRACKER,
     BALLOT_FORMAT_FILES,
     BUNDLE_FILES,
@@ -42,10 +38,18 @@ from .bundle import (
     normalize_results,
     rule_electorate_hash,
 )
+from .bundlechecks import (
+    MAX_FILE,
+    check_chain,
+    check_inclusion,
+    check_published_head,
+    check_signature,
+    read_head_and_proofs,
+    read_zip,
+)
 from .canonical import AuditError, canonical_json, sha256_hex
-from .chain import ChainError, Entry, verify_segment
+from .chain import Entry
 from .report import ERROR, FAIL, NOT_RUN, OK, SKIP, WARN, Check, VerifyReport, _error, _fail, _Failed
-from .signing import SignatureError, is_signed, key_id, load_public_key, validate_head, verify_head
 
 __all__ = [
     "CHECKS",
@@ -131,7 +135,7 @@ def _manifest_version(source: bytes | str | Path) -> Any:
         data = Path(source).read_bytes() if isinstance(source, (str, Path)) else bytes(source)
         with zipfile.ZipFile(io.BytesIO(data)) as zf:
             info = zf.getinfo("manifest.json")
-            if info.file_size > _MAX_FILE:
+            if info.file_size > MAX_FILE:
                 return None
             return json.loads(zf.read(info)).get("version")
     except (OSError, KeyError, ValueError, zipfile.BadZipFile, zipfile.LargeZipFile, EOFError,
@@ -226,26 +230,7 @@ class _Verifier:
                 data = bytes(source)
         except OSError as exc:
             raise _error(f"cannot read {source}: {exc.strerror or exc}") from None
-        try:
-            with zipfile.ZipFile(io.BytesIO(data)) as zf:
-                infos = zf.infolist()
-                names = [i.filename for i in infos]
-                duplicates = sorted(n for n, k in Counter(names).items() if k > 1)
-                if duplicates:
-                    raise _fail(f"the zip holds {duplicates[0]} more than once")
-                if (
-                    any(i.file_size > _MAX_FILE for i in infos)
-                    or sum(i.file_size for i in infos) > _MAX_TOTAL
-                ):
-                    raise _error("the zip unpacks to more than a bundle can hold")
-                for info in infos:
-                    if info.is_dir():
-                        raise _fail(f"the zip holds a directory, {info.filename}, which the format has not")
-                    self.files[info.filename] = zf.read(info)
-        except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, NotImplementedError, ValueError) as exc:
-            raise _error(f"not a readable zip file ({exc})") from None
-        if "manifest.json" not in self.files:
-            raise _error("manifest.json is missing: this is not an audit bundle")
+        self.files.update(read_zip(data))
         return OK, f"{len(self.files)} files, {len(data)} bytes"
 
     def _check_manifest(self) -> tuple[str, str]:
@@ -422,92 +407,23 @@ class _Verifier:
                 self.entries.append(Entry.from_dict(data))
             except AuditError as exc:
                 raise _error(f"log.jsonl line {number}: {exc}") from None
-        if not self.entries:
-            raise _error("log.jsonl holds no entries")
-        try:
-            verify_segment(self.entries)
-        except ChainError as exc:
-            raise _fail(str(exc)) from None
-        seqs = [e.seq for e in self.entries]
-        return OK, f"{len(self.entries)} entries (seq {seqs[0]}..{seqs[-1]})"
+        return OK, check_chain(self.entries)
 
     def _check_proofs(self) -> tuple[str, str]:
         head = self._json("head.json")
-        try:
-            validate_head(head)
-        except AuditError as exc:
-            raise _error(f"head.json: {exc}") from None
+        by_seq = read_head_and_proofs(head, self._json("proofs.json"))
         self.head = head
-        proofs = self._json("proofs.json")
-        if not isinstance(proofs, dict) or not isinstance(proofs.get("entries"), list):
-            raise _error("proofs.json must be an object with an entries list")
-        if proofs.get("tree_size") != head["tree_size"] or proofs.get("root_hash") != head["root_hash"]:
-            raise _fail("proofs.json was made for another tree head than head.json")
-        by_seq = {}
-        for item in proofs["entries"]:
-            if (
-                not isinstance(item, dict)
-                or not isinstance(item.get("seq"), int)
-                or not isinstance(item.get("proof"), list)
-                or not all(isinstance(p, str) and _HEX64.fullmatch(p) for p in item["proof"])
-            ):
-                raise _error("proofs.json: each entry needs a seq and a proof of 64-hex-digit hashes")
-            by_seq[item["seq"]] = [bytes.fromhex(p) for p in item["proof"]]
         if set(by_seq) != {e.seq for e in self.entries}:
             raise _fail("proofs.json does not hold exactly one proof per log entry")
-        size, root = head["tree_size"], bytes.fromhex(head["root_hash"])
-        for entry in self.entries:
-            if not merkle.verify_inclusion(
-                merkle.leaf_hash(entry.leaf), entry.seq, size, by_seq[entry.seq], root
-            ):
-                raise _fail(
-                    f"log entry {entry.seq} is not in the log under the tree head (inclusion proof fails)"
-                )
-        return (
-            OK,
-            f"{len(self.entries)} entries included in the tree of {size} entries, root {head['root_hash']}",
-        )
+        check_inclusion(self.entries, by_seq, head)
+        return OK, f"{len(self.entries)} entries included in the tree of {head['tree_size']} entries, " \
+                   f"root {head['root_hash']}"
 
     def _check_signature(self) -> tuple[str, str]:
-        head = self.head
-        bundled = self.files.get("public_key.pem")
-        if not is_signed(head):
-            if bundled is not None:
-                raise _fail("the tree head is unsigned but the bundle ships a public key")
-            return WARN, (
-                "the tree head is UNSIGNED: the server had no signing key. Nothing here proves the server "
-                "published this head; compare its root with one published elsewhere (--head or --head-url)"
-            )
-        if self.public_key is not None:
-            try:
-                verify_head(head, self.public_key)
-            except SignatureError as exc:
-                raise _fail(str(exc)) from None
-            except (AuditError, ValueError) as exc:
-                raise _error(f"the given public key cannot be used: {exc}") from None
-            return OK, f"signed by the given key {head['key_id']}"
-        if bundled is None:
-            raise _error("the tree head is signed but the bundle has no public_key.pem, and no key was given")
-        try:
-            load_public_key(bundled)
-            verify_head(head, bundled)
-        except SignatureError as exc:
-            raise _fail(str(exc)) from None
-        except (AuditError, ValueError) as exc:
-            raise _error(f"public_key.pem cannot be used: {exc}") from None
-        return WARN, (
-            f"signature verifies with the key shipped in the bundle (key id {key_id(bundled)}); that only "
-            "proves the bundle is self-consistent. Check the key id against the one the server publishes, "
-            "or pass the key with --public-key"
-        )
+        return check_signature(self.head, self.files.get("public_key.pem"), self.public_key)
 
     def _check_published_head(self) -> tuple[str, str]:
-        if self.expected_head_root is None:
-            return SKIP, "no independently published head was given (--head or --head-url)"
-        expected = self.expected_head_root.strip().lower()
-        if expected != self.head["root_hash"]:
-            raise _fail(f"the tree head root {self.head['root_hash']} is not the published root {expected}")
-        return OK, f"root {expected} matches"
+        return check_published_head(self.expected_head_root, self.head)
 
     def _check_commitments(self) -> tuple[str, str]:
         closed = [e for e in self.entries if e.type == CLOSED_TYPE]

@@ -9,6 +9,7 @@ import pytest
 
 AUDIT = Path(__file__).resolve().parents[2] / "governance" / "audit"
 PURE_MODULES = ["canonical.py", "merkle.py", "chain.py", "signing.py", "bundle.py", "report.py", "verifier.py", "times.py",
+                "bundlechecks.py",
                 "encrypted.py", "election_rules.py",
                 "cli.py"]
 # The eligibility rule is pure too (no Flask, no database): the verifier re-applies it to the
