@@ -42,7 +42,7 @@ from .bundlechecks import (
 )
 from .canonical import AuditError, sha256_hex
 from .chain import Entry
-from .report import ERROR, OK, WARN, Check, VerifyReport, _error, _fail, _Failed
+from .report import OK, WARN, VerifyReport, _error, _fail, run_checks
 
 FORMAT = "governance-document-bundle"
 FORMAT_VERSION = 1
@@ -119,17 +119,7 @@ class _Verifier:
         self.charters: dict[int, dict[str, Any]] = {}
 
     def run(self) -> VerifyReport:
-        checks = [Check(name, title) for name, title in CHECKS]
-        report = VerifyReport(checks=checks)
-        for check in checks:
-            try:
-                check.status, check.detail = getattr(self, f"_check_{check.name}")()
-            except _Failed as failed:
-                check.status, check.detail = failed.status, failed.detail
-                break
-            except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
-                check.status, check.detail = ERROR, f"malformed bundle: {type(exc).__name__}: {exc}"
-                break
+        report = run_checks(self, CHECKS)
         report.head = self.head or None
         return report
 

@@ -6,10 +6,11 @@ Shared by the verifiers of poll bundles (``verifier``, ``encrypted``) and docume
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["ERROR", "FAIL", "NOT_RUN", "OK", "SKIP", "WARN", "Check", "VerifyReport"]
+__all__ = ["ERROR", "FAIL", "NOT_RUN", "OK", "SKIP", "WARN", "Check", "VerifyReport", "run_checks"]
 
 OK, FAIL, ERROR, WARN, SKIP, NOT_RUN = "OK", "FAIL", "ERROR", "WARN", "SKIP", "NOT RUN"
 
@@ -90,3 +91,19 @@ def _fail(detail: str) -> _Failed:
 
 def _error(detail: str) -> _Failed:
     return _Failed(ERROR, detail)
+
+
+def run_checks(verifier: Any, checks: Sequence[tuple[str, str]]) -> VerifyReport:
+    """Run ``verifier._check_<name>()`` for each (name, title) in order, stopping at the first FAIL
+    or ERROR; a field of a shape no check anticipated makes the bundle malformed (ERROR), never a crash."""
+    report = VerifyReport(checks=[Check(name, title) for name, title in checks])
+    for check in report.checks:
+        try:
+            check.status, check.detail = getattr(verifier, f"_check_{check.name}")()
+        except _Failed as failed:
+            check.status, check.detail = failed.status, failed.detail
+            break
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+            check.status, check.detail = ERROR, f"malformed bundle: {type(exc).__name__}: {exc}"
+            break
+    return report

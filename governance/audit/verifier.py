@@ -49,7 +49,19 @@ from .bundlechecks import (
 )
 from .canonical import AuditError, canonical_json, sha256_hex
 from .chain import Entry
-from .report import ERROR, FAIL, NOT_RUN, OK, SKIP, WARN, Check, VerifyReport, _error, _fail, _Failed
+from .report import (
+    ERROR,
+    FAIL,
+    NOT_RUN,
+    OK,
+    SKIP,
+    WARN,
+    Check,
+    VerifyReport,
+    _error,
+    _fail,
+    run_checks,
+)
 
 __all__ = [
     "CHECKS",
@@ -182,18 +194,7 @@ class _Verifier:
 
     def run(self) -> VerifyReport:
         """Run the checks in order, stopping at the first FAIL or ERROR."""
-        checks = [Check(name, title) for name, title in self.CHECKS]
-        report = VerifyReport(checks=checks)
-        for check in checks:
-            try:
-                check.status, check.detail = getattr(self, f"_check_{check.name}")()
-            except _Failed as failed:
-                check.status, check.detail = failed.status, failed.detail
-                break
-            except (KeyError, TypeError, ValueError, AttributeError) as exc:
-                # A field of the wrong shape that no check anticipated: a malformed bundle.
-                check.status, check.detail = ERROR, f"malformed bundle: {type(exc).__name__}: {exc}"
-                break
+        report = run_checks(self, self.CHECKS)
         report.election = self.election or None
         report.head = self.head or None
         report.ballots = len(self.ballots)
