@@ -29,6 +29,9 @@ import numpy as np
 
 from . import _scan
 from ._fast import ArrayProfile
+from ._scan import check_ranking as _check_ranking
+from ._scan import line_count as _count
+from ._scan import line_error as _error
 from .core import Profile, Ranking, TallyError
 from .names import _awkward, json_string
 
@@ -39,37 +42,6 @@ _DECL = re.compile(rf"=\s*({_BARE}|\[[^\[\]]*\]|\"[^\"]*\")\s*:\s*\[([^\[\]]*)\]
 _TOKEN = re.compile(rf"\s*(\[[^\[\]]*\]|\"[^\"]*\"|{_BARE})\s*(?:/\s*(-?[0-9]+(?:\.[0-9]+)?))?\s*")
 _LOOSE_META = re.compile(r"\{\s*[\"']?([\w ]+?)[\"']?\s*:\s*(.*?)\s*\}")
 _ID_BYTES = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-:>\n"
-
-
-def _error(line: int, message: str) -> TallyError:
-    return TallyError(f"line {line}: {message}")
-
-
-def _count(text: str, line: int) -> int:
-    text = text.strip()
-    if not re.fullmatch(r"[0-9]+", text):
-        raise _error(line, f"count {text[:40]!r} is not a whole number")
-    if len(text.lstrip("0")) > _scan.MAX_WEIGHT_DIGITS:
-        raise _error(line, f"count has more than {_scan.MAX_WEIGHT_DIGITS} digits")
-    value = int(text)
-    if value < 1:
-        raise _error(line, f"count must be at least 1, not {value}")
-    return value
-
-
-def _check_ranking(groups, line: int, names) -> Ranking:
-    seen: set[int] = set()
-    out = []
-    for group in groups:
-        for c in group:
-            if c in seen:
-                raise _error(line, f"candidate {names[c]!r} is ranked more than once")
-            seen.add(c)
-        if len(group) == 1:
-            out.append(_scan.SINGLE[group[0]])
-        elif group:
-            out.append(tuple(sorted(group)))
-    return tuple(out)
 
 
 def _strip_comment(line: str) -> str:
