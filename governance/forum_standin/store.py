@@ -1,4 +1,5 @@
-"""In-memory state of the stand-in forum, and the controls tests use on it.
+"""In-memory state of the stand-in forum, and the controls tests use on it (its records are in
+``records``; they are re-exported here).
 
 Boundary rule: plain Python only. Nothing here imports Flask or any other part of the
 project, so tests may build and inspect a `ForumData` without starting a server.
@@ -9,14 +10,16 @@ requests on several threads while a test changes the data from its own thread.
 
 from __future__ import annotations
 
-import html
-import re
 import threading
-import time
 from collections import deque
 from collections.abc import Iterable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
+
+from .limits import RateLimits
+from .records import Category, ForumError, Group, Membership, Post, Topic, User, cook, slugify, utcnow
+
+__all__ = ["AUTO_GROUP_IDS", "Category", "ForumData", "ForumError", "Group", "Membership", "Post", "Topic", "User",
+           "cook", "slugify", "utcnow"]
 
 # Discourse's fixed ids for its automatic groups (`Group::AUTO_GROUPS`).
 AUTO_GROUP_IDS = {
@@ -41,156 +44,7 @@ MIN_PERSONAL_MESSAGE_TITLE_LENGTH = 2
 MIN_PERSONAL_MESSAGE_POST_LENGTH = 10
 
 
-class ForumError(Exception):
-    """A request the forum refuses; `kind` picks the Discourse error shape and status."""
-
-    def __init__(self, message: str, *, kind: str = "invalid_parameters", status: int = 422):
-        super().__init__(message)
-        self.message = message
-        self.kind = kind
-        self.status = status
-
-
-def utcnow() -> datetime:
-    """Return the current time, timezone-aware in UTC."""
-    return datetime.now(UTC)
-
-
-@dataclass
-class User:
-    """One forum account, with the fields Discourse's serializers draw on."""
-
-    id: int
-    username: str
-    name: str | None
-    email: str
-    created_at: datetime
-    trust_level: int = 1
-    admin: bool = False
-    moderator: bool = False
-    active: bool = True
-    staged: bool = False
-    title: str | None = None
-    timezone: str = "UTC"
-    last_seen_at: datetime | None = None
-    last_posted_at: datetime | None = None
-    suspended_at: datetime | None = None
-    suspended_till: datetime | None = None
-    suspend_reason: str | None = None
-    silenced_till: datetime | None = None
-    silence_reason: str | None = None
-    avatar_url: str | None = None
-    days_visited: int = 0
-    posts_read_count: int = 0
-    time_read: int = 0
-
-    @property
-    def suspended(self) -> bool:
-        """Whether a suspension is in force now."""
-        return self.suspended_till is not None and self.suspended_till > utcnow()
-
-    @property
-    def silenced(self) -> bool:
-        """Whether a silence is in force now."""
-        return self.silenced_till is not None and self.silenced_till > utcnow()
-
-    @property
-    def staff(self) -> bool:
-        """Admins and moderators are staff."""
-        return self.admin or self.moderator
-
-    @property
-    def human(self) -> bool:
-        """Discourse's bots (system, discobot) have ids below 1."""
-        return self.id > 0
-
-
-@dataclass
-class Membership:
-    """A user's place in a custom group."""
-
-    user_id: int
-    added_at: datetime
-    owner: bool = False
-
-
-@dataclass
-class Group:
-    """A custom group; automatic groups are computed from users instead."""
-
-    id: int
-    name: str
-    full_name: str | None = None
-    bio: str | None = None
-    title: str | None = None
-    visibility_level: int = 0
-    members: dict[int, Membership] = field(default_factory=dict)
-
-
-@dataclass
-class Category:
-    """A forum category."""
-
-    id: int
-    name: str
-    slug: str
-    color: str = "0088CC"
-    text_color: str = "FFFFFF"
-    description: str | None = None
-    position: int = 0
-    read_restricted: bool = False
-
-
-@dataclass
-class Post:
-    """One post; `raw` is the Markdown source, `cooked` its HTML."""
-
-    id: int
-    topic_id: int
-    user_id: int
-    post_number: int
-    raw: str
-    cooked: str
-    created_at: datetime
-    reply_to_post_number: int | None = None
-    via_api: bool = False
-
-
-@dataclass
-class Topic:
-    """A topic or, when `archetype` is "private_message", a personal message."""
-
-    id: int
-    title: str
-    slug: str
-    user_id: int
-    created_at: datetime
-    category_id: int | None
-    archetype: str = "regular"
-    pinned: bool = False
-    allowed_user_ids: list[int] = field(default_factory=list)
-    post_ids: list[int] = field(default_factory=list)
-    via_api: bool = False
-
-    @property
-    def private(self) -> bool:
-        """Whether this is a personal message rather than a public topic."""
-        return self.archetype == "private_message"
-
-
-def slugify(title: str) -> str:
-    """Make a Discourse-like slug from a title ("topic" when nothing is left)."""
-    slug = re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")
-    return slug[:80] or "topic"
-
-
-def cook(raw: str) -> str:
-    """Render raw post text to simple HTML: escaped paragraphs, nothing more."""
-    paragraphs = [p.strip() for p in re.split(r"\n\s*\n", raw) if p.strip()]
-    return "\n".join(f"<p>{html.escape(p).replace(chr(10), '<br>')}</p>" for p in paragraphs)
-
-
-class ForumData:
+class ForumData(RateLimits):
     """All forum state, plus the switches tests use to shape the forum's behaviour.
 
     Control methods (safe to call from any thread while the server runs):
@@ -668,85 +522,3 @@ class ForumData:
         }
 
     # === test switches: rate limits, slowness, request log ===
-
-    def force_rate_limit(self, count: int = 1, *, wait_seconds: int = 1) -> None:
-        """Answer the next `count` API requests with 429, asking clients to wait `wait_seconds`."""
-        with self.lock:
-            self._forced_429s = count
-            self._forced_wait_seconds = wait_seconds
-
-    def set_rate_limit(self, per_minute: int | None) -> None:
-        """Limit admin API requests to `per_minute` in any 60 seconds, forum-wide (None: no limit)."""
-        with self.lock:
-            self.rate_limit_per_minute = per_minute
-            self._hits.clear()
-
-    def set_delay(self, seconds: float) -> None:
-        """Make every API request and DiscourseConnect answer wait this long first (0: no delay)."""
-        with self.lock:
-            self.delay_seconds = seconds
-
-    def check_rate_limit(self, api_key: str) -> int | None:
-        """Count one admin API request; return seconds to wait if it must be refused, else None.
-
-        As Discourse's ``admin_api_min`` limiter: one sliding 60-second window for the whole
-        forum, shared by every admin key (``max_admin_api_reqs_per_minute``). A refused request
-        is not counted.
-        """
-        with self.lock:
-            if self._forced_429s > 0:
-                self._forced_429s -= 1
-                self.refusals.append(("forced", api_key[:4]))
-                return self._forced_wait_seconds
-            if self.rate_limit_per_minute is None:
-                return None
-            wait = _slide(self._hits.setdefault("admin_api_min", deque()), self.rate_limit_per_minute, 60)
-            if wait is not None:
-                self.refusals.append(("admin_api_key_rate_limit", "admin_api_min"))
-            return wait
-
-    def set_ip_limits(self, per_10_seconds: int | None, per_minute: int | None = None) -> None:
-        """Turn Discourse's global per-IP limits on (``max_reqs_per_ip_per_10_seconds``,
-        ``max_reqs_per_ip_per_minute``; defaults 50 and 200) or off (None)."""
-        with self.lock:
-            self.ip_limits = None if per_10_seconds is None else (per_10_seconds, per_minute or 200)
-            self._ip_hits.clear()
-
-    def check_ip_limit(self, ip: str) -> tuple[str, int] | None:
-        """Count one request from ``ip`` against the global limits; (error code, wait) if refused."""
-        with self.lock:
-            if self.ip_limits is None:
-                return None
-            per_10, per_60 = self.ip_limits
-            for code, limit, period in (("ip_10_secs_limit", per_10, 10), ("ip_60_secs_limit", per_60, 60)):
-                hits = self._ip_hits.setdefault(f"{code}:{ip}", deque())
-                wait = _slide(hits, limit, period, count=False)
-                if wait is not None:
-                    self.refusals.append((code, ip))
-                    return code, wait
-            for code in ("ip_10_secs_limit", "ip_60_secs_limit"):
-                self._ip_hits[f"{code}:{ip}"].append(time.monotonic())
-            return None
-
-    def log_request(self, method: str, path: str, api_username: str, query: str = "") -> None:
-        """Record one API request (for tests that count calls)."""
-        with self.lock:
-            self._requests.append((method, path, api_username))
-            self.queries.append(query)
-
-    def api_requests(self) -> list[tuple[str, str, str]]:
-        """The API requests answered so far, as (method, path, Api-Username) in order."""
-        with self.lock:
-            return list(self._requests)
-
-
-def _slide(hits: deque, limit: int, period: float, *, count: bool = True) -> int | None:
-    """A sliding window of ``period`` seconds: seconds to wait if full, else None (and count one)."""
-    now = time.monotonic()
-    while hits and hits[0] <= now - period:
-        hits.popleft()
-    if len(hits) >= limit:
-        return max(1, int(hits[0] + period - now + 0.999))
-    if count:
-        hits.append(now)
-    return None
