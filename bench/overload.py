@@ -38,7 +38,7 @@ from urllib.parse import urlencode
 BENCH = Path(__file__).resolve().parent
 sys.path[:0] = [str(BENCH.parent), str(BENCH)]
 
-from cast import OPTIONS, RawClient, Row, Secrets, TRACKER_RE, USER_AGENT, app_settings, make_app, prepare, verify  # noqa: E402,I001
+from cast import OPTIONS, RECEIPT_RE, RawClient, Row, Secrets, USER_AGENT, app_settings, make_app, prepare, verify  # noqa: E402,I001
 from common import ROOT, free_port, percentile, postgres_database, postgres_server  # noqa: E402
 
 CLIENT_TIMEOUT = 10.0
@@ -52,11 +52,12 @@ def out(text: str = "") -> None:
 
 
 def ballot_fields(rng: random.Random, csrf: str, poll_id: int, option_ids: dict[str, int]) -> list[tuple[str, str]]:
-    """One ballot as the no-JavaScript form posts it (the one place ballots are made: adapt it here)."""
+    """One ballot as the no-JavaScript form posts it once the voter confirmed the review (the server
+    encrypts it on arrival; the one place ballots are made: adapt it here)."""
     labels = OPTIONS[:]
     rng.shuffle(labels)
     ranking = labels[: rng.randint(1, len(labels))]
-    return [("csrf_token", csrf), ("poll", str(poll_id))] + [
+    return [("csrf_token", csrf), ("poll", str(poll_id)), ("confirm", "yes"), ("nonce", f"{rng.getrandbits(128):032x}")] + [
         (f"rank-{option_ids[label]}", str(n)) for n, label in enumerate(ranking, 1)]
 
 
@@ -64,8 +65,8 @@ class Client(RawClient):
     """cast.py's raw HTTP/1.1 client, also reading Retry-After."""
 
     def request_with_retry_after(self, method, path, body, headers) -> tuple[int, bytes, float]:
-        status, data = self.request(method, path, body, headers)
-        return status, data, self.last_retry_after
+        status, head, _data = self.request(method, path, body, headers)
+        return status, head, self.last_retry_after
 
     def _more(self) -> None:
         super()._more()
@@ -104,10 +105,10 @@ def drive(job: dict, result_path: str) -> None:
             status, tracker, kind, wait = 0, "", "error", 0.0
             conn.last_retry_after = 0.0
             try:
-                status, data, wait = conn.request_with_retry_after("POST", job["path"], body, headers)
-                if status == 200:
-                    match = TRACKER_RE.search(data.decode("utf-8", "replace"))
-                    tracker, kind = (match.group(1).replace("-", ""), "ok") if match else ("", "error")
+                status, head, wait = conn.request_with_retry_after("POST", job["path"], body, headers)
+                if status == 303:  # to the receipt, whose address names the tracker
+                    match = RECEIPT_RE.search(head)
+                    tracker, kind = (match.group(1).decode(), "ok") if match else ("", "error")
                 elif status == 503:
                     kind = "503"
             except TimeoutError:
@@ -204,7 +205,7 @@ def level(name: str, url: str, clients: int, args, work: Path, *, shed: bool) ->
     if args.max_in_flight and shed:
         unbounded["MAX_IN_FLIGHT"] = args.max_in_flight
     app = make_app({**settings, **unbounded})
-    prepared = prepare(app, voters=max(args.voters, clients * 2), results_ballots=0, method="irv")
+    prepared = prepare(app, voters=max(args.voters, clients * 2), results_ballots=0, method="irv", encrypt=False)
     env = {f"GOVERNANCE_{k}": str(v) for k, v in {**settings, **unbounded}.items()}
     env.update({"GOVERNANCE_THREADS": str(args.threads), "PROMETHEUS_MULTIPROC_DIR": ""})
     env.pop("PROMETHEUS_MULTIPROC_DIR")
