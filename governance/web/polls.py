@@ -67,6 +67,7 @@ def index():
     mine = _managed(charter)
     slugs = {b["slug"] for b in mine}
     groups["draft"] = [p for p in groups["draft"] if p.body in slugs]  # as show() would let them see
+    groups["test"] = [p for p in groups["test"] if p.body in slugs]  # never in the public lists
     shown = [p for group in groups.values() for p in group]
     marks, turnouts = poll_lists.marks(db, shown, now()), poll_lists.turnouts(db, shown)
     db.commit()
@@ -123,6 +124,9 @@ def _poll_context(db, poll, charter) -> dict:
     from . import officers
 
     ctx.update(officers.show_context(db, poll, current_user))  # exceptions, certification, reminders
+    from . import timing
+
+    ctx.update(timing.show_context(db, poll, current_user))  # opened early, closed early, extended
     return ctx
 
 
@@ -181,6 +185,7 @@ def _poll_input(form) -> service.PollInput:
         nominations_close_at=_parse_time(form.get("nominations_close_at"), "nominations_close_at", problems),
         opens_at=_parse_time(form.get("opens_at"), "opens_at", problems),
         closes_at=_parse_time(form.get("closes_at"), "closes_at", problems),
+        is_test=form.get("is_test") == "on",
     )
     problems += _time_problems(data)
     if problems:
@@ -283,6 +288,7 @@ def _form_of(db, poll, *, times: bool = True) -> dict:
         "nominations_open_at": local(poll.nominations_open_at),
         "nominations_close_at": local(poll.nominations_close_at),
         "opens_at": local(poll.opens_at), "closes_at": local(poll.closes_at),
+        "is_test": "on" if poll.is_test else "",
     }
     return form
 
