@@ -16,7 +16,7 @@ from flask_login import current_user, login_required
 
 from ..copy import plural
 from ..db import get_session
-from ..errors import InvalidInput, NotAllowed
+from ..errors import InvalidInput, NotAllowed, NotEligible
 from ..identity.eligibility import Rule
 from ..models import Member
 from ..polls import ballots as ballot_forms
@@ -412,12 +412,16 @@ def nominate(poll_id: int):
     username = request.form.get("username", "").strip() or current_user.username
     from sqlmodel import select
 
-    nominee = db.exec(select(Member).where(Member.username == username)).first()
-    if nominee is None:
-        raise InvalidInput([("username", f"{username} has not logged in here yet; they must log in once first")])
-    nominations.nominate(session=db, actor=current_user, poll=poll, nominee=nominee,
-                     statement=request.form.get("statement", ""), conflicts=request.form.get("conflicts", ""),
-                     now=now(), affiliation=_affiliation(request.form))
+    try:
+        nominee = db.exec(select(Member).where(Member.username == username)).first()
+        if nominee is None:
+            raise InvalidInput([("username", f"{username} has not logged in here yet; they must log in once first")])
+        nominations.nominate(session=db, actor=current_user, poll=poll, nominee=nominee,
+                             statement=request.form.get("statement", ""),
+                             conflicts=request.form.get("conflicts", ""), now=now(),
+                             affiliation=_affiliation(request.form))
+    except (InvalidInput, NotEligible) as exc:
+        return _nomination_form_again(poll_id, "nom", exc)
     db.commit()
     flash("Nomination recorded." if nominee.id == current_user.id else
           f"{nominee.username} is nominated; they must accept before nominations close.", "success")
@@ -429,13 +433,34 @@ def nominate(poll_id: int):
 def accept(poll_id: int):
     """Accept your nomination, with your statement and conflict-of-interest declaration."""
     db = get_session()
-    nominations.accept_nomination(session=db, actor=current_user, poll=_poll(poll_id),
-                              statement=request.form.get("statement", ""),
-                              conflicts=request.form.get("conflicts", ""), now=now(),
-                              affiliation=_affiliation(request.form))
+    try:
+        nominations.accept_nomination(session=db, actor=current_user, poll=_poll(poll_id),
+                                      statement=request.form.get("statement", ""),
+                                      conflicts=request.form.get("conflicts", ""), now=now(),
+                                      affiliation=_affiliation(request.form))
+    except InvalidInput as exc:
+        return _nomination_form_again(poll_id, "acc", exc)
     db.commit()
     flash("You are standing in this election.", "success")
     return redirect(url_for("polls.show", poll_id=poll_id))
+
+
+def _nomination_form_again(poll_id: int, which: str, exc) -> tuple[str, int]:
+    """The poll page again with the nomination form as submitted and each problem beside its field."""
+    db = get_session()
+    db.rollback()
+    if isinstance(exc, InvalidInput):
+        problems = exc.reasons
+    else:  # NotEligible: the nominee cannot stand
+        problems = [("username", exc.message + " " + "; ".join(exc.reasons))]
+    field_errors: dict[str, list[str]] = {}
+    for name, message in problems:
+        field_errors.setdefault(name or "username", []).append(message)
+    poll = _poll(poll_id)
+    ctx = _poll_context(db, poll, charters.current(db))
+    db.commit()
+    ctx["nomination_form"] = {"which": which, "values": request.form, "errors": field_errors}
+    return render_template("polls/show.html", **ctx), 400
 
 
 def _affiliation(form) -> str | None:
