@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from tests.browser.test_a11y import serious_violations
 from tests.browser.test_documents import _log_in
 from tests.conftest import LiveServer, make_member
 
@@ -60,6 +61,10 @@ def test_a_chair_asks_to_extend_a_second_approves_and_a_voter_sees_the_new_close
         page.get_by_role("button", name="Ask to extend").click()  # nothing filled in
         assert "Nothing was asked or changed" in page.locator("#form-errors").inner_text()
         assert page.locator("#extend-reason-error, #extend-closes_at-error").count() >= 1
+        page.set_viewport_size({"width": 390, "height": 844})
+        assert serious_violations(page) == []
+        assert page.evaluate("document.documentElement.scrollWidth - window.innerWidth") <= 0
+        page.set_viewport_size({"width": 1280, "height": 900})
         page.fill("#extend-closes", later.strftime("%Y-%m-%dT%H:%M"))
         page.fill("#extend-reason", "The forum was down for a day.")
         page.get_by_role("button", name="Ask to extend").click()
@@ -102,6 +107,9 @@ def test_a_test_poll_is_marked_and_absent_from_the_public_list(app, page):
         page.goto(f"{server.url}/polls/{rehearsal}")
         banner = page.locator(".test-banner")
         assert banner.is_visible() and "Test poll — not part of the public record" in banner.inner_text()
+        page.set_viewport_size({"width": 390, "height": 844})
+        assert serious_violations(page) == []
+        assert page.evaluate("document.documentElement.scrollWidth - window.innerWidth") <= 0
         page.goto(f"{server.url}/polls/{real}")
         assert page.locator(".test-banner").count() == 0
         _log_in(page, server, app, people["chair"])
