@@ -304,6 +304,7 @@ def clone(poll_id: int):
         raise NotAllowed("Only the managers of this poll's body may copy it into a new draft.")
     form = _form_of(db, poll, times=False)
     form["title"] = f"Copy of {poll.title}"[:service.MAX_TITLE]
+    form["is_test"] = ""  # a rehearsal's copy is the real poll, unless ticked again
     db.commit()
     return _form_page("polls/form.html", charter=charter, form=form, source=poll)
 
