@@ -538,10 +538,10 @@ def download(poll_id: int, fmt: str):
     from ..tally.core import Profile, Result
 
     ballots = counting.counted_ballots(db, poll)
-    election = service.election_dict(db, poll)
+    election = counting.election_dict(db, poll)
     db.commit()
     if fmt in ("json", "csv", "txt"):
-        recount = service.tally(election, ballots)
+        recount = counting.tally(election, ballots)
         body = {"json": lambda: json.dumps(poll.result, indent=2, sort_keys=True),
                 "csv": lambda: report.to_csv(recount),
                 "txt": lambda: report.to_text(recount, title=poll.title)}[fmt]()
