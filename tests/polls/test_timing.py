@@ -268,3 +268,25 @@ def test_bundle_of_a_poll_whose_closing_time_changed_without_the_events_fails(ap
     report = verify_bundle(_bundle(app, session, poll.id), public_key=keys[1])
     assert not report.ok and report.first_problem.name == "rules"
     assert problem in report.first_problem.detail
+
+
+def test_bundle_of_a_poll_extended_by_one_manager_alone_fails(app, forum, session, people, keys):
+    """A server that logs an extension nobody approved (the asker approving it) is caught by the verifier."""
+    poll = scheduled(session, people)
+    run_clock(app, OPEN)
+    cast_ranking(app, session, poll.id, people["marlow_p"], [["Ash"]], OPEN + timedelta(minutes=1))
+    session.commit()
+    poll = fresh(session, poll.id)
+    later = CLOSE + timedelta(hours=6)
+    log.record(session=session, created_at=OPEN + timedelta(hours=1), type=timing.CHANGED, actor="tamsin_ward",
+               poll_id=poll.id, payload={"poll": poll.id, "request": 0, "kind": "extend", "field": "closes_at",
+                                         "from": log.format_time(CLOSE), "to": log.format_time(later),
+                                         "reason": "Because.", "requested_by": "tamsin_ward",
+                                         "approved_by": "tamsin_ward"})
+    poll.closes_at = later
+    session.add(poll)
+    session.commit()
+    run_clock(app, later)
+    report = verify_bundle(_bundle(app, session, poll.id), public_key=keys[1])
+    assert not report.ok and report.first_problem.name == "rules"
+    assert "without a second manager's approval" in report.first_problem.detail
