@@ -75,6 +75,11 @@ def test_a_test_poll_posts_nothing_to_the_forum_a_real_one_does(forum_app, forum
     session.rollback()
     session.expire_all()
     assert session.get(Poll, rehearsal.id).status == "published"  # counted, for the rehearsal
+    forum_app.config["FAKE_NOW"] = CLOSE + timedelta(minutes=2)
+    results = forum_app.test_client().get(f"/polls/{rehearsal.id}/results").get_data(as_text=True)
+    assert "Test poll — not part of the public record" in results and "its result is no decision" in results
+    real_results = forum_app.test_client().get(f"/polls/{real.id}/results").get_data(as_text=True)
+    assert "Test poll" not in real_results
     replies = [p["raw"] for p in forum.data.posts_created() if p["post_number"] > 1]
     assert any("Real decision" in r for r in replies) and not any("Ceremony rehearsal" in r for r in replies)
     assert _forum_activity(forum) > before
