@@ -48,12 +48,16 @@ def test_a_test_poll_posts_nothing_to_the_forum_a_real_one_does(forum_app, forum
     assert session.get(Poll, rehearsal.id).status == "scheduled"
     change = session.exec(select(PendingChange).where(PendingChange.poll_id == rehearsal.id)).one()
     assert change.status == "applied" and change.announced_at is not None and change.forum_topic_id is None
+    public = forum_app.test_client()
+    assert "Ceremony rehearsal" not in public.get("/charter/changes/").get_data(as_text=True)
 
     real = _asked(session, people, title="Real decision", test=False)
     deliver(forum_app, forum, NOW)
     assert [t["title"] for t in forum.data.topics_created()] == [f"Notice: Schedule poll #{real.id} of The whole "
                                                                  f"community: Real decision"]
     deliver(forum_app, forum, NOW)  # the approved scheduling took effect once told
+    listed = public.get("/charter/changes/").get_data(as_text=True)
+    assert "Real decision" in listed and "Ceremony rehearsal" not in listed
     open_poll(forum_app, forum, session, real)
     for poll in (rehearsal, real):
         cast_ranking(forum_app, session, poll.id, people["marlow_p"], [["Ash"]], OPEN + timedelta(minutes=5),
