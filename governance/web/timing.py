@@ -22,6 +22,8 @@ from ..polls import service, timing
 from .filters import display_zone
 from .polls import _parse_time, bp, now
 
+#: Fields the page shows their problems beside; any other problem is listed at the top.
+FIELDS = ("reason", "closes_at", "decision_reason")
 DONE = {"open_now": "Voting opens now: the clock freezes the electorate and announces the poll.",
         "close_early": "Voting closed early; the count follows as at any close.",
         "extend": "Voting is extended; voters see the new closing time and the reason on the poll's page."}
@@ -54,7 +56,7 @@ def _page(db, poll, charter, *, status: int = 200, errors=None, form=None, kind:
                requests=requests, names=names, waiting=timing.waiting(db, poll, moment), now=moment,
                earliest=timing.earliest_close(db, poll), latest=timing.latest_close(db, poll),
                minimum=timing.minimum_period(db, poll)[1], kinds=timing.KINDS,
-               errors=errors or [], field_errors=field_errors, general=[m for f, m in errors or [] if not f],
+               errors=errors or [], field_errors=field_errors, general=[m for f, m in errors or [] if f not in FIELDS],
                zone=display_zone().key, form=form or {}, changes=history(db, poll))
     db.commit()
     return render_template("polls/timing.html", **ctx), status

@@ -116,3 +116,27 @@ def test_a_test_poll_is_marked_and_left_out_of_the_public_record(forum_app, foru
     assert edit.status_code == 409
     session.rollback()
     assert session.get(Poll, poll.id).is_test
+
+
+def test_refusing_needs_a_reason_and_an_unknown_control_changes_nothing(forum_app, session, committee,  # noqa: F811
+                                                                         chairs):
+    poll = _open(forum_app, session, committee)
+    first, second = chairs["tamsin_ward"], chairs["halvard"]
+    token = csrf_token(first, f"/polls/{poll.id}/timing")
+    odd = first.post(f"/polls/{poll.id}/timing", data={"csrf_token": token, "kind": "rewind", "reason": "x"})
+    assert odd.status_code == 400 and b"Choose to open voting now, close it early or extend it." in odd.data
+    forum_app.config["FAKE_NOW"] = OPEN + timedelta(hours=4)  # open (since the first page) for over an hour
+    first.post(f"/polls/{poll.id}/timing", data={"csrf_token": token, "kind": "close_early", "reason": "Settled."})
+    session.rollback()
+    change = session.exec(select(TimingChange)).one()
+    token2 = csrf_token(second, f"/polls/{poll.id}/timing")
+    bare = second.post(f"/polls/{poll.id}/timing/{change.id}/refuse", data={"csrf_token": token2,
+                                                                           "decision_reason": " "})
+    assert bare.status_code == 400 and b'id="decision-decision_reason-error"' in bare.data
+    refused = second.post(f"/polls/{poll.id}/timing/{change.id}/refuse",
+                          data={"csrf_token": token2, "decision_reason": "Let it run its course."}, follow_redirects=True)
+    assert "Request refused; nothing changed." in refused.get_data(as_text=True)
+    session.rollback()
+    session.expire_all()
+    assert session.get(TimingChange, change.id).status == "refused"
+    assert session.get(Poll, poll.id).status == "open" and session.get(Poll, poll.id).closes_at == CLOSE
