@@ -79,9 +79,10 @@ def exportable_poll(session: Session, poll_id: int) -> Poll:
 
 def election(session: Session, poll: Poll) -> dict[str, Any]:
     """``election.json``: what the poll service counts with, plus what an auditor reads."""
+    from ..polls import counting
     from ..polls import service as polls
 
-    data = polls.election_dict(session, poll)
+    data = counting.election_dict(session, poll)
     data["id"] = poll.id
     data["thresholds"] = {
         "quorum": poll.quorum,
@@ -185,7 +186,6 @@ def poll_bundle(session: Session, poll_id: int) -> bytes:
     from ``build_bundle`` is reported as a Conflict naming the problem).
     """
     from ..polls import counting
-    from ..polls import service as polls
 
     poll = exportable_poll(session, poll_id)
     if poll.result is None:
@@ -218,7 +218,7 @@ def poll_bundle(session: Session, poll_id: int) -> bytes:
             head=head,
             public_key_pem=public,
             results=poll.result,
-            tallier=polls.tally,
+            tallier=counting.tally,
         )
     except AuditError as exc:
         raise Conflict(f"The audit bundle of poll {poll_id} cannot be built: {exc}") from None
@@ -228,7 +228,6 @@ def _encrypted_bundle(session: Session, poll: Poll, data: dict[str, Any], frozen
                       head_row: TreeHead, head: dict[str, Any], public: bytes | None) -> bytes:
     """The format 2 bundle: board, mixes, shares and decrypted ballots besides the rest."""
     from ..polls import counting, voting
-    from ..polls import service as polls
     from .encrypted import build_encrypted_bundle
 
     data["crypto"] = poll.election_params
@@ -249,7 +248,7 @@ def _encrypted_bundle(session: Session, poll: Poll, data: dict[str, Any], frozen
             log_entries=[log.as_entry(e) for e in entries],
             signatures={e.seq: e.signature for e in entries},
             all_entry_hashes=log.leaf_hashes(session, size=head_row.tree_size),
-            head=head, public_key_pem=public, results=poll.result, tallier=polls.tally)
+            head=head, public_key_pem=public, results=poll.result, tallier=counting.tally)
     except AuditError as exc:
         raise Conflict(f"The audit bundle of poll {poll.id} cannot be built: {exc}") from None
 

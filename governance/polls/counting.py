@@ -22,6 +22,7 @@ import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from fractions import Fraction
 from typing import Any
 
 from sqlalchemy import delete, func, select
@@ -44,7 +45,8 @@ from ..models import (
     RateLimitCounter,
 )
 from . import keys, voting
-from .service import _lock_poll, election_dict, tally, turnout
+from . import rules as poll_rules
+from .service import NOTA_LABEL, _lock_poll, _t, options, turnout
 
 
 def sha256_hex(data: bytes) -> str:
@@ -455,3 +457,55 @@ def participants_count(session: Session, poll: Poll) -> int:
     """How many members voted."""
     return session.execute(select(func.count()).select_from(Participation)
                            .where(Participation.poll_id == poll.id)).scalar_one()
+
+
+# === What a count needs (the platform's count and every re-count) ===============================
+
+
+def election_dict(session: Session, poll: Poll) -> dict[str, Any]:
+    """Everything a re-count needs (the bundle's ``election.json``)."""
+    labels = [o.label for o in options(session, poll)]
+    method_options: dict[str, Any] = {}
+    method = poll.method
+    if poll.kind == "referendum":
+        method_options = {"threshold": poll.threshold, "strict": poll.threshold_strict, "quorum": poll.quorum}
+    elif poll.default_option and NOTA_LABEL in labels and method == "schulze":
+        method, method_options = "debian", {"default": NOTA_LABEL, "quorum": poll.quorum}
+    elif poll.kind == "election" and poll_rules.cap(poll.rules or {}) is not None:
+        # The charter's cap: the platform's count and every re-count apply the same rule.
+        from . import nominations
+
+        method_options = {"max_per_affiliation": poll_rules.cap(poll.rules),
+                          "affiliations": nominations.affiliations(session, poll)}
+    return {
+        "poll": poll.id,
+        "title": poll.title,
+        "body": poll.body,
+        "kind": poll.kind,
+        "method": method,
+        "seats": poll.seats,
+        "candidates": labels,
+        "withdrawn": [],
+        "options": method_options,
+        "tie_break_seed": poll.tie_seed,
+        "eligibility": poll.eligibility,
+        "electorate_hash": poll.electorate_hash,
+        "opens_at": _t(poll.opens_at),
+        "closes_at": _t(poll.closes_at),
+        "amendment": poll.amendment_id,
+    }
+
+
+def tally(election: dict[str, Any], ballots: list[dict[str, Any]]):
+    """Count ballots exactly as an auditor's re-count does (one code path for both)."""
+    from ..tally.core import Profile, TieBreaker
+    from ..tally.methods import count
+
+    profile = Profile.build(list(election["candidates"]), [b["ranking"] for b in ballots],
+                            seats=election["seats"], title=election.get("title", ""))
+    options = dict(election.get("options") or {})
+    if "threshold" in options:
+        options["threshold"] = Fraction(options["threshold"])
+    tie_breaker = TieBreaker(seed=election.get("tie_break_seed") or None)
+    seats = election["seats"] if election["method"] in ("meek", "scottish", "wigm", "civs-pr") else None
+    return count(profile, election["method"], seats=seats, tie_breaker=tie_breaker, **options)

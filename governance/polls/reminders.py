@@ -103,7 +103,8 @@ def closes_in(closes_at: datetime | None, now: datetime) -> str:
 def start_due(*, engine: Engine, immediate: Engine, now: datetime) -> list[tuple[int, int]]:
     """Start every reminder round whose time has come; return (poll id, days) for each started."""
     with Session(engine) as reader:
-        polls = reader.exec(select(Poll).where(Poll.status == "open")).all()
+        # A test poll sends no reminders: it posts nothing to the forum (docs/polls.md).
+        polls = reader.exec(select(Poll).where(Poll.status == "open", Poll.is_test.is_(False))).all()
         wanted = [(p.id, due_days(p, now)) for p in polls]
         started = {(r.poll_id, r.days) for r in reader.exec(select(ReminderRound)).all()}
     out = []

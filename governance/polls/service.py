@@ -1,6 +1,7 @@
 """Polls from draft to published results: creating, scheduling, cancelling, eligibility, the clock.
 
-Nominations are in ``polls.nominations``; opening now, closing early and extending in ``polls.timing``.
+Nominations are in ``polls.nominations``; opening now, closing early and extending in
+``polls.timing``; what a count needs (``election_dict``, ``tally``) in ``polls.counting``.
 
 Boundary rule: services take a session and a clock, flush and never commit; they raise domain
 errors. Every state change writes its audit event in the same transaction.
@@ -530,58 +531,6 @@ def _lock_poll(session: Session, poll: Poll, *, exclusive: bool) -> Poll:
     if session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update() if exclusive else query.with_for_update(read=True)
     return session.exec(query).one()
-
-
-# === What a count needs ==========================================================================
-
-
-def election_dict(session: Session, poll: Poll) -> dict[str, Any]:
-    """Everything a re-count needs (the bundle's ``election.json``)."""
-    labels = [o.label for o in options(session, poll)]
-    method_options: dict[str, Any] = {}
-    method = poll.method
-    if poll.kind == "referendum":
-        method_options = {"threshold": poll.threshold, "strict": poll.threshold_strict, "quorum": poll.quorum}
-    elif poll.default_option and NOTA_LABEL in labels and method == "schulze":
-        method, method_options = "debian", {"default": NOTA_LABEL, "quorum": poll.quorum}
-    elif poll.kind == "election" and poll_rules.cap(poll.rules or {}) is not None:
-        # The charter's cap: the platform's count and every re-count apply the same rule.
-        from . import nominations
-
-        method_options = {"max_per_affiliation": poll_rules.cap(poll.rules),
-                          "affiliations": nominations.affiliations(session, poll)}
-    return {
-        "poll": poll.id,
-        "title": poll.title,
-        "body": poll.body,
-        "kind": poll.kind,
-        "method": method,
-        "seats": poll.seats,
-        "candidates": labels,
-        "withdrawn": [],
-        "options": method_options,
-        "tie_break_seed": poll.tie_seed,
-        "eligibility": poll.eligibility,
-        "electorate_hash": poll.electorate_hash,
-        "opens_at": _t(poll.opens_at),
-        "closes_at": _t(poll.closes_at),
-        "amendment": poll.amendment_id,
-    }
-
-
-def tally(election: dict[str, Any], ballots: list[dict[str, Any]]):
-    """Count ballots exactly as an auditor's re-count does (one code path for both)."""
-    from ..tally.core import Profile, TieBreaker
-    from ..tally.methods import count
-
-    profile = Profile.build(list(election["candidates"]), [b["ranking"] for b in ballots],
-                            seats=election["seats"], title=election.get("title", ""))
-    options = dict(election.get("options") or {})
-    if "threshold" in options:
-        options["threshold"] = Fraction(options["threshold"])
-    tie_breaker = TieBreaker(seed=election.get("tie_break_seed") or None)
-    seats = election["seats"] if election["method"] in ("meek", "scottish", "wigm", "civs-pr") else None
-    return count(profile, election["method"], seats=seats, tie_breaker=tie_breaker, **options)
 
 
 # === The clock ==================================================================================

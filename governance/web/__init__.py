@@ -37,6 +37,7 @@ def register_blueprints(app: Flask) -> None:
         officers,
         polls,
         security,
+        timing,
         trustees,
         voting,
     )

@@ -75,7 +75,7 @@ def show():
     versions = charters.versions(db)
     document = charters.document(db)
     version = documents.current_version(db, document)
-    pending = approvals.list_open(db)
+    pending = _public(db, approvals.list_open(db))
     amendments = documents.list_amendments(db, document, statuses=("draft", "discussion", "voting"))
     written = {d.slug for d in documents.list_documents(db) if d.current_version}
     db.commit()
@@ -307,11 +307,20 @@ def _change_context(db, change):
             "forum_url": current_app.config["DISCOURSE_URL"].rstrip("/")}
 
 
+def _public(db, changes: list) -> list:
+    """The requests the public lists show: a test poll's scheduling is no part of the public record."""
+    from ..models import Poll
+
+    ids = {c.poll_id for c in changes if c.poll_id is not None}
+    tests = set(db.exec(select(Poll.id).where(Poll.id.in_(ids), Poll.is_test)).all()) if ids else set()
+    return [c for c in changes if c.poll_id not in tests]
+
+
 @bp.get("/changes/", endpoint="changes")
 def changes():
     """Every recent request of the two-person rule."""
     db = get_session()
-    rows = approvals.list_recent(db)
+    rows = _public(db, approvals.list_recent(db))
     people = {m.id: m for m in db.exec(select(Member).where(Member.id.in_([c.requested_by for c in rows] or [0])))}
     db.commit()
     return render_template("charter/changes.html", changes=rows, people=people)

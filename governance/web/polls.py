@@ -16,7 +16,7 @@ from flask_login import current_user, login_required
 
 from ..copy import plural
 from ..db import get_session
-from ..errors import InvalidInput, NotAllowed
+from ..errors import InvalidInput, NotAllowed, NotEligible
 from ..identity.eligibility import Rule
 from ..models import Member
 from ..polls import ballots as ballot_forms
@@ -67,6 +67,7 @@ def index():
     mine = _managed(charter)
     slugs = {b["slug"] for b in mine}
     groups["draft"] = [p for p in groups["draft"] if p.body in slugs]  # as show() would let them see
+    groups["test"] = [p for p in groups["test"] if p.body in slugs]  # never in the public lists
     shown = [p for group in groups.values() for p in group]
     marks, turnouts = poll_lists.marks(db, shown, now()), poll_lists.turnouts(db, shown)
     db.commit()
@@ -123,6 +124,9 @@ def _poll_context(db, poll, charter) -> dict:
     from . import officers
 
     ctx.update(officers.show_context(db, poll, current_user))  # exceptions, certification, reminders
+    from . import timing
+
+    ctx.update(timing.show_context(db, poll, current_user))  # opened early, closed early, extended
     return ctx
 
 
@@ -181,6 +185,7 @@ def _poll_input(form) -> service.PollInput:
         nominations_close_at=_parse_time(form.get("nominations_close_at"), "nominations_close_at", problems),
         opens_at=_parse_time(form.get("opens_at"), "opens_at", problems),
         closes_at=_parse_time(form.get("closes_at"), "closes_at", problems),
+        is_test=form.get("is_test") == "on",
     )
     problems += _time_problems(data)
     if problems:
@@ -283,6 +288,7 @@ def _form_of(db, poll, *, times: bool = True) -> dict:
         "nominations_open_at": local(poll.nominations_open_at),
         "nominations_close_at": local(poll.nominations_close_at),
         "opens_at": local(poll.opens_at), "closes_at": local(poll.closes_at),
+        "is_test": "on" if poll.is_test else "",
     }
     return form
 
@@ -298,6 +304,7 @@ def clone(poll_id: int):
         raise NotAllowed("Only the managers of this poll's body may copy it into a new draft.")
     form = _form_of(db, poll, times=False)
     form["title"] = f"Copy of {poll.title}"[:service.MAX_TITLE]
+    form["is_test"] = ""  # a rehearsal's copy is the real poll, unless ticked again
     db.commit()
     return _form_page("polls/form.html", charter=charter, form=form, source=poll)
 
@@ -406,12 +413,16 @@ def nominate(poll_id: int):
     username = request.form.get("username", "").strip() or current_user.username
     from sqlmodel import select
 
-    nominee = db.exec(select(Member).where(Member.username == username)).first()
-    if nominee is None:
-        raise InvalidInput([("username", f"{username} has not logged in here yet; they must log in once first")])
-    nominations.nominate(session=db, actor=current_user, poll=poll, nominee=nominee,
-                     statement=request.form.get("statement", ""), conflicts=request.form.get("conflicts", ""),
-                     now=now(), affiliation=_affiliation(request.form))
+    try:
+        nominee = db.exec(select(Member).where(Member.username == username)).first()
+        if nominee is None:
+            raise InvalidInput([("username", f"{username} has not logged in here yet; they must log in once first")])
+        nominations.nominate(session=db, actor=current_user, poll=poll, nominee=nominee,
+                             statement=request.form.get("statement", ""),
+                             conflicts=request.form.get("conflicts", ""), now=now(),
+                             affiliation=_affiliation(request.form))
+    except (InvalidInput, NotEligible) as exc:
+        return _nomination_form_again(poll_id, "nom", exc)
     db.commit()
     flash("Nomination recorded." if nominee.id == current_user.id else
           f"{nominee.username} is nominated; they must accept before nominations close.", "success")
@@ -423,13 +434,34 @@ def nominate(poll_id: int):
 def accept(poll_id: int):
     """Accept your nomination, with your statement and conflict-of-interest declaration."""
     db = get_session()
-    nominations.accept_nomination(session=db, actor=current_user, poll=_poll(poll_id),
-                              statement=request.form.get("statement", ""),
-                              conflicts=request.form.get("conflicts", ""), now=now(),
-                              affiliation=_affiliation(request.form))
+    try:
+        nominations.accept_nomination(session=db, actor=current_user, poll=_poll(poll_id),
+                                      statement=request.form.get("statement", ""),
+                                      conflicts=request.form.get("conflicts", ""), now=now(),
+                                      affiliation=_affiliation(request.form))
+    except InvalidInput as exc:
+        return _nomination_form_again(poll_id, "acc", exc)
     db.commit()
     flash("You are standing in this election.", "success")
     return redirect(url_for("polls.show", poll_id=poll_id))
+
+
+def _nomination_form_again(poll_id: int, which: str, exc) -> tuple[str, int]:
+    """The poll page again with the nomination form as submitted and each problem beside its field."""
+    db = get_session()
+    db.rollback()
+    if isinstance(exc, InvalidInput):
+        problems = exc.reasons
+    else:  # NotEligible: the nominee cannot stand
+        problems = [("username", exc.message + " " + "; ".join(exc.reasons))]
+    field_errors: dict[str, list[str]] = {}
+    for name, message in problems:
+        field_errors.setdefault(name or "username", []).append(message)
+    poll = _poll(poll_id)
+    ctx = _poll_context(db, poll, charters.current(db))
+    db.commit()
+    ctx["nomination_form"] = {"which": which, "values": request.form, "errors": field_errors}
+    return render_template("polls/show.html", **ctx), 400
 
 
 def _affiliation(form) -> str | None:
@@ -506,10 +538,10 @@ def download(poll_id: int, fmt: str):
     from ..tally.core import Profile, Result
 
     ballots = counting.counted_ballots(db, poll)
-    election = service.election_dict(db, poll)
+    election = counting.election_dict(db, poll)
     db.commit()
     if fmt in ("json", "csv", "txt"):
-        recount = service.tally(election, ballots)
+        recount = counting.tally(election, ballots)
         body = {"json": lambda: json.dumps(poll.result, indent=2, sort_keys=True),
                 "csv": lambda: report.to_csv(recount),
                 "txt": lambda: report.to_text(recount, title=poll.title)}[fmt]()

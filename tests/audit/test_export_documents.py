@@ -15,8 +15,7 @@ from governance.audit.chain import Entry, verify_segment
 from governance.audit.signing import verify_head
 from governance.errors import NotFound
 from governance.models import Poll
-from governance.polls import charter
-from governance.polls import service as polls
+from governance.polls import charter, counting
 from governance.proposals import service
 from governance.proposals.render import sha256_hex as text_sha256
 from tests.proposals.roadmap_support import V1, V2
@@ -119,7 +118,7 @@ def test_referendum_bundle_names_the_text_voted_on_and_recounts(app, session, ke
     ballots = [json.loads(line) for line in files["ballots.jsonl"].splitlines()]
     # The auditor's re-count (the verifier's default tallier) agrees with the published result.
     assert normalize_results(default_tallier(election, ballots)) == json.loads(files["results.json"])
-    assert normalize_results(polls.tally(election, ballots)) == json.loads(files["results.json"])
+    assert normalize_results(counting.tally(election, ballots)) == json.loads(files["results.json"])
 
 
 def test_cli_and_web_export_documents(app, session, keys, tmp_path):

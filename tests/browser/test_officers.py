@@ -166,7 +166,7 @@ def test_a_candidate_declares_an_affiliation_and_the_results_show_the_cap(app, p
         _log_in(page, server, app, people["ann"])
         page.goto(poll_url)
         form = page.locator("form", has=page.get_by_role("button", name="Submit nomination"))
-        form.get_by_label("Statement (Markdown; required when you stand yourself)").fill("I keep the mirrors up.")
+        form.get_by_label("Statement (Markdown)").fill("I keep the mirrors up.")
         form.get_by_label("Affiliation (your employer or organisation)").fill("ACME")
         form.get_by_role("button", name="Submit nomination").click()
         assert "Nomination recorded." in page.locator(".flashes").inner_text()

@@ -29,7 +29,7 @@ from governance.audit import export
 from governance.audit.verifier import verify_bundle
 from governance.errors import InvalidInput
 from governance.models import Poll
-from governance.polls import charter, nominations, service
+from governance.polls import charter, counting, nominations, service
 from governance.polls.service import PollInput
 from tests.audit.audit_support import read_zip, tamper
 from tests.conftest import cast_ranking, csrf_token, login, run_clock
@@ -87,7 +87,7 @@ def test_the_cap_decides_the_second_seat_and_the_verifier_recounts_it(forum_app,
     first = result["rounds"][0]
     assert first["elected"] == ["halvard"] and "quillon" in first["excluded"]
     assert "holds its maximum of 1 seat" in first["extra"]["constraint"]["quillon"]
-    election = service.election_dict(session, poll)
+    election = counting.election_dict(session, poll)
     assert election["options"] == {"max_per_affiliation": 1,
                                    "affiliations": {"halvard": "acme", "quillon": "acme", "ysolde_k": "beta labs"}}
 
@@ -118,7 +118,7 @@ def test_the_same_ballots_without_the_cap_elect_the_second_acme_candidate(forum_
     _stand(session, poll, people)
     poll = _vote_and_count(forum_app, session, poll, people)
     assert poll.result["elected"] == ["halvard", "quillon"]
-    assert service.election_dict(session, poll)["options"] == {}
+    assert counting.election_dict(session, poll)["options"] == {}
     assert verify_bundle(export.poll_bundle(session, poll.id)).ok
 
 

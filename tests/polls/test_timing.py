@@ -268,3 +268,63 @@ def test_bundle_of_a_poll_whose_closing_time_changed_without_the_events_fails(ap
     report = verify_bundle(_bundle(app, session, poll.id), public_key=keys[1])
     assert not report.ok and report.first_problem.name == "rules"
     assert problem in report.first_problem.detail
+
+
+def test_bundle_of_a_poll_extended_by_one_manager_alone_fails(app, forum, session, people, keys):
+    """A server that logs an extension nobody approved (the asker approving it) is caught by the verifier."""
+    poll = scheduled(session, people)
+    run_clock(app, OPEN)
+    cast_ranking(app, session, poll.id, people["marlow_p"], [["Ash"]], OPEN + timedelta(minutes=1))
+    session.commit()
+    poll = fresh(session, poll.id)
+    later = CLOSE + timedelta(hours=6)
+    log.record(session=session, created_at=OPEN + timedelta(hours=1), type=timing.CHANGED, actor="tamsin_ward",
+               poll_id=poll.id, payload={"poll": poll.id, "request": 0, "kind": "extend", "field": "closes_at",
+                                         "from": log.format_time(CLOSE), "to": log.format_time(later),
+                                         "reason": "Because.", "requested_by": "tamsin_ward",
+                                         "approved_by": "tamsin_ward"})
+    poll.closes_at = later
+    session.add(poll)
+    session.commit()
+    run_clock(app, later)
+    report = verify_bundle(_bundle(app, session, poll.id), public_key=keys[1])
+    assert not report.ok and report.first_problem.name == "rules"
+    assert "without a second manager's approval" in report.first_problem.detail
+
+
+def test_two_managers_approving_at_the_same_moment_change_the_times_once(app, forum, session, people):
+    import threading
+
+    poll = scheduled(session, people)
+    run_clock(app, OPEN)
+    when = OPEN + timedelta(hours=2)
+    change = ask(session, people, fresh(session, poll.id), "extend", when, reason="More time.",
+                 closes_at=CLOSE + timedelta(days=1))
+    engine = app.extensions["governance.engine_immediate"]
+    member = type(people["halvard"])
+    ids = [people["halvard"].id, people["ysolde_k"].id]
+    start = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def one(member_id: int) -> None:
+        start.wait()
+        with Session(engine, expire_on_commit=False) as s:
+            try:
+                timing.approve(session=s, actor=s.get(member, member_id), charter=charter.current(s),
+                               change=s.get(TimingChange, change.id), now=when)
+                s.commit()
+                outcomes.append("applied")
+            except Conflict as exc:
+                s.rollback()
+                outcomes.append(exc.message)
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in ids]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert len(outcomes) == 2 and outcomes.count("applied") == 1, outcomes
+    assert any("applied already" in o for o in outcomes), outcomes
+    session.rollback()
+    assert [t for t in types(session, poll) if t == timing.CHANGED] == [timing.CHANGED]
+    assert fresh(session, poll.id).closes_at == CLOSE + timedelta(days=1)
