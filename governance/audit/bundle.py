@@ -54,6 +54,7 @@ __all__ = [
     "default_codecs",
     "default_tallier",
     "electorate_hash",
+    "name_notes",
     "normalize_ballots",
     "normalize_results",
     "results_hash",
@@ -392,7 +393,7 @@ def build_bundle(
     files["head.json"] = _pretty_json(head)
     if public_key_pem is not None:
         files["public_key.pem"] = public_key_pem
-    return _zip(files)
+    return _zip(files, names=name_notes(profile))
 
 
 def _pretty_json(data: Any) -> bytes:
@@ -400,20 +401,46 @@ def _pretty_json(data: Any) -> bytes:
     return (json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
 
 
-def _manifest(files: Mapping[str, bytes], version: int = FORMAT_VERSION) -> dict[str, Any]:
-    return {
+#: The ballot files and the format ``governance.tally.names.substitutions`` knows each by.
+_NAME_FORMATS = {"ballots.blt": "blt", "ballots.abif": "abif", "ballots.toi": "preflib"}
+
+
+def name_notes(profile: Any) -> dict[str, dict[str, str]]:
+    """For each ballot file, the names it shows other than as themselves (quoted, escaped, or
+    for ABIF, which cannot hold some characters, mapped with the exact names in its metadata):
+    ``{file: {name: as shown}}``, files with none left out. The manifest says so; our readers
+    read every one back to the name itself."""
+    try:
+        from governance.tally.names import substitutions
+    except ImportError:  # pragma: no cover - a verifier without the tally engine checks no formats
+        return {}
+    notes = {}
+    for filename, fmt in _NAME_FORMATS.items():
+        shown = substitutions(profile, fmt)
+        if shown:
+            notes[filename] = shown
+    return notes
+
+
+def _manifest(files: Mapping[str, bytes], version: int = FORMAT_VERSION,
+              names: Mapping[str, Mapping[str, str]] | None = None) -> dict[str, Any]:
+    manifest: dict[str, Any] = {
         "format": FORMAT,
         "version": version,
         "files": {
             name: {"sha256": sha256_hex(data), "size": len(data)} for name, data in sorted(files.items())
         },
     }
+    if names:
+        manifest["names"] = {file: dict(shown) for file, shown in sorted(names.items())}
+    return manifest
 
 
-def _zip(files: Mapping[str, bytes], version: int = FORMAT_VERSION) -> bytes:
+def _zip(files: Mapping[str, bytes], version: int = FORMAT_VERSION,
+         names: Mapping[str, Mapping[str, str]] | None = None) -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-        for name, data in [("manifest.json", _pretty_json(_manifest(files, version))), *files.items()]:
+        for name, data in [("manifest.json", _pretty_json(_manifest(files, version, names))), *files.items()]:
             info = zipfile.ZipInfo(name, date_time=_ZIP_TIME)
             info.compress_type = zipfile.ZIP_DEFLATED
             info.external_attr = 0o644 << 16

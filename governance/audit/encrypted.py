@@ -36,6 +36,7 @@ from .bundle import (
     default_codecs,
     default_tallier,
     electorate_hash,
+    name_notes,
     normalize_results,
 )
 from .canonical import AuditError, canonical_json, sha256_hex
@@ -245,7 +246,7 @@ def build_encrypted_bundle(
     files["head.json"] = _pretty_json(head)
     if public_key_pem is not None:
         files["public_key.pem"] = public_key_pem
-    return _zip(files, version=FORMAT_VERSION)
+    return _zip(files, version=FORMAT_VERSION, names=name_notes(profile))
 
 
 # === Verifying ==================================================================================

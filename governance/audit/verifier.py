@@ -35,6 +35,7 @@ from .bundle import (
     default_codecs,
     default_tallier,
     electorate_hash,
+    name_notes,
     normalize_results,
     rule_electorate_hash,
 )
@@ -191,6 +192,7 @@ class _Verifier:
         self.ballots: list[dict[str, Any]] = []
         self.entries: list[Entry] = []
         self.head: dict[str, Any] = {}
+        self.manifest: dict[str, Any] = {}
 
     def run(self) -> VerifyReport:
         """Run the checks in order, stopping at the first FAIL or ERROR."""
@@ -238,6 +240,7 @@ class _Verifier:
         manifest = self._json("manifest.json")
         if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
             raise _error(f"manifest.json does not describe a {FORMAT}")
+        self.manifest = manifest
         if manifest.get("version") != self.VERSION:
             raise _error(
                 f"bundle format version {manifest.get('version')!r} is not supported "
@@ -338,7 +341,12 @@ class _Verifier:
                 raise _fail(
                     f"{filename} holds different ballots from ballots.jsonl ({_count_diff(want, got)})"
                 )
-        return OK, ", ".join(BALLOT_FORMAT_FILES) + " agree"
+        notes = name_notes(expected)
+        if (self.manifest.get("names") or {}) != notes:
+            raise _fail("manifest.json's names do not say how the ballot files show the candidates' names "
+                        f"(they show {notes or 'every name as itself'})")
+        mapped = f"; names shown otherwise are listed in manifest.json ({', '.join(notes)})" if notes else ""
+        return OK, ", ".join(BALLOT_FORMAT_FILES) + " agree" + mapped
 
     def _check_electorate(self) -> tuple[str, str]:
         data = self._json("electorate.json")
