@@ -53,12 +53,6 @@ def voter_cookies(app: Flask, tokens: Sequence[str], *, user_agent: str) -> list
     return cookies
 
 
-#: A bare Flask app (no database, no templates, no extensions): the ceiling for a Flask view
-#: served by the same gunicorn settings, so the ballot figures can be read as a ratio of it.
-bare_app = Flask(__name__)
-
-
-@bare_app.get("/")
 def yardstick(count: int = 4000) -> float:
     """Seconds for one libsodium ristretto255 scalar multiplication (variable base)."""
     from governance.crypto import group as g
@@ -81,6 +75,12 @@ def on_every_cpu(func: Callable[[Any, list, int], list], shared: Any, items: Seq
     return [result for part in parts for result in part]
 
 
+#: A bare Flask app (no database, no templates, no extensions): the ceiling for a Flask view
+#: served by the same gunicorn settings, so the ballot figures can be read as a ratio of it.
+bare_app = Flask(__name__)
+
+
+@bare_app.get("/")
 def bare_index():
     """The smallest useful response."""
     return "ok"
