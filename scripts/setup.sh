@@ -43,7 +43,10 @@ ensure_venv() {
     want="$(cat "$ROOT/pyproject.toml" "$lock" | sha256sum | cut -d' ' -f1)"
     if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
         echo "setup: installing Python packages from ${lock#"$ROOT"/}"
-        "$VENV/bin/python" -m pip install -q --require-hashes -r "$lock"
+        # --no-deps: the lock is complete, and pip before 24 wrongly re-resolves an extra
+        # (coverage[toml] from pytest-cov) past its pin in hash-checking mode.
+        "$VENV/bin/python" -m pip install -q --no-deps --require-hashes -r "$lock"
+        "$VENV/bin/python" -m pip check >/dev/null
         "$VENV/bin/python" -m pip install -q --no-deps -e "$ROOT"
         echo "$want" > "$stamp"
     fi
