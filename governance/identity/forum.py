@@ -172,6 +172,13 @@ class Forum:
             raw = self.client.user_by_id(int(user_id))
             return evidence_from_admin(raw), raw
 
+    def locale_of(self, username: str) -> str | None:
+        """The interface language the account chose on the forum (``user.locale`` of
+        ``/u/{username}.json``), or None when it keeps the site's default."""
+        with self._call("user"):
+            value = self.client.user(quote(username, safe=""))["locale"]
+            return value if isinstance(value, str) and 0 < len(value) <= 20 else None
+
     def users_page(self, page: int, *, flag: str = "active") -> list[dict[str, Any]]:
         """One page (100 accounts, oldest first) of ``/admin/users/list/{flag}.json``."""
         with self._call("user list"):

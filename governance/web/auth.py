@@ -18,16 +18,18 @@ from flask import (
     session,
     url_for,
 )
+from flask_babel import gettext as _
+from flask_babel import refresh
 from flask_login import current_user, login_required, login_user, logout_user
 
 from ..db import get_session, write_session
-from ..errors import NotAllowed
+from ..errors import ForumUnavailable, NotAllowed, NotFound
 from ..identity import discourse, service, sessions, webhooks
 from ..identity.budget import Budget
 from ..identity.forum import Forum
 from ..identity.redirects import safe_next
 from ..models.base import utcnow
-from . import csrf
+from . import csrf, i18n
 from .ratelimit import login_address_ceiling, login_failed, login_per_account, login_per_browser
 
 bp = Blueprint("auth", __name__, url_prefix="/auth")
@@ -120,11 +122,24 @@ def sso():
         lifetime = timedelta(hours=int(current_app.config["SESSION_LIFETIME_HOURS"]))
         sessions.start(session=db, member=member, lifetime=lifetime)
         db.commit()
-    session.clear()  # a fresh session after login: nothing from before carries over
+    # A fresh session after login: nothing from before carries over but the language chosen.
+    i18n.keep_choice_across(session.clear)
     session.permanent = True
     login_user(member)
-    flash(f"Welcome, {member.name or member.username}.", "success")
+    if (language := forum_language(member.username)) is not None:
+        session[i18n.FORUM] = language
+        refresh()  # this request's language was chosen before the session knew it
+    flash(_("Welcome, %(name)s.", name=member.name or member.username), "success")
     return redirect(safe_next(next_path))
+
+
+def forum_language(username: str) -> str | None:
+    """The shipped language of the member's forum locale, or None (site default, or the forum
+    could not say in time: the login goes on, in the browser's language)."""
+    try:
+        return i18n.supported(forum().locale_of(username))
+    except (ForumUnavailable, NotFound):
+        return None
 
 
 @bp.post("/logout")
