@@ -75,6 +75,7 @@ WORDS = {
     "accepted": lazy_gettext("accepted"), "refused": lazy_gettext("refused"),
     "changed": lazy_gettext("changed"), "inserted": lazy_gettext("inserted"), "removed": lazy_gettext("removed"),
     "moved": lazy_gettext("moved"), "unchanged": lazy_gettext("unchanged"),
+    "yes": lazy_gettext("yes"), "no": lazy_gettext("no"),
 }
 
 
