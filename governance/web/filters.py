@@ -83,6 +83,8 @@ def _noun_forms(noun: str, number: int) -> str | None:
     """``number`` with ``noun`` in the page's language, for the nouns pages count."""
     forms = {
         "day": lambda: ngettext("%(num)s day", "%(num)s days", number),
+        "hour": lambda: ngettext("%(num)s hour", "%(num)s hours", number),
+        "minute": lambda: ngettext("%(num)s minute", "%(num)s minutes", number),
         "seat": lambda: ngettext("%(num)s seat", "%(num)s seats", number),
         "ballot": lambda: ngettext("%(num)s ballot", "%(num)s ballots", number),
         "more ballot": lambda: ngettext("%(num)s more ballot", "%(num)s more ballots", number),

@@ -76,12 +76,50 @@ WORDS = {
     "changed": lazy_gettext("changed"), "inserted": lazy_gettext("inserted"), "removed": lazy_gettext("removed"),
     "moved": lazy_gettext("moved"), "unchanged": lazy_gettext("unchanged"),
     "yes": lazy_gettext("yes"), "no": lazy_gettext("no"),
+    "detail": lazy_gettext("detail"), "revision": lazy_gettext("revision"),
 }
 
 
 def word(key: object) -> str:
     """A kind or status key as the page's language says it (an unknown key as it is)."""
     return str(WORDS.get(key, key)) if isinstance(key, str) else str(key)
+
+
+def translate(message: object) -> str:
+    """A service's message in the page's language: a ``copy.Message`` by its msgid, with its
+    counts, dates and nested messages said in that language too; any other text as it is (or by
+    the catalogue, when it is one of its msgids)."""
+    from .. import copy
+
+    if isinstance(message, copy.Counted):
+        from .filters import plural
+
+        return plural(message.count, message.noun, message.plural_form)
+    if isinstance(message, copy.Day):
+        if current_language() == "en":
+            return str(message)
+        from babel.dates import format_date
+
+        return format_date(message.moment, gettext("d MMMM y"), locale=current_language())
+    if isinstance(message, copy.Message):
+        params = {key: translate(value) if isinstance(value, str) else value for key, value in message.params.items()}
+        return gettext(message.msgid, **params) if params else gettext(message.msgid)
+    return str(message) if message is not None else ""
+
+
+def method_names() -> dict[str, str]:
+    """The counting methods' names in the page's language."""
+    from ..polls.methods import METHOD_NAMES
+
+    return {key: gettext(name) for key, name in METHOD_NAMES.items()}
+
+
+def unranked_meaning(method: str) -> str:
+    """What leaving an option unranked means under ``method``, in the page's language."""
+    from ..polls.methods import UNRANKED_MEANING
+
+    text = UNRANKED_MEANING.get(method, "")
+    return gettext(text) if text else ""
 
 
 def kind_name(kind: str) -> str:
@@ -117,3 +155,5 @@ def init_app(app: Flask) -> None:
     app.add_template_global(lambda: [(code, NAMES[code]) for code in LANGUAGES], "languages")
     app.add_template_filter(count, "count")
     app.add_template_filter(word, "word")
+    app.add_template_filter(translate, "translate")
+    app.add_template_global(lambda rule: rule.describe(translate), "describe_rule")

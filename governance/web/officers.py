@@ -21,14 +21,29 @@ from ..models import PollOption
 from ..polls import certification, exceptions, reminders, service
 from ..polls import charter as charters
 from ..polls import rules as poll_rules
-from ..polls.methods import METHOD_NAMES
+from . import i18n
 from .polls import bp, now
 
 
 @bp.app_template_global("closes_in")
 def closes_in(closes_at) -> str:
-    """"2 days 4 hours" until ``closes_at`` on the app's clock ("" once it has passed)."""
-    return reminders.closes_in(closes_at, now())
+    """"2 days 4 hours" until ``closes_at`` on the app's clock ("" once it has passed), in the
+    page's language."""
+    text = reminders.closes_in(closes_at, now())
+    if not text or i18n.current_language() == "en":
+        return text
+    from flask_babel import gettext
+
+    from .filters import plural
+
+    left = int((closes_at - now()).total_seconds())
+    days, rest = divmod(left, 86400)
+    hours, minutes = rest // 3600, rest % 3600 // 60
+    if days:
+        return plural(days, "day") + (f" {plural(hours, 'hour')}" if hours else "")
+    if hours:
+        return plural(hours, "hour") + (f" {plural(minutes, 'minute')}" if minutes else "")
+    return plural(minutes, "minute") if minutes else gettext("less than a minute")
 
 
 def _visible_poll(poll_id: int):
@@ -178,7 +193,7 @@ def certify_page(poll_id: int):
     ballots = len(service_ballots(db, poll))
     db.commit()
     return render_template("polls/certify.html", poll=poll, result=result, row=row, ballots=ballots,
-                           methods=METHOD_NAMES, candidates=result.get("candidates", []))
+                           methods=i18n.method_names(), candidates=result.get("candidates", []))
 
 
 def service_ballots(db, poll) -> list:

@@ -19,6 +19,7 @@ from .. import copy
 from ..models import Participation, Poll
 from ..polls import service
 from .filters import figure, percent, plural
+from .i18n import translate
 
 FAR_FUTURE = datetime.max.replace(tzinfo=UTC)
 
@@ -68,6 +69,10 @@ class Turnout:
                  missing=plural(missing, "more ballot"))
 
 
+def _reasons(verdict) -> str:
+    return copy.sentence("; ".join(translate(reason) for reason in verdict.reasons))
+
+
 def sort_for_lists(groups: dict[str, list[Poll]]) -> dict[str, list[Poll]]:
     """Open polls closing soonest first, upcoming ones opening soonest first; results newest first."""
     groups = dict(groups)
@@ -102,11 +107,11 @@ def marks(db: Session, polls: list[Poll], now: datetime) -> dict[int, Mark]:
                 continue
             verdict = service.eligibility(db, poll, current_user)
             out[poll.id] = (Mark("can-vote", _("You can vote")) if verdict.ok else
-                            Mark("cannot-vote", _("You cannot vote"), copy.sentence("; ".join(verdict.reasons))))
+                            Mark("cannot-vote", _("You cannot vote"), _reasons(verdict)))
         elif poll.status in ("scheduled", "nominations"):
             verdict = service.eligibility_now(poll, current_user, now)
             out[poll.id] = (Mark("can-vote", _("You will be able to vote")) if verdict.ok else
-                            Mark("cannot-vote", _("You cannot vote"), copy.sentence("; ".join(verdict.reasons))))
+                            Mark("cannot-vote", _("You cannot vote"), _reasons(verdict)))
         elif poll.status in ("closed", "published"):
             out[poll.id] = Mark("voted", _("You voted")) if poll.id in voted else Mark("did-not-vote", _("You did not vote"))
     return out

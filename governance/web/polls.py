@@ -22,7 +22,8 @@ from ..models import Member
 from ..polls import ballots as ballot_forms
 from ..polls import chart, clock, counting, service, trustees, voting
 from ..polls import charter as charters
-from ..polls.methods import KIND_METHODS, METHOD_NAMES
+from ..polls.methods import KIND_METHODS
+from . import i18n
 from .filters import display_zone, local_time
 
 bp = Blueprint("polls", __name__, url_prefix="/polls")
@@ -70,7 +71,7 @@ def index():
     shown = [p for group in groups.values() for p in group]
     marks, turnouts = poll_lists.marks(db, shown, now()), poll_lists.turnouts(db, shown)
     db.commit()
-    return render_template("polls/index.html", groups=groups, can_create=bool(mine), methods=METHOD_NAMES,
+    return render_template("polls/index.html", groups=groups, can_create=bool(mine), methods=i18n.method_names(),
                            marks=marks, turnouts=turnouts)
 
 
@@ -96,7 +97,7 @@ def _poll_context(db, poll, charter) -> dict:
     body = charters.body(charter, poll.body)
     ctx = {
         "poll": poll, "body": body, "options": service.options(db, poll), "turnout": service.turnout(db, poll),
-        "rule": Rule.from_dict(poll.eligibility or {}), "methods": METHOD_NAMES,
+        "rule": Rule.from_dict(poll.eligibility or {}), "methods": i18n.method_names(),
         "may_manage": charters.may_manage(charter, poll.body, current_user),
         "nominations": service.nominations(db, poll) if poll.kind == "election" else [],
         "eligibility": None, "voted": False, "my_tracker": None, "my_nomination": None, "now": now(),
@@ -212,7 +213,7 @@ def _form_page(template: str, *, charter, status: int = 200, errors=None, form=N
     field_errors: dict[str, list[str]] = {}
     for name, message in errors or []:
         field_errors.setdefault(name, []).append(message)
-    return render_template(template, bodies=_managed(charter), kind_methods=KIND_METHODS, methods=METHOD_NAMES,
+    return render_template(template, bodies=_managed(charter), kind_methods=KIND_METHODS, methods=i18n.method_names(),
                            errors=errors or [], field_errors=field_errors, form=form or {}, poll=poll,
                            source=source, zone=display_zone().key), status
 
@@ -306,7 +307,6 @@ def clone(poll_id: int):
 @login_required
 def preview(poll_id: int):
     """The ballot as a voter will see it, for the poll's managers before it opens (nothing can be cast)."""
-    from ..polls.methods import UNRANKED_MEANING
 
     db = get_session()
     poll = _poll(poll_id)
@@ -317,8 +317,8 @@ def preview(poll_id: int):
     if poll.kind == "election":
         options = [n for n in service.nominations(db, poll, include_withdrawn=False)]
     db.commit()
-    return render_template("polls/preview.html", poll=poll, options=options, methods=METHOD_NAMES,
-                           unranked=UNRANKED_MEANING.get(poll.method, ""), rule=Rule.from_dict(poll.eligibility or {}))
+    return render_template("polls/preview.html", poll=poll, options=options, methods=i18n.method_names(),
+                           unranked=i18n.unranked_meaning(poll.method), rule=Rule.from_dict(poll.eligibility or {}))
 
 
 @bp.route("/<int:poll_id>/schedule", methods=["GET", "POST"])
@@ -484,7 +484,7 @@ def results(poll_id: int):
     if not pairwise and poll.kind == "election" and candidates:
         pairwise = explain.pairwise_of(candidates, [d["ranking"] for d in counting.counted_ballots(db, poll)])
     return render_template("polls/results.html", poll=poll, result=result, chart_svg=svg, voters=voters,
-                           ballots_count=ballots_count, invalid=invalid, methods=METHOD_NAMES,
+                           ballots_count=ballots_count, invalid=invalid, methods=i18n.method_names(),
                            candidates=candidates, display=display, pairwise=pairwise,
                            story=explain.explain(result, kind=poll.kind, method=poll.method, display=display,
                                                  bar={"threshold": poll.threshold, "quorum": poll.quorum,

@@ -27,7 +27,8 @@ from ..identity import freshness
 from ..polls import ballots as ballot_forms
 from ..polls import service, voting
 from ..polls.keys import vote_limit_key
-from ..polls.methods import EQUAL_RANKS, METHOD_NAMES, UNRANKED_MEANING
+from ..polls.methods import EQUAL_RANKS
+from . import i18n
 from .auth import forum as page_forum
 from .polls import bp, now
 from .ratelimit import limited, spend
@@ -63,11 +64,11 @@ def _ballot_page(db, box, *, status: int = 200, errors=None, submitted=None):
     credential = voting.credential(box, current_user, secret=_secret())
     return render_template(
         "polls/ballot.html", poll=poll, options=[by_id[r.id] for r in ordered], ranks=ranks, choice=choice,
-        errors=errors or [], unranked_meaning=UNRANKED_MEANING.get(poll.method, ""),
+        errors=errors or [], unranked_meaning=i18n.unranked_meaning(poll.method),
         equal_ranks=poll.method in EQUAL_RANKS, statements=statements,
         current_tracker=voting.my_tracker(db, box, current_user, secret=_secret()),
         params_json=json.dumps(box.params.to_dict(), sort_keys=True, separators=(",", ":")),
-        credential=credential, form_nonce=secrets.token_hex(16), methods=METHOD_NAMES,
+        credential=credential, form_nonce=secrets.token_hex(16), methods=i18n.method_names(),
         format_tracker=ballot_forms.format_tracker), status
 
 
@@ -186,7 +187,7 @@ def _review_page(db, box, ranking):
                            unranked=[o.label for o in options if o.label not in ranked],
                            fields=[(k, v) for k, v in request.form.items(multi=True)
                                    if k.startswith("rank-") or k in ("choice", "receipt", "nonce", "poll")],
-                           methods=METHOD_NAMES)
+                           methods=i18n.method_names())
 
 
 # === Receipts and the bulletin board ============================================================

@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[2]
 CATALOGUES = ROOT / "governance" / "translations"
 PO = CATALOGUES / "de" / "LC_MESSAGES" / "messages.po"
 MO = CATALOGUES / "de" / "LC_MESSAGES" / "messages.mo"
-KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "lazy_gettext": None, "_l": None,
+KEYWORDS = {"_": None, "N_": None, "Message": None, "gettext": None, "ngettext": (1, 2), "lazy_gettext": None, "_l": None,
             "lazy_ngettext": (1, 2)}
 _PLACEHOLDER = re.compile(r"%\((\w+)\)[sdif]")
 
