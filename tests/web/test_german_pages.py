@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlmodel import select
 
-from governance.models import Member, Poll, PollOption
+from governance.models import AuditEntry, Member, Poll, PollOption
 from governance.polls import charter, service
 from tests.conftest import cast_ranking, login, sync_member
 from tests.polls.test_lifecycle import CLOSE, OPEN, committee  # noqa: F401  (a fixture)
@@ -96,6 +96,7 @@ def site_data(session) -> set[str]:
     out |= {o.label for o in session.exec(select(PollOption)).all()}
     out |= {m.username for m in session.exec(select(Member)).all()}
     out |= {m.name for m in session.exec(select(Member)).all() if m.name}
+    out |= {row.type for row in session.exec(select(AuditEntry)).all()}  # event types are identifiers
     out |= {"Which", "name", "Roadmap"}  # the poll's Markdown description; the roadmap's title
     return out
 
@@ -123,14 +124,19 @@ def german(forum_app, web, session, committee, forum):  # noqa: F811
     web.get(f"/polls/{current.id}")  # the clock opens it
     session.rollback()
     member = sync_member(session, forum, "marlow_p")
+    receipt = cast_ranking(forum_app, session, current.id, member, [["Ash"], ["Birch"]],
+                           CLOSE + timedelta(hours=2))
+    session.commit()
+    web.receipt_path = f"/polls/{current.id}/receipt/{receipt.tracker}"
     login(forum_app, web, member)
     web.environ_base["HTTP_ACCEPT_LANGUAGE"] = "de-AT,de;q=0.9"
     return web, current, published
 
 
-def pages(current, published):
+def pages(client, current, published):
     return ["/", "/polls/", f"/polls/{current.id}", f"/polls/{current.id}/ballot", f"/polls/{published.id}",
-            f"/polls/{published.id}/results", "/documents/", "/charter/", "/audit/", "/audit/head",
+            f"/polls/{published.id}/results", f"/polls/{published.id}/board", f"/polls/{published.id}/ballots",
+            client.receipt_path, f"/polls/{current.id}/board", "/polls/reminders", "/documents/", "/charter/", "/audit/", "/audit/head",
             "/audit/tracker", "/audit/entries/1"]
 
 
@@ -138,7 +144,7 @@ def test_the_main_pages_hold_no_english_for_a_german_reader(german, session):
     client, current, published = german
     data = site_data(session)
     left = {}
-    for path in pages(current, published):
+    for path in pages(client, current, published):
         response = client.get(path)
         assert response.status_code == 200, path
         html = response.get_data(as_text=True)
