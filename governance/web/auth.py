@@ -47,7 +47,7 @@ def only_top_level_navigation():
     """
     dest = request.headers.get("Sec-Fetch-Dest")
     if dest is not None and dest not in ("document", "empty"):
-        abort(400, description="Log in by following a link, not from an embedded resource.")
+        abort(400, description=_("Log in by following a link, not from an embedded resource."))
 
 
 def return_url() -> str:
@@ -106,6 +106,7 @@ def sso():
         login_failed()  # complete_login below refuses it with the reason
     else:
         login_per_account(account)
+    first_login = account is not None and not service.is_known(get_session(), account)
     # The writes take the write lock when they start (BEGIN IMMEDIATE on SQLite), so of two
     # callbacks racing with one nonce the second waits, finds it spent and gets a 400, not a 500.
     with write_session() as db:
@@ -126,7 +127,7 @@ def sso():
     i18n.keep_choice_across(session.clear)
     session.permanent = True
     login_user(member)
-    if (language := forum_language(member.username)) is not None:
+    if first_login and member.stale_since is None and (language := forum_language(member.username)) is not None:
         session[i18n.FORUM] = language
         refresh()  # this request's language was chosen before the session knew it
     flash(_("Welcome, %(name)s.", name=member.name or member.username), "success")
@@ -135,9 +136,18 @@ def sso():
 
 def forum_language(username: str) -> str | None:
     """The shipped language of the member's forum locale, or None (site default, or the forum
-    could not say in time: the login goes on, in the browser's language)."""
+    could not say within a second: the login goes on, in the browser's language).
+
+    Asked at a member's first login here only (the login that reads their record from the API
+    anyway), and not when the forum already failed that login: a known member logs in without any
+    API call, so that logins never spend the forum API budget that ballots' freshness checks need.
+    Discourse's signed login answer does not carry the locale, and it is not stored here."""
+    config = current_app.config
+    budget = Budget(current_app.extensions["governance.engine_counters"],
+                    limit_per_minute=int(config.get("DISCOURSE_API_LIMIT", 60)))
+    quick = Forum.from_config(config, max_wait=0.0, timeout=(1.0, 1.0), budget=budget)
     try:
-        return i18n.supported(forum().locale_of(username))
+        return i18n.supported(quick.locale_of(username))
     except (ForumUnavailable, NotFound):
         return None
 

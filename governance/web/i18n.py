@@ -104,6 +104,8 @@ def translate(message: object) -> str:
     if isinstance(message, copy.Message):
         params = {key: translate(value) if isinstance(value, str) else value for key, value in message.params.items()}
         return gettext(message.msgid, **params) if params else gettext(message.msgid)
+    if isinstance(message, str) and message:
+        return gettext(message)  # a msgid marked where it was written (N_), or the text as it is
     return str(message) if message is not None else ""
 
 

@@ -12,9 +12,10 @@ import re
 from datetime import UTC, datetime
 
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from ..copy import plural
+from ..copy import N_, Message, plural
 from ..db import get_session
 from ..errors import InvalidInput, NotAllowed
 from ..identity.eligibility import Rule
@@ -197,15 +198,15 @@ def _time_problems(data: service.PollInput) -> list[tuple[str, str]]:
     problems: list[tuple[str, str]] = []
     if data.opens_at and data.closes_at:
         if data.closes_at <= data.opens_at:
-            problems.append(("closes_at", "voting must close after it opens"))
+            problems.append(("closes_at", N_("voting must close after it opens")))
         elif (data.closes_at - data.opens_at).total_seconds() < MIN_VOTING * 3600:
-            problems.append(("closes_at", "voting must stay open for at least an hour"))
+            problems.append(("closes_at", N_("voting must stay open for at least an hour")))
     if data.kind == "election":
         start, end = data.nominations_open_at, data.nominations_close_at
         if start and end and end <= start:
-            problems.append(("nominations_close_at", "nominations must close after they open"))
+            problems.append(("nominations_close_at", N_("nominations must close after they open")))
         if end and data.opens_at and end > data.opens_at:
-            problems.append(("nominations_close_at", "nominations must close no later than voting opens"))
+            problems.append(("nominations_close_at", N_("nominations must close no later than voting opens")))
     return problems
 
 
@@ -226,7 +227,7 @@ def create():
     charter = charters.current(db)
     db.commit()
     if not _managed(charter):
-        raise NotAllowed("Only members of a body's managing groups (the charter names them) may create polls.")
+        raise NotAllowed(N_("Only members of a body's managing groups (the charter names them) may create polls."))
     if request.method == "GET":
         return _form_page("polls/form.html", charter=charter)
     try:
@@ -236,7 +237,7 @@ def create():
         db.rollback()
         return _form_page("polls/form.html", charter=charter, status=400, errors=exc.reasons, form=request.form)
     db.commit()
-    flash("Draft saved. Check it, then schedule it; a scheduled poll can no longer change.", "success")
+    flash(_("Draft saved. Check it, then schedule it; a scheduled poll can no longer change."), "success")
     return redirect(url_for("polls.show", poll_id=poll.id))
 
 
@@ -248,7 +249,7 @@ def edit(poll_id: int):
     poll = _poll(poll_id)
     charter = charters.current(db)
     if not charters.may_manage(charter, poll.body, current_user):
-        raise NotAllowed("You may not edit this poll.")
+        raise NotAllowed(N_("You may not edit this poll."))
     if request.method == "GET":
         form = _form_of(db, poll)
         db.commit()
@@ -260,7 +261,7 @@ def edit(poll_id: int):
         return _form_page("polls/form.html", charter=charter, status=400, errors=exc.reasons, form=request.form,
                           poll=poll)
     db.commit()
-    flash("Draft updated.", "success")
+    flash(_("Draft updated."), "success")
     return redirect(url_for("polls.show", poll_id=poll.id))
 
 
@@ -296,7 +297,7 @@ def clone(poll_id: int):
     poll = _poll(poll_id)
     charter = charters.current(db)
     if not charters.may_manage(charter, poll.body, current_user):
-        raise NotAllowed("Only the managers of this poll's body may copy it into a new draft.")
+        raise NotAllowed(N_("Only the managers of this poll's body may copy it into a new draft."))
     form = _form_of(db, poll, times=False)
     form["title"] = f"Copy of {poll.title}"[:service.MAX_TITLE]
     db.commit()
@@ -312,7 +313,7 @@ def preview(poll_id: int):
     poll = _poll(poll_id)
     charter = charters.current(db)
     if not charters.may_manage(charter, poll.body, current_user):
-        raise NotAllowed("Only the managers of this poll's body may preview its ballot.")
+        raise NotAllowed(N_("Only the managers of this poll's body may preview its ballot."))
     options = service.options(db, poll)
     if poll.kind == "election":
         options = [n for n in service.nominations(db, poll, include_withdrawn=False)]
@@ -335,7 +336,7 @@ def schedule(poll_id: int):
     poll = _poll(poll_id)
     charter = charters.current(db)
     if not charters.may_manage(charter, poll.body, current_user):
-        raise NotAllowed("You may not schedule this poll.")
+        raise NotAllowed(N_("You may not schedule this poll."))
     if request.method == "GET":
         problems = service.schedule_problems(db, poll, now()) if poll.status == "draft" else []
         body = charters.body(charter, poll.body)
@@ -355,10 +356,10 @@ def schedule(poll_id: int):
         change = approvals.request_schedule(session=db, actor=current_user, charter=charter, poll=poll, now=now())
     except InvalidInput as exc:
         db.rollback()
-        flash("Nothing was asked: " + exc.message, "error")
+        flash(_("Nothing was asked: %(reason)s", reason=i18n.translate(exc.message)), "error")
         return redirect(url_for("polls.schedule", poll_id=poll.id), 303)
     db.commit()
-    flash("Scheduling asked for: a second manager must approve it, and the forum is told first.", "success")
+    flash(_("Scheduling asked for: a second manager must approve it, and the forum is told first."), "success")
     return redirect(url_for("charter.change", change_id=change.id))
 
 
@@ -375,7 +376,7 @@ def cancel(poll_id: int):
     charter = charters.current(db)
     if request.method == "GET":
         if not charters.may_manage(charter, poll.body, current_user):
-            raise NotAllowed("You may not cancel this poll.")
+            raise NotAllowed(N_("You may not cancel this poll."))
         turnout = service.turnout(db, poll)
         db.commit()
         what = [f"Poll #{poll.id} is cancelled for good; it can never open or be counted."]
@@ -390,7 +391,7 @@ def cancel(poll_id: int):
     service.cancel(session=db, actor=current_user, charter=charter, poll=poll,
                    reason=request.form.get("reason", ""), committee_group=current_app.config["COMMITTEE_GROUP"])
     db.commit()
-    flash("Poll cancelled.", "info")
+    flash(_("Poll cancelled."), "info")
     return redirect(url_for("polls.show", poll_id=poll.id))
 
 
@@ -408,13 +409,14 @@ def nominate(poll_id: int):
 
     nominee = db.exec(select(Member).where(Member.username == username)).first()
     if nominee is None:
-        raise InvalidInput([("username", f"{username} has not logged in here yet; they must log in once first")])
+        raise InvalidInput([("username", Message('%(username)s has not logged in here yet; they must log in once first', username=username))])
     service.nominate(session=db, actor=current_user, poll=poll, nominee=nominee,
                      statement=request.form.get("statement", ""), conflicts=request.form.get("conflicts", ""),
                      now=now(), affiliation=_affiliation(request.form))
     db.commit()
-    flash("Nomination recorded." if nominee.id == current_user.id else
-          f"{nominee.username} is nominated; they must accept before nominations close.", "success")
+    flash(_("Nomination recorded.") if nominee.id == current_user.id else
+          _("%(member)s is nominated; they must accept before nominations close.", member=nominee.username),
+          "success")
     return redirect(url_for("polls.show", poll_id=poll.id))
 
 
@@ -428,7 +430,7 @@ def accept(poll_id: int):
                               conflicts=request.form.get("conflicts", ""), now=now(),
                               affiliation=_affiliation(request.form))
     db.commit()
-    flash("You are standing in this election.", "success")
+    flash(_("You are standing in this election."), "success")
     return redirect(url_for("polls.show", poll_id=poll_id))
 
 
@@ -447,7 +449,7 @@ def withdraw(poll_id: int):
     db = get_session()
     service.withdraw_nomination(session=db, actor=current_user, poll=_poll(poll_id), now=now())
     db.commit()
-    flash("You have withdrawn.", "info")
+    flash(_("You have withdrawn."), "info")
     return redirect(url_for("polls.show", poll_id=poll_id))
 
 
@@ -460,7 +462,7 @@ def _published(poll_id: int):
     if poll.status != "published" or not poll.result:
         from ..errors import Conflict
 
-        raise Conflict("Results are published when the poll closes. Until then only turnout is shown.")
+        raise Conflict(N_("Results are published when the poll closes. Until then only turnout is shown."))
     return db, poll
 
 
@@ -533,7 +535,7 @@ def ballots(poll_id: int):
     if not poll.fingerprint:  # counted before ballots were encrypted: plaintext ballots with trackers
         query = ballot_forms.normalise_tracker(request.args.get("tracker", ""))
         if request.args.get("tracker") and len(query) < 8:
-            raise InvalidInput([("tracker", "a tracker has 16 letters and digits (0-9, a-f); dashes are optional")])
+            raise InvalidInput([("tracker", N_("a tracker has 16 letters and digits (0-9, a-f); dashes are optional"))])
         found = next((r for r in rows if r["tracker"] == query), None) if query else None
         return render_template("polls/legacy_ballots.html", poll=poll, rows=rows,
                                query=request.args.get("tracker", ""), found=found, searched=bool(query),

@@ -17,10 +17,12 @@ import json
 import secrets
 
 from flask import Response, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from .. import crypto
 from ..audit import export
+from ..copy import N_
 from ..db import begin_writing, get_session, reads_first
 from ..errors import InvalidInput, NotEligible, NotFound
 from ..identity import freshness
@@ -79,11 +81,11 @@ def ballot(poll_id: int):
     db = get_session()
     box = voting.ballot_box(db, poll_id)
     if box.poll.status != "open" or box.params is None:
-        flash("Voting is not open for this poll.", "info")
+        flash(_("Voting is not open for this poll."), "info")
         return redirect(url_for("polls.show", poll_id=poll_id))
     verdict = service.eligibility(db, box.poll, current_user)
     if not verdict.ok:
-        raise NotEligible("You may not vote in this poll.", list(verdict.reasons))
+        raise NotEligible(N_("You may not vote in this poll."), list(verdict.reasons))
     page = _ballot_page(db, box)
     db.commit()
     return page
@@ -100,7 +102,7 @@ def _submitted(box):
     if request.is_json:
         data = request.get_json(silent=True)
         if not isinstance(data, dict):
-            raise InvalidInput([("ballot", "the request must be a JSON object")])
+            raise InvalidInput([("ballot", N_("the request must be a JSON object"))])
         wants = data.get("receipt") is True
         if "ballot" in data:
             return data["ballot"], None, wants, True
@@ -111,7 +113,7 @@ def _submitted(box):
         try:
             encrypted = json.loads(form["ballot"])
         except (ValueError, RecursionError):
-            raise InvalidInput([("ballot", "the encrypted ballot is not valid JSON; nothing was recorded")]) from None
+            raise InvalidInput([("ballot", N_("the encrypted ballot is not valid JSON; nothing was recorded"))]) from None
         return encrypted, None, wants, True
     ranking = ballot_forms.parse_form(method=poll.method, options=box.options, form=form.to_dict(flat=False))
     return None, ranking, wants, form.get("confirm") == "yes"
@@ -131,7 +133,7 @@ def cast(poll_id: int):
     box = voting.ballot_box(db, poll_id)
     poll = box.poll
     if request.form.get("poll") not in (None, str(poll.id)):
-        raise InvalidInput([("poll", "this ballot was filled in for another poll; nothing was recorded")])
+        raise InvalidInput([("poll", N_("this ballot was filled in for another poll; nothing was recorded"))])
     if poll.status != "open" or box.params is None:
         from ..errors import VotingClosed
 
@@ -172,9 +174,9 @@ def cast(poll_id: int):
         return {"tracker": receipt.tracker, "replaced": receipt.replaced, "already": receipt.already,
                 "seq": receipt.seq, "entry_hash": receipt.entry_hash, "signature": receipt.signature}, 201
     if receipt.already:
-        flash("This ballot was already recorded; nothing changed.", "info")
+        flash(_("This ballot was already recorded; nothing changed."), "info")
     elif receipt.replaced:
-        flash("Your new ballot replaces your earlier one.", "success")
+        flash(_("Your new ballot replaces your earlier one."), "success")
     return redirect(url_for("polls.receipt", poll_id=poll.id, tracker=receipt.tracker), code=303)
 
 

@@ -194,3 +194,23 @@ def test_the_scan_finds_a_marked_string_whose_translation_is_missing(german, ses
         monkeypatch.delitem(catalogue._catalog, "Your vote")
     page = client.get(f"/polls/{current.id}").get_data(as_text=True)
     assert "Your vote" in english_left(page, data)
+
+
+@pytest.mark.parametrize(("path", "status"), [("/polls/99999", 404), ("/no/such/page", 404),
+                                              ("/language?lang=xx", 400)])
+def test_error_pages_speak_german(german, session, path, status):
+    client, *_ = german
+    response = client.get(path)
+    assert response.status_code == status
+    html = response.get_data(as_text=True)
+    assert '<html lang="de">' in html and "Zurück zur Startseite" in html
+    assert english_left(html, site_data(session)) == []
+
+
+def test_a_refused_form_says_why_in_german(german, session):
+    client, current, _published = german
+    response = client.post(f"/polls/{current.id}/ballot", data={"poll": str(current.id)})  # no CSRF token
+    assert response.status_code == 400
+    html = response.get_data(as_text=True)
+    assert "Das Formular konnte nicht angenommen werden (Das CSRF-Token fehlt.)" in html
+    assert english_left(html, site_data(session)) == []
