@@ -17,6 +17,7 @@ from typing import Any
 from sqlmodel import Session, select
 
 from ..audit import log
+from ..catalogue import texts
 from ..copy import method_phrase, plural
 from ..identity.eligibility import Rule
 from ..models import Outbox, Poll, TreeHead
@@ -167,25 +168,31 @@ def _plan(session: Session, job: Outbox, base_url: str, category: str | None) ->
         return {"call": "reply", "head": head.id if head else None,
                 "kwargs": {"topic_id": poll.forum_topic_id, "raw": results_reply(poll, base_url, head, by)}}
     if job.kind == "receipt":
+        t = texts(job.payload.get("language"))  # the language the voter voted in
         tracker = job.payload["tracker"]
         shown = "-".join(tracker[i:i + 4] for i in range(0, len(tracker), 4))
-        raw = (f"Your encrypted ballot in **{poll.title}** was recorded.\n\nTracker: `{shown}`\n\n"
-               "Compare it with the tracker the voting page showed you. If they differ, tell the "
-               "election officers. You can find your ballot by this tracker on the poll's bulletin board: "
-               f"{_poll_url(base_url, poll)}/board\n\n"
-               "A newer ballot replaces this one; only the last receipt counts.")
+        board = _poll_url(base_url, poll) + "/board"
+        raw = t.gettext("Your encrypted ballot in **%(title)s** was recorded.\n\nTracker: `%(tracker)s`\n\n"
+                        "Compare it with the tracker the voting page showed you. If they differ, tell the "
+                        "election officers. You can find your ballot by this tracker on the poll's bulletin "
+                        "board: %(url)s\n\nA newer ballot replaces this one; only the last receipt counts.",
+                        title=poll.title, tracker=shown, url=board)
         return {"call": "private_message", "kwargs": {"usernames": [job.payload["username"]],
-                                                       "title": f"Your ballot receipt: {poll.title}"[:250],
+                                                       "title": t.gettext("Your ballot receipt: %(title)s",
+                                                                          title=poll.title)[:250],
                                                        "raw": raw}}
     if job.kind == "trustee":
+        t = texts(job.payload.get("language"))
         step = job.payload.get("step")
-        doing = {"keys": "take part in the key ceremony", "mix": "mix the ballots",
-                 "decrypt": "decrypt the mixed ballots"}.get(step, step)
-        raw = (f"You are a trustee of **{poll.title}**. It is time to {doing}, with `governance-trustee` on your "
-               f"own machine. What to do, and the files to download and upload: "
-               f"{_poll_url(base_url, poll)}/trustee")
+        doing = {"keys": t.gettext("take part in the key ceremony"), "mix": t.gettext("mix the ballots"),
+                 "decrypt": t.gettext("decrypt the mixed ballots")}.get(step, step)
+        page = _poll_url(base_url, poll) + "/trustee"
+        raw = t.gettext("You are a trustee of **%(title)s**. It is time to %(doing)s, with `governance-trustee` on "
+                        "your own machine. What to do, and the files to download and upload: %(url)s",
+                        title=poll.title, doing=doing, url=page)
         return {"call": "private_message", "kwargs": {"usernames": [job.payload["username"]],
-                                                       "title": f"Trustee: {doing} for {poll.title}"[:250],
+                                                       "title": t.gettext("Trustee: %(doing)s for %(title)s",
+                                                                          doing=doing, title=poll.title)[:250],
                                                        "raw": raw}}
     return {"call": None}
 

@@ -212,7 +212,8 @@ def hour_of(moment: datetime) -> datetime:
 
 
 def cast(*, session: Session, box: BallotBox, member: Member, ballot: dict[str, Any], tracker: str,
-         credential_value: str, now: datetime, send_receipt: bool = False, evidence: Any = None) -> Receipt:
+         credential_value: str, now: datetime, send_receipt: bool = False, evidence: Any = None,
+         language: str | None = None) -> Receipt:
     """Record a checked encrypted ballot (``check`` gave its tracker); the last one before the close counts.
 
     The poll's status, closing time and link salt count only as read under the poll's shared
@@ -281,7 +282,8 @@ def cast(*, session: Session, box: BallotBox, member: Member, ballot: dict[str, 
                                           superseded=False))
     if send_receipt:
         session.add(Outbox(kind="receipt", poll_id=poll.id,
-                           payload={"poll": poll.id, "username": member.username, "tracker": tracker}))
+                           payload={"poll": poll.id, "username": member.username, "tracker": tracker,
+                                    "language": language or "en"}))  # the receipt speaks the voter's
         session.flush()
     return Receipt(tracker=tracker, replaced=bool(live), seq=entry.seq, entry_hash=entry.hash, signature=signature)
 

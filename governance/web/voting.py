@@ -163,6 +163,7 @@ def cast(poll_id: int):
         spend(db)
         receipt = voting.cast(session=db, box=box, member=member, ballot=encrypted,
                               tracker=tracker, credential_value=credential, now=now(), send_receipt=wants_receipt,
+                              language=i18n.current_language(),
                               evidence=evidence)
     except InvalidInput as exc:
         db.rollback()

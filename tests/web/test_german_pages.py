@@ -214,3 +214,33 @@ def test_a_refused_form_says_why_in_german(german, session):
     html = response.get_data(as_text=True)
     assert "Das Formular konnte nicht angenommen werden (Das CSRF-Token fehlt.)" in html
     assert english_left(html, site_data(session)) == []
+
+
+def test_a_german_voter_gets_the_receipt_message_in_german(german, session, forum, forum_app):
+    from governance.models import Outbox
+    from governance.polls import outbox
+    from tests.conftest import csrf_token, sync_member
+
+    client, current, _published = german
+    voter = sync_member(session, forum, "halvard")  # has not voted in the open poll
+    login(forum_app, client, voter)
+    page = client.get(f"/polls/{current.id}/ballot").get_data(as_text=True)
+    nonce = re.search(r'name="nonce" value="([0-9a-f]+)"', page).group(1)
+    ids = {o.label: o.id for o in session.exec(select(PollOption).where(PollOption.poll_id == current.id))}
+    cast = client.post(f"/polls/{current.id}/ballot", data={
+        "csrf_token": csrf_token(client, f"/polls/{current.id}/ballot"), "poll": str(current.id), "nonce": nonce,
+        f"rank-{ids['Birch']}": "1", "receipt": "on", "confirm": "yes"})
+    assert cast.status_code in (302, 303), cast.get_data(as_text=True)[:300]
+    session.rollback()
+    [job] = session.exec(select(Outbox).where(Outbox.kind == "receipt")).all()
+    assert job.payload["language"] == "de"
+    message = outbox.prepare(session, job.id, "http://example.test", None)["kwargs"]
+    assert message["title"] == "Quittung für deinen Stimmzettel: Pick the release name"
+    assert "Dein verschlüsselter Stimmzettel in **Pick the release name** wurde erfasst." in message["raw"]
+
+
+def test_the_clock_writes_in_english_without_a_language():
+    from governance.catalogue import texts
+
+    assert texts(None).gettext("Your ballot receipt: %(title)s", title="T") == "Your ballot receipt: T"
+    assert texts("fr").gettext("Reminders") == "Reminders" and texts("de-AT").gettext("Reminders") == "Erinnerungen"
