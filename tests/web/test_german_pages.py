@@ -31,8 +31,9 @@ VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "met
 
 
 class _Text(HTMLParser):
-    """Visible text nodes and aria-labels, outside code, scripts, the chart and what the page
-    declares English on purpose (``lang="en"``: the tally's round notes, the audit log's texts)."""
+    """Visible text nodes and aria-labels, outside code, scripts, the chart, documents' own text and
+    what the page declares English on purpose (``lang="en"``: the tally's round notes, the audit
+    log's texts)."""
 
     def __init__(self):
         super().__init__(convert_charrefs=True)
@@ -41,7 +42,10 @@ class _Text(HTMLParser):
         self.texts: list[str] = []
 
     def handle_starttag(self, tag, attrs):
-        english = tag != "html" and dict(attrs).get("lang") == "en"
+        classes = (dict(attrs).get("class") or "").split()
+        # lang="en" marks English on purpose; .document and .diff-* hold what members wrote.
+        english = (tag != "html" and dict(attrs).get("lang") == "en") or any(
+            c == "document" or c.startswith("diff-") for c in classes)
         if tag in SKIP_TAGS or english:
             self.skipping += 1
         if tag in VOID:
@@ -136,7 +140,8 @@ def german(forum_app, web, session, committee, forum):  # noqa: F811
 def pages(client, current, published):
     return ["/", "/polls/", f"/polls/{current.id}", f"/polls/{current.id}/ballot", f"/polls/{published.id}",
             f"/polls/{published.id}/results", f"/polls/{published.id}/board", f"/polls/{published.id}/ballots",
-            client.receipt_path, f"/polls/{current.id}/board", "/polls/reminders", "/documents/", "/charter/", "/audit/", "/audit/head",
+            client.receipt_path, f"/polls/{current.id}/board", "/polls/reminders", "/documents/", "/documents/roadmap",
+            "/documents/roadmap/history", "/documents/roadmap/v1", "/documents/roadmap/diff?from=1&to=1", "/charter/", "/audit/", "/audit/head",
             "/audit/tracker", "/audit/entries/1"]
 
 
