@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext
 from flask_login import current_user, login_required
 
 from ..copy import N_, Message, plural
@@ -30,27 +31,27 @@ log = logging.getLogger(__name__)
 
 #: How a changed or moved block changed, in plain words (keys from ``blocks.classify``).
 HOW_WORDS = {
-    "reworded": "its words change",
-    "extended": "text is added to the end of it",
-    "relinked": "a link in it points somewhere else",
-    "renumbered": "its number in the list changes",
-    "restyled": "its heading level, code language or table alignment changes",
-    "reordered": "it moves to another place in the text",
-    "regrouped": "it stays in order but now sits under other headings",
+    "reworded": lazy_gettext("its words change"),
+    "extended": lazy_gettext("text is added to the end of it"),
+    "relinked": lazy_gettext("a link in it points somewhere else"),
+    "renumbered": lazy_gettext("its number in the list changes"),
+    "restyled": lazy_gettext("its heading level, code language or table alignment changes"),
+    "reordered": lazy_gettext("it moves to another place in the text"),
+    "regrouped": lazy_gettext("it stays in order but now sits under other headings"),
 }
 KIND_WORDS = {
-    "heading": "heading", "paragraph": "paragraph", "list_item": "list item", "table": "table",
-    "code": "code block", "blockquote": "quote", "thematic_break": "divider",
-    "html": "raw HTML (shown as text)", "reference": "link definition", "footnote": "footnote",
+    "heading": lazy_gettext("heading"), "paragraph": lazy_gettext("paragraph"), "list_item": lazy_gettext("list item"), "table": lazy_gettext("table"),
+    "code": lazy_gettext("code block"), "blockquote": lazy_gettext("quote"), "thematic_break": lazy_gettext("divider"),
+    "html": lazy_gettext("raw HTML (shown as text)"), "reference": lazy_gettext("link definition"), "footnote": lazy_gettext("footnote"),
 }
 STATUS_WORDS = {
-    "draft": "Draft: not yet open for discussion.",
-    "discussion": "Open for discussion on the forum.",
-    "voting": "Put to a referendum.",
-    "adopted": "Adopted: it is part of the document.",
-    "rejected": "Rejected by the referendum.",
-    "conflicted": "Conflicted: the document changed under it, so it can no longer be voted on.",
-    "withdrawn": "Withdrawn by its proposer.",
+    "draft": lazy_gettext("Draft: not yet open for discussion."),
+    "discussion": lazy_gettext("Open for discussion on the forum."),
+    "voting": lazy_gettext("Put to a referendum."),
+    "adopted": lazy_gettext("Adopted: it is part of the document."),
+    "rejected": lazy_gettext("Rejected by the referendum."),
+    "conflicted": lazy_gettext("Conflicted: the document changed under it, so it can no longer be voted on."),
+    "withdrawn": lazy_gettext("Withdrawn by its proposer."),
 }
 
 

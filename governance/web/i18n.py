@@ -76,7 +76,8 @@ WORDS = {
     "changed": lazy_gettext("changed"), "inserted": lazy_gettext("inserted"), "removed": lazy_gettext("removed"),
     "moved": lazy_gettext("moved"), "unchanged": lazy_gettext("unchanged"),
     "yes": lazy_gettext("yes"), "no": lazy_gettext("no"),
-    "detail": lazy_gettext("detail"), "revision": lazy_gettext("revision"),
+    "detail": lazy_gettext("detail"), "revision": lazy_gettext("revision"), "added": lazy_gettext("added"),
+    "adopted": lazy_gettext("adopted"), "rejected": lazy_gettext("rejected"),
 }
 
 
