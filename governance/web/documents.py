@@ -15,7 +15,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext
 from flask_login import current_user, login_required
 
-from ..copy import N_, Message, plural
+from ..copy import N_, Message
 from ..db import get_session
 from ..errors import Conflict, GovernanceError, InvalidInput, NotAllowed
 from ..identity.roles import is_committee
@@ -25,6 +25,7 @@ from ..polls import charter as charters
 from ..proposals import service
 from ..proposals.diff import diff_html
 from . import i18n
+from .filters import plural
 
 bp = Blueprint("documents", __name__, url_prefix="/documents")
 log = logging.getLogger(__name__)
@@ -313,34 +314,30 @@ def _confirm(slug: str, amendment_id: int, step: str):
     back = url_for("documents.amendment", slug=slug, amendment_id=amendment_id)
     what, told, button, problems = [], [], "", []
     if step == "discussion":
-        button = "Open it for discussion"
-        what = [f"Amendment #{item.id} ({item.kind}) is opened for discussion and can no longer be edited.",
-                f"It can be put to the vote after at least {plural(days, 'day')} of discussion (the charter's minimum for a "
-                f"{item.kind})."]
-        told = ["A forum topic is posted with its classification, both SHA-256 hashes and a link to the diff."]
+        button = _("Open it for discussion")
+        what = [_('Amendment #%(id)s (%(kind)s) is opened for discussion and can no longer be edited.', id=item.id, kind=item.kind),
+                _("It can be put to the vote after at least %(value)s of discussion (the charter's minimum for a %(kind)s).", value=plural(days, 'day'), kind=item.kind)]
+        told = [_("A forum topic is posted with its classification, both SHA-256 hashes and a link to the diff.")]
     elif step == "vote":
-        button = "Put it to the vote"
+        button = _("Put it to the vote")
         opened = item.topic_requested_at
         if opened is not None and _now() < opened + timedelta(days=days):
-            problems.append(f"The discussion period runs until {(opened + timedelta(days=days)):%d %B %Y %H:%M} "
-                            "UTC; it cannot be put to the vote before.")
-        what = [f"A referendum of {rule.get('voters')} opens now on the text with SHA-256 {item.sha256}, against "
-                f"version {item.base_number} (SHA-256 {item.base_sha256}); both are frozen while the vote runs.",
-                (f"It passes with yes {'more than' if terms.get('strict') else 'at least'} {terms['threshold']} of "
-                 f"the votes for or against, at least {terms['quorum']} ballots, after {plural(terms['voting_days'], 'day')}."
-                 if terms else "This kind of change is not accepted."),
+            problems.append(_('The discussion period runs until %(value)s UTC; it cannot be put to the vote before.', value=format(opened + timedelta(days=days), '%d %B %Y %H:%M')))
+        what = [_('A referendum of %(value)s opens now on the text with SHA-256 %(sha256)s, against version %(base_number)s (SHA-256 %(base_sha256)s); both are frozen while the vote runs.', value=rule.get('voters'), sha256=item.sha256, base_number=item.base_number, base_sha256=item.base_sha256),
+                (_('It passes with yes %(value)s %(value2)s of the votes for or against, at least %(value3)s ballots, after %(value4)s.', value='more than' if terms.get('strict') else 'at least', value2=terms['threshold'], value3=terms['quorum'], value4=plural(terms['voting_days'], 'day'))
+                 if terms else _("This kind of change is not accepted.")),
                 f"While it runs, no new version of {document.title} is published"
                 + (" (a publication waits)." if charters.rules(current)["open_referendum"] == "refuse"
                    else " unless the committee voids this vote with notice.")]
-        told = ["The forum gets the poll's announcement when voting opens; each step is in the audit log."]
+        told = [_("The forum gets the poll's announcement when voting opens; each step is in the audit log.")]
     elif step == "withdraw":
-        button = "Withdraw the amendment"
-        what = [f"Amendment #{item.id} is withdrawn for good."]
+        button = _("Withdraw the amendment")
+        what = [_('Amendment #%(id)s is withdrawn for good.', id=item.id)]
         if item.poll_id:
-            what.append("Its referendum is cancelled; ballots already cast lapse and are never counted.")
-        told = ["The amendment page and the public audit log say so."]
+            what.append(_("Its referendum is cancelled; ballots already cast lapse and are never counted."))
+        told = [_("The amendment page and the public audit log say so.")]
     session.commit()
-    return render_template("charter/confirm.html", title=f"{button}: amendment #{item.id} to {document.title}",
+    return render_template("charter/confirm.html", title=_('%(button)s: amendment #%(id)s to %(title)s', button=button, id=item.id, title=document.title),
                            action=request.path, back=back, button=button, what=what, told=told,
                            problems=problems, danger=step == "withdraw")
 

@@ -219,13 +219,13 @@ def certify(poll_id: int):
     if request.method == "GET":
         db.commit()
         return render_template(
-            "charter/confirm.html", title=f"Certify the count of poll #{poll.id}: {poll.title}",
+            "charter/confirm.html", title=_('Certify the count of poll #%(id)s: %(title)s', id=poll.id, title=poll.title),
             action=url_for("polls.certify", poll_id=poll.id), back=url_for("polls.certify_page", poll_id=poll.id),
-            button="Certify and publish", problems=[],
-            what=["The result, the decrypted ballots and the audit bundle are published at once, with your "
-                  "certification.", "It cannot be withdrawn."],
-            told=["The forum topic of the poll gets the results post, naming you as the certifying officer.",
-                  "Your certification is in the public audit log; the verifier checks it."])
+            button=_("Certify and publish"), problems=[],
+            what=[_("The result, the decrypted ballots and the audit bundle are published at once, with your "
+                  "certification."), _("It cannot be withdrawn.")],
+            told=[_("The forum topic of the poll gets the results post, naming you as the certifying officer."),
+                  _("Your certification is in the public audit log; the verifier checks it.")])
     certification.certify(session=db, poll=poll, officer=current_user, now=now())
     db.commit()
     flash(_("The count is certified and published."), "success")
@@ -241,13 +241,13 @@ def void_count(poll_id: int):
     if request.method == "GET":
         db.commit()
         return render_template(
-            "charter/confirm.html", title=f"Void the count of poll #{poll.id}: {poll.title}",
+            "charter/confirm.html", title=_('Void the count of poll #%(id)s: %(title)s', id=poll.id, title=poll.title),
             action=url_for("polls.void_count", poll_id=poll.id), back=url_for("polls.certify_page", poll_id=poll.id),
-            button="Void the count", danger=True, reason=True, problems=[],
-            what=["The poll is cancelled: its result and decrypted ballots are deleted unpublished.",
-                  "It cannot be undone; a new poll would have to be held."],
-            told=["Your reason is posted in the poll's forum topic and shown on its page.",
-                  "The voiding is in the public audit log."])
+            button=_("Void the count"), danger=True, reason=True, problems=[],
+            what=[_("The poll is cancelled: its result and decrypted ballots are deleted unpublished."),
+                  _("It cannot be undone; a new poll would have to be held.")],
+            told=[_("Your reason is posted in the poll's forum topic and shown on its page."),
+                  _("The voiding is in the public audit log.")])
     try:
         certification.void(session=db, poll=poll, officer=current_user, reason=request.form.get("reason", ""),
                            now=now())

@@ -15,7 +15,7 @@ from flask import Blueprint, Response, abort, current_app, flash, redirect, rend
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from ..copy import N_, Message, plural
+from ..copy import N_, Message
 from ..db import get_session
 from ..errors import InvalidInput, NotAllowed
 from ..identity.eligibility import Rule
@@ -25,7 +25,7 @@ from ..polls import chart, clock, counting, service, trustees, voting
 from ..polls import charter as charters
 from ..polls.methods import KIND_METHODS
 from . import i18n
-from .filters import display_zone, local_time
+from .filters import display_zone, local_time, plural
 
 bp = Blueprint("polls", __name__, url_prefix="/polls")
 
@@ -341,17 +341,15 @@ def schedule(poll_id: int):
         problems = service.schedule_problems(db, poll, now()) if poll.status == "draft" else []
         body = charters.body(charter, poll.body)
         db.commit()
-        return render_template("charter/confirm.html", title=f"Schedule poll #{poll.id}: {poll.title}",
+        return render_template("charter/confirm.html", title=_('Schedule poll #%(id)s: %(title)s', id=poll.id, title=poll.title),
                                action=url_for("polls.schedule", poll_id=poll.id),
-                               back=url_for("polls.show", poll_id=poll.id), button="Ask to schedule it",
+                               back=url_for("polls.show", poll_id=poll.id), button=_("Ask to schedule it"),
                                problems=problems, what=[
-                                   f"The poll's text, options, electorate rule and times are fixed; voting opens "
-                                   f"{_when(poll.opens_at)} and closes {_when(poll.closes_at)}.",
-                                   f"It is scheduled when a second manager of {body['name']} "
-                                   f"({', '.join(body['managers'])}) approves, not before.",
-                                   "Until then the draft cannot be edited; cancelling it ends the request."],
-                               told=["The forum gets a notice in plain words with a link to the poll before it "
-                                     "is scheduled.", "Each step is recorded in the public audit log."])
+                                   _("The poll's text, options, electorate rule and times are fixed; voting opens %(value)s and closes %(value2)s.", value=_when(poll.opens_at), value2=_when(poll.closes_at)),
+                                   _('It is scheduled when a second manager of %(value)s (%(value2)s) approves, not before.', value=body['name'], value2=', '.join(body['managers'])),
+                                   _("Until then the draft cannot be edited; cancelling it ends the request.")],
+                               told=[_("The forum gets a notice in plain words with a link to the poll before it "
+                                     "is scheduled."), _("Each step is recorded in the public audit log.")])
     try:
         change = approvals.request_schedule(session=db, actor=current_user, charter=charter, poll=poll, now=now())
     except InvalidInput as exc:
@@ -379,15 +377,14 @@ def cancel(poll_id: int):
             raise NotAllowed(N_("You may not cancel this poll."))
         turnout = service.turnout(db, poll)
         db.commit()
-        what = [f"Poll #{poll.id} is cancelled for good; it can never open or be counted."]
+        what = [_('Poll #%(id)s is cancelled for good; it can never open or be counted.', id=poll.id)]
         if poll.status == "open":
-            what.append(f"Voting is open: the {plural(turnout, 'ballot')} cast so far lapse, are never counted and their "
-                        "links to voters are destroyed. Only the steering committee may do this.")
-        return render_template("charter/confirm.html", title=f"Cancel poll #{poll.id}: {poll.title}",
+            what.append(_('Voting is open: the %(value)s cast so far lapse, are never counted and their links to voters are destroyed. Only the steering committee may do this.', value=plural(turnout, 'ballot')))
+        return render_template("charter/confirm.html", title=_('Cancel poll #%(id)s: %(title)s', id=poll.id, title=poll.title),
                                action=url_for("polls.cancel", poll_id=poll.id),
-                               back=url_for("polls.show", poll_id=poll.id), button="Cancel the poll",
+                               back=url_for("polls.show", poll_id=poll.id), button=_("Cancel the poll"),
                                danger=True, reason=True, what=what,
-                               told=["The reason is shown on the poll's page and recorded in the public audit log."])
+                               told=[_("The reason is shown on the poll's page and recorded in the public audit log.")])
     service.cancel(session=db, actor=current_user, charter=charter, poll=poll,
                    reason=request.form.get("reason", ""), committee_group=current_app.config["COMMITTEE_GROUP"])
     db.commit()
