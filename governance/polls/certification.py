@@ -31,6 +31,7 @@ from sqlalchemy import delete
 from sqlmodel import Session, select
 
 from ..audit import log
+from ..catalogue import texts
 from ..copy import N_, Message, plural
 from ..errors import Conflict, InvalidInput, NotAllowed, NotFound
 from ..models import Certification, DecodedBallot, Member, Outbox, Poll, PollOption
@@ -193,14 +194,21 @@ def notice(session: Session, job: Outbox, base_url: str) -> dict[str, Any] | Non
     url = f"{base_url.rstrip('/')}/polls/{poll.id}"
     stage = job.payload.get("stage")
     officers = ", ".join(poll_rules.officers(poll.rules or {}))
+    t = texts(job.payload.get("language"))  # a public reply: English unless the job names a language
     if stage == "counted":
-        by = f" by {row.due_at.strftime('%d %B %Y %H:%M UTC')}" if row.due_at else ""
-        raw = (f"The ballots of **{poll.title}** are counted. The charter requires the election officers "
-               f"({officers}) to certify the count before it is published{by}; until then the result is not "
-               f"public. {url}")
+        due = row.due_at.strftime("%d %B %Y %H:%M UTC") if row.due_at else ""
+        raw = (t.gettext("The ballots of **%(title)s** are counted. The charter requires the election officers "
+                         "(%(officers)s) to certify the count before it is published by %(due)s; until then the "
+                         "result is not public. %(url)s", title=poll.title, officers=officers, due=due, url=url)
+               if due else
+               t.gettext("The ballots of **%(title)s** are counted. The charter requires the election officers "
+                         "(%(officers)s) to certify the count before it is published; until then the result is not "
+                         "public. %(url)s", title=poll.title, officers=officers, url=url))
     elif stage == "voided":
-        raw = (f"The count of **{poll.title}** was voided by {row.officer}, an election officer, and will not be "
-               f"published. Their reason: {row.reason}\n\n{url}")
+        raw = t.gettext("The count of **%(title)s** was voided by %(officer)s, an election officer, and will not be "
+                        "published. Their reason: %(reason)s\n\n%(url)s", title=poll.title, officer=row.officer,
+                        reason=row.reason, url=url)
     else:
-        raw = f"The count of **{poll.title}** lapsed unpublished: {row.reason}\n\n{url}"
+        raw = t.gettext("The count of **%(title)s** lapsed unpublished: %(reason)s\n\n%(url)s", title=poll.title,
+                        reason=row.reason, url=url)
     return {"call": "reply", "kwargs": {"topic_id": poll.forum_topic_id, "raw": raw}}

@@ -33,6 +33,7 @@ from typing import Any
 from sqlmodel import Session, select
 
 from ..audit import log
+from ..catalogue import texts
 from ..copy import N_, Message, plural
 from ..errors import Conflict, InvalidInput, NotAllowed, NotEligible, NotFound
 from ..identity.eligibility import Eligibility, Evidence, Rule, check
@@ -263,17 +264,25 @@ def message(session: Session, job: Outbox, base_url: str) -> dict[str, Any]:
     row = session.get(EligibilityException, job.payload.get("exception"))
     if poll is None or row is None or row.status in ("pending", "withdrawn"):
         return {"call": None}
+    t = texts(job.payload.get("language"))  # English unless the job names the member's language
     url = f"{base_url.rstrip('/')}/polls/{poll.id}"
+    log_url = url + "/exceptions"
+    who = row.decided_by_username
     if row.status == "accepted":
-        head = (f"Your request to vote in **{poll.title}** was accepted by {row.decided_by_username}, an election "
-                f"officer. You may vote when voting opens: {url}")
+        head = t.gettext("Your request to vote in **%(title)s** was accepted by %(officer)s, an election officer. You "
+                         "may vote when voting opens: %(url)s", title=poll.title, officer=who, url=url)
     elif row.status == "refused":
-        head = f"Your request to vote in **{poll.title}** was refused by {row.decided_by_username}, an election officer."
+        head = t.gettext("Your request to vote in **%(title)s** was refused by %(officer)s, an election officer.",
+                         title=poll.title, officer=who)
     else:
-        head = f"Your request to vote in **{poll.title}** lapsed: no election officer decided it before voting opened."
-    raw = head + (f"\n\nTheir reason: {row.decision_reason}" if row.status in ("accepted", "refused") else "") + \
-        f"\n\nThe request and the decision are in the poll's public audit log: {url}/exceptions"
+        head = t.gettext("Your request to vote in **%(title)s** lapsed: no election officer decided it before voting "
+                         "opened.", title=poll.title)
+    reason = ("\n\n" + t.gettext("Their reason: %(reason)s", reason=row.decision_reason)
+              if row.status in ("accepted", "refused") else "")
+    raw = head + reason + "\n\n" + t.gettext("The request and the decision are in the poll's public audit log: "
+                                              "%(url)s", url=log_url)
     member = session.get(Member, row.member_id)
     return {"call": "private_message", "kwargs": {"usernames": [member.username if member else row.username],
-                                                   "title": f"Your eligibility exception: {poll.title}"[:250],
+                                                   "title": t.gettext("Your eligibility exception: %(title)s",
+                                                                      title=poll.title)[:250],
                                                    "raw": raw}}
