@@ -40,6 +40,7 @@ from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, select
 
 from ..audit import log
+from ..catalogue import texts
 from ..copy import N_, Message, plural
 from ..errors import Conflict, InvalidInput, NotAllowed, NotEligible, NotFound
 from ..identity.eligibility import Eligibility, Rule, check
@@ -437,12 +438,17 @@ def topic_post(session: Session, amendment_id: int, base_url: str) -> dict[str, 
     document = session.get(Document, amendment.document_id)
     url = f"{base_url.rstrip('/')}/documents/{document.slug}/amendments/{amendment.id}"
     result = amendment.classification or {}
-    lines = [f"Amendment #{amendment.id} to **{document.title}**: {amendment.title}", "",
-             f"* Against version {amendment.base_number} (SHA-256 `{amendment.base_sha256}`)",
-             f"* Classified by the platform as **{amendment.kind}**: {result.get('summary', '')}",
-             f"* Amended text SHA-256: `{amendment.sha256}`", "",
-             f"Read the amendment and its diff: {url}"]
-    return {"title": f"Amendment: {document.title}: {amendment.title}"[:250], "raw": "\n".join(lines)}
+    t = texts(None)  # a public post, in the forum's language (English)
+    lines = [t.gettext("Amendment #%(id)s to **%(document)s**: %(title)s", id=amendment.id, document=document.title,
+                       title=amendment.title), "",
+             t.gettext("* Against version %(number)s (SHA-256 `%(hash)s`)", number=amendment.base_number,
+                       hash=amendment.base_sha256),
+             t.gettext("* Classified by the platform as **%(kind)s**: %(summary)s", kind=amendment.kind,
+                       summary=result.get("summary", "")),
+             t.gettext("* Amended text SHA-256: `%(hash)s`", hash=amendment.sha256), "",
+             t.gettext("Read the amendment and its diff: %(url)s", url=url)]
+    return {"title": t.gettext("Amendment: %(document)s: %(title)s", document=document.title,
+                               title=amendment.title)[:250], "raw": "\n".join(lines)}
 
 
 def topic_posted(*, session: Session, amendment_id: int, now: datetime, topic_id: int | None = None,
