@@ -16,6 +16,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext
 
 from .filters import figure, fraction_words, percent, plural
+from .i18n import current_language
 
 #: How each tie-break rule reads in a sentence.
 HOW = {
@@ -200,7 +201,12 @@ def explain(result: dict[str, Any], *, kind: str, method: str, display: dict[str
                      round=t.get("round"), names=_names(list(t.get("tied", [])), display), purpose=purpose,
                      chosen=display.get(t.get("chosen"), t.get("chosen")), how=_how(t.get("how")))
         if t.get("detail"):
-            sentence += f" {t['detail']}"
+            if current_language() == "en":
+                sentence += f" {t['detail']}"
+            else:  # the tally's own words (a record, in English), marked as such on the page
+                from markupsafe import Markup
+
+                sentence = Markup('{} <span lang="en">{}</span>').format(sentence, t["detail"])
         ties.append(sentence)
     return {"outcome": won, "ties": ties, "others": lost}
 
