@@ -19,6 +19,7 @@ from typing import Any
 from sqlmodel import Session, select
 
 from ..audit import log
+from ..catalogue import texts
 from ..copy import method_phrase, plural
 from ..identity.eligibility import Rule
 from ..models import Outbox, Poll, TreeHead
@@ -54,39 +55,48 @@ def _poll_url(base_url: str, poll: Poll) -> str:
     return f"{base_url.rstrip('/')}/polls/{poll.id}"
 
 
-def announcement(poll: Poll, base_url: str, zone: str = "UTC") -> tuple[str, str]:
-    """Title and Markdown of a poll's announcement topic."""
+def announcement(poll: Poll, base_url: str, zone: str = "UTC", language: str | None = None) -> tuple[str, str]:
+    """Title and Markdown of a poll's announcement topic (a public post: in English unless
+    ``language`` names a shipped one)."""
+    t = texts(language)
     rule = Rule.from_dict(poll.eligibility or {})
     closes = poll.closes_at.strftime("%d %B %Y %H:%M UTC") if poll.closes_at else "—"
+    kind = method_phrase(poll.kind, METHOD_NAMES.get(poll.method, poll.method))
+    if poll.kind == "election":
+        kind += ", " + plural(poll.seats, "seat")
     lines = [
-        f"Voting is open: **{poll.title}**",
+        t.gettext("Voting is open: **%(title)s**", title=poll.title),
         "",
-        f"* Kind: {method_phrase(poll.kind, METHOD_NAMES.get(poll.method, poll.method))}"
-        + (f", {plural(poll.seats, 'seat')}" if poll.kind == "election" else ""),
-        f"* Who may vote: {rule.describe()}",
-        f"* Voting closes: {closes}",
-        f"* Tie-break seed (published at opening): `{poll.tie_seed}`",
+        t.gettext("* Kind: %(kind)s", kind=kind),
+        t.gettext("* Who may vote: %(rule)s", rule=rule.describe()),
+        t.gettext("* Voting closes: %(closes)s", closes=closes),
+        t.gettext("* Tie-break seed (published at opening): `%(seed)s`", seed=poll.tie_seed),
         "",
-        f"Vote here: {_poll_url(base_url, poll)}",
+        t.gettext("Vote here: %(url)s", url=_poll_url(base_url, poll)),
     ]
-    return f"Poll open: {poll.title}"[:250], "\n".join(lines)
+    return t.gettext("Poll open: %(title)s", title=poll.title)[:250], "\n".join(lines)
 
 
-def results_reply(poll: Poll, base_url: str, head: TreeHead | None, certified_by: str = "") -> str:
+def results_reply(poll: Poll, base_url: str, head: TreeHead | None, certified_by: str = "",
+                  language: str | None = None) -> str:
     """Markdown of the reply that announces results (with the log head, called signed only when it is)."""
+    t = texts(language)
     result = poll.result or {}
-    elected = ", ".join(result.get("elected", [])) or "no winner"
-    lines = [f"Results of **{poll.title}** are published.", "",
-             f"* {'Elected' if poll.kind == 'election' else 'Outcome'}: {elected}"]
+    elected = ", ".join(result.get("elected", [])) or t.gettext("no winner")
+    lines = [t.gettext("Results of **%(title)s** are published.", title=poll.title), "",
+             t.gettext("* Elected: %(names)s", names=elected) if poll.kind == "election"
+             else t.gettext("* Outcome: %(names)s", names=elected)]
     if certified_by:
-        lines.append(f"* Certified by {certified_by}, election officer")
+        lines.append(t.gettext("* Certified by %(officer)s, election officer", officer=certified_by))
     if result.get("tied"):
-        lines.append(f"* Unresolved tie between: {', '.join(result['tied'])}")
-    lines += [f"* Ballots hash: `{poll.ballots_hash}`", f"* Results hash: `{poll.result_hash}`", "",
-              f"Full results and the audit bundle: {_poll_url(base_url, poll)}/results"]
+        lines.append(t.gettext("* Unresolved tie between: %(names)s", names=", ".join(result["tied"])))
+    full = _poll_url(base_url, poll) + "/results"
+    lines += [t.gettext("* Ballots hash: `%(hash)s`", hash=poll.ballots_hash),
+              t.gettext("* Results hash: `%(hash)s`", hash=poll.result_hash), "",
+              t.gettext("Full results and the audit bundle: %(url)s", url=full)]
     if head is not None:
-        lines += ["", "Audit log head at the close" + ("" if head.signature else
-                                                      " (unsigned: this site has no signing key)") + ":", "", "```json",
+        lines += ["", t.gettext("Audit log head at the close:") if head.signature else
+                  t.gettext("Audit log head at the close (unsigned: this site has no signing key):"), "", "```json",
                   json.dumps(log.head_dict(head), indent=2, sort_keys=True), "```"]
     return "\n".join(lines)
 
@@ -175,25 +185,31 @@ def _plan(session: Session, job: Outbox, base_url: str, category: str | None) ->
         return {"call": "reply", "head": head.id if head else None,
                 "kwargs": {"topic_id": poll.forum_topic_id, "raw": results_reply(poll, base_url, head, by)}}
     if job.kind == "receipt":
+        t = texts(job.payload.get("language"))  # the language the voter voted in
         tracker = job.payload["tracker"]
         shown = "-".join(tracker[i:i + 4] for i in range(0, len(tracker), 4))
-        raw = (f"Your encrypted ballot in **{poll.title}** was recorded.\n\nTracker: `{shown}`\n\n"
-               "Compare it with the tracker the voting page showed you. If they differ, tell the "
-               "election officers. You can find your ballot by this tracker on the poll's bulletin board: "
-               f"{_poll_url(base_url, poll)}/board\n\n"
-               "A newer ballot replaces this one; only the last receipt counts.")
+        board = _poll_url(base_url, poll) + "/board"
+        raw = t.gettext("Your encrypted ballot in **%(title)s** was recorded.\n\nTracker: `%(tracker)s`\n\n"
+                        "Compare it with the tracker the voting page showed you. If they differ, tell the "
+                        "election officers. You can find your ballot by this tracker on the poll's bulletin "
+                        "board: %(url)s\n\nA newer ballot replaces this one; only the last receipt counts.",
+                        title=poll.title, tracker=shown, url=board)
         return {"call": "private_message", "kwargs": {"usernames": [job.payload["username"]],
-                                                       "title": f"Your ballot receipt: {poll.title}"[:250],
+                                                       "title": t.gettext("Your ballot receipt: %(title)s",
+                                                                          title=poll.title)[:250],
                                                        "raw": raw}}
     if job.kind == "trustee":
+        t = texts(job.payload.get("language"))
         step = job.payload.get("step")
-        doing = {"keys": "take part in the key ceremony", "mix": "mix the ballots",
-                 "decrypt": "decrypt the mixed ballots"}.get(step, step)
-        raw = (f"You are a trustee of **{poll.title}**. It is time to {doing}, with `governance-trustee` on your "
-               f"own machine. What to do, and the files to download and upload: "
-               f"{_poll_url(base_url, poll)}/trustee")
+        doing = {"keys": t.gettext("take part in the key ceremony"), "mix": t.gettext("mix the ballots"),
+                 "decrypt": t.gettext("decrypt the mixed ballots")}.get(step, step)
+        page = _poll_url(base_url, poll) + "/trustee"
+        raw = t.gettext("You are a trustee of **%(title)s**. It is time to %(doing)s, with `governance-trustee` on "
+                        "your own machine. What to do, and the files to download and upload: %(url)s",
+                        title=poll.title, doing=doing, url=page)
         return {"call": "private_message", "kwargs": {"usernames": [job.payload["username"]],
-                                                       "title": f"Trustee: {doing} for {poll.title}"[:250],
+                                                       "title": t.gettext("Trustee: %(doing)s for %(title)s",
+                                                                          doing=doing, title=poll.title)[:250],
                                                        "raw": raw}}
     return {"call": None}
 

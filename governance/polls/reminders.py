@@ -35,6 +35,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from ..audit import log
+from ..catalogue import texts
 from ..errors import GovernanceError
 from ..identity.eligibility import Evidence, check
 from ..models import ElectorateEntry, Member, Participation, Poll, ReminderOptOut, ReminderRound
@@ -201,17 +202,22 @@ def next_recipient(session: Session, poll: Poll, cursor: int) -> tuple[tuple[int
 # === Sending ======================================================================================
 
 
-def message(poll: Poll, days: int, base_url: str, now: datetime) -> tuple[str, str]:
-    """Title and Markdown of a reminder."""
+def message(poll: Poll, days: int, base_url: str, now: datetime, language: str | None = None) -> tuple[str, str]:
+    """Title and Markdown of a reminder (in English unless ``language`` names a shipped one: the
+    clock sends reminders to members whose language it does not know)."""
+    t = texts(language)
     url = f"{base_url.rstrip('/')}/polls/{poll.id}"
     left = closes_in(poll.closes_at, now) or f"{days} day{'s' if days != 1 else ''}"
     closes = poll.closes_at.strftime("%d %B %Y %H:%M UTC") if poll.closes_at else ""
-    raw = (f"Voting in **{poll.title}** closes in {left} ({closes}), and you have not voted yet.\n\n"
-           f"Vote here: {url}\n\n"
-           "You get this message because you may vote in this poll and had not voted when it was sent. "
-           "The platform keeps no list of whom it reminded.\n\n"
-           f"To stop these reminders (for every poll): {base_url.rstrip('/')}/polls/reminders")
-    return f"Reminder: {poll.title} closes in {left}"[:250], raw
+    settings = base_url.rstrip("/") + "/polls/reminders"
+    raw = t.gettext("Voting in **%(title)s** closes in %(left)s (%(closes)s), and you have not voted yet.\n\n"
+                    "Vote here: %(url)s\n\n"
+                    "You get this message because you may vote in this poll and had not voted when it was sent. "
+                    "The platform keeps no list of whom it reminded.\n\n"
+                    "To stop these reminders (for every poll): %(settings)s",
+                    title=poll.title, left=left, closes=closes, url=url,
+                    settings=settings)
+    return t.gettext("Reminder: %(title)s closes in %(left)s", title=poll.title, left=left)[:250], raw
 
 
 def deliver(*, engine: Engine, immediate: Engine, forum: Any, now: datetime, base_url: str,

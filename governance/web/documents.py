@@ -11,9 +11,11 @@ import logging
 from datetime import UTC, datetime, timedelta
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext
 from flask_login import current_user, login_required
 
-from ..copy import plural
+from ..copy import N_, Message
 from ..db import get_session
 from ..errors import Conflict, GovernanceError, InvalidInput, NotAllowed
 from ..identity.roles import is_committee
@@ -22,33 +24,35 @@ from ..polls import approvals
 from ..polls import charter as charters
 from ..proposals import service
 from ..proposals.diff import diff_html
+from . import i18n
+from .filters import plural
 
 bp = Blueprint("documents", __name__, url_prefix="/documents")
 log = logging.getLogger(__name__)
 
 #: How a changed or moved block changed, in plain words (keys from ``blocks.classify``).
 HOW_WORDS = {
-    "reworded": "its words change",
-    "extended": "text is added to the end of it",
-    "relinked": "a link in it points somewhere else",
-    "renumbered": "its number in the list changes",
-    "restyled": "its heading level, code language or table alignment changes",
-    "reordered": "it moves to another place in the text",
-    "regrouped": "it stays in order but now sits under other headings",
+    "reworded": lazy_gettext("its words change"),
+    "extended": lazy_gettext("text is added to the end of it"),
+    "relinked": lazy_gettext("a link in it points somewhere else"),
+    "renumbered": lazy_gettext("its number in the list changes"),
+    "restyled": lazy_gettext("its heading level, code language or table alignment changes"),
+    "reordered": lazy_gettext("it moves to another place in the text"),
+    "regrouped": lazy_gettext("it stays in order but now sits under other headings"),
 }
 KIND_WORDS = {
-    "heading": "heading", "paragraph": "paragraph", "list_item": "list item", "table": "table",
-    "code": "code block", "blockquote": "quote", "thematic_break": "divider",
-    "html": "raw HTML (shown as text)", "reference": "link definition", "footnote": "footnote",
+    "heading": lazy_gettext("heading"), "paragraph": lazy_gettext("paragraph"), "list_item": lazy_gettext("list item"), "table": lazy_gettext("table"),
+    "code": lazy_gettext("code block"), "blockquote": lazy_gettext("quote"), "thematic_break": lazy_gettext("divider"),
+    "html": lazy_gettext("raw HTML (shown as text)"), "reference": lazy_gettext("link definition"), "footnote": lazy_gettext("footnote"),
 }
 STATUS_WORDS = {
-    "draft": "Draft: not yet open for discussion.",
-    "discussion": "Open for discussion on the forum.",
-    "voting": "Put to a referendum.",
-    "adopted": "Adopted: it is part of the document.",
-    "rejected": "Rejected by the referendum.",
-    "conflicted": "Conflicted: the document changed under it, so it can no longer be voted on.",
-    "withdrawn": "Withdrawn by its proposer.",
+    "draft": lazy_gettext("Draft: not yet open for discussion."),
+    "discussion": lazy_gettext("Open for discussion on the forum."),
+    "voting": lazy_gettext("Put to a referendum."),
+    "adopted": lazy_gettext("Adopted: it is part of the document."),
+    "rejected": lazy_gettext("Rejected by the referendum."),
+    "conflicted": lazy_gettext("Conflicted: the document changed under it, so it can no longer be voted on."),
+    "withdrawn": lazy_gettext("Withdrawn by its proposer."),
 }
 
 
@@ -66,7 +70,7 @@ def _number(value: str | None, what: str) -> int:
     try:
         return int(value or "")
     except ValueError:
-        raise InvalidInput([(what, f"{what!r} must be a version number")]) from None
+        raise InvalidInput([(what, Message('%(what)s must be a version number', what=repr(what)))]) from None
 
 
 @bp.before_request
@@ -153,7 +157,7 @@ def diff(slug: str):
     session = get_session()
     document = service.get_document(session, slug)
     if not document.current_version:
-        raise Conflict(f"{document.title} has no version yet.")
+        raise Conflict(Message('%(title)s has no version yet.', title=document.title))
     default_to = document.current_version
     to = _number(request.args.get("to") or str(default_to), "to")
     start = _number(request.args.get("from") or str(max(1, to - 1)), "from")
@@ -185,7 +189,7 @@ def _insertions(form) -> list[tuple[int, str]]:
             try:
                 k = int(name.removeprefix("insert-"))
             except ValueError:
-                raise InvalidInput([("insertions", f"unknown insertion slot {name!r}")]) from None
+                raise InvalidInput([("insertions", Message('unknown insertion slot %(name)s', name=repr(name)))]) from None
             pieces.append((k, value))
     return sorted(pieces, key=lambda piece: piece[0])
 
@@ -195,7 +199,7 @@ def _form_page(document, *, errors=None, status=200, preview=None):
     session = get_session()
     base = service.current_version(session, document)
     if base is None:
-        raise Conflict(f"{document.title} has no version yet; nothing can be amended.")
+        raise Conflict(Message('%(title)s has no version yet; nothing can be amended.', title=document.title))
     current = charters.current(session)
     rule = service.rule_for(current, document.slug)
     verdict = service.may_propose(current, document.slug, current_user, _now())
@@ -229,7 +233,7 @@ def propose(slug: str):
         if mode == "insert":
             insertions = _insertions(form)
         elif mode != "text":
-            raise InvalidInput([("mode", "choose full text or inserted blocks")])
+            raise InvalidInput([("mode", N_("choose full text or inserted blocks"))])
         if form.get("action") == "preview":
             base, text, result = service.amended_text(session, document, form.get("base"), source=source,
                                                       insertions=insertions)
@@ -237,7 +241,7 @@ def propose(slug: str):
             return _form_page(document, preview=preview)
         supersedes = (form.get("supersedes") or "").strip()
         if supersedes and not (supersedes.isascii() and supersedes.isdigit() and len(supersedes) <= 100):
-            raise InvalidInput([("supersedes", "name the amendment it replaces by its number")])
+            raise InvalidInput([("supersedes", N_("name the amendment it replaces by its number"))])
         amendment = service.propose(
             session=session, actor=current_user, charter=charters.current(session), slug=slug,
             base_number=form.get("base"), title=form.get("title", ""), rationale=form.get("rationale", ""),
@@ -248,7 +252,8 @@ def propose(slug: str):
         reasons = exc.reasons if isinstance(exc, InvalidInput) else [("base", exc.message)]
         return _form_page(document, errors=reasons, status=exc.status)
     session.commit()
-    flash(f"Amendment #{amendment.id} saved as a draft ({amendment.kind}).", "success")
+    flash(_("Amendment #%(id)s saved as a draft (%(kind)s).", id=amendment.id, kind=i18n.word(amendment.kind)),
+          "success")
     return redirect(url_for("documents.amendment", slug=slug, amendment_id=amendment.id))
 
 
@@ -290,10 +295,10 @@ def _amendment_action(slug: str, amendment_id: int, action, done: str):
         action(session, item)
     except (InvalidInput, Conflict, NotAllowed) as exc:
         session.rollback()
-        flash(exc.message, "error")
+        flash(i18n.translate(exc.message), "error")
         return redirect(url_for("documents.amendment", slug=slug, amendment_id=amendment_id)), 303
     session.commit()
-    flash(done, "success")
+    flash(i18n.translate(done), "success")
     return None
 
 
@@ -309,34 +314,30 @@ def _confirm(slug: str, amendment_id: int, step: str):
     back = url_for("documents.amendment", slug=slug, amendment_id=amendment_id)
     what, told, button, problems = [], [], "", []
     if step == "discussion":
-        button = "Open it for discussion"
-        what = [f"Amendment #{item.id} ({item.kind}) is opened for discussion and can no longer be edited.",
-                f"It can be put to the vote after at least {plural(days, 'day')} of discussion (the charter's minimum for a "
-                f"{item.kind})."]
-        told = ["A forum topic is posted with its classification, both SHA-256 hashes and a link to the diff."]
+        button = _("Open it for discussion")
+        what = [_('Amendment #%(id)s (%(kind)s) is opened for discussion and can no longer be edited.', id=item.id, kind=item.kind),
+                _("It can be put to the vote after at least %(value)s of discussion (the charter's minimum for a %(kind)s).", value=plural(days, 'day'), kind=item.kind)]
+        told = [_("A forum topic is posted with its classification, both SHA-256 hashes and a link to the diff.")]
     elif step == "vote":
-        button = "Put it to the vote"
+        button = _("Put it to the vote")
         opened = item.topic_requested_at
         if opened is not None and _now() < opened + timedelta(days=days):
-            problems.append(f"The discussion period runs until {(opened + timedelta(days=days)):%d %B %Y %H:%M} "
-                            "UTC; it cannot be put to the vote before.")
-        what = [f"A referendum of {rule.get('voters')} opens now on the text with SHA-256 {item.sha256}, against "
-                f"version {item.base_number} (SHA-256 {item.base_sha256}); both are frozen while the vote runs.",
-                (f"It passes with yes {'more than' if terms.get('strict') else 'at least'} {terms['threshold']} of "
-                 f"the votes for or against, at least {terms['quorum']} ballots, after {plural(terms['voting_days'], 'day')}."
-                 if terms else "This kind of change is not accepted."),
+            problems.append(_('The discussion period runs until %(value)s UTC; it cannot be put to the vote before.', value=format(opened + timedelta(days=days), '%d %B %Y %H:%M')))
+        what = [_('A referendum of %(value)s opens now on the text with SHA-256 %(sha256)s, against version %(base_number)s (SHA-256 %(base_sha256)s); both are frozen while the vote runs.', value=rule.get('voters'), sha256=item.sha256, base_number=item.base_number, base_sha256=item.base_sha256),
+                (_('It passes with yes %(value)s %(value2)s of the votes for or against, at least %(value3)s ballots, after %(value4)s.', value='more than' if terms.get('strict') else 'at least', value2=terms['threshold'], value3=terms['quorum'], value4=plural(terms['voting_days'], 'day'))
+                 if terms else _("This kind of change is not accepted.")),
                 f"While it runs, no new version of {document.title} is published"
                 + (" (a publication waits)." if charters.rules(current)["open_referendum"] == "refuse"
                    else " unless the committee voids this vote with notice.")]
-        told = ["The forum gets the poll's announcement when voting opens; each step is in the audit log."]
+        told = [_("The forum gets the poll's announcement when voting opens; each step is in the audit log.")]
     elif step == "withdraw":
-        button = "Withdraw the amendment"
-        what = [f"Amendment #{item.id} is withdrawn for good."]
+        button = _("Withdraw the amendment")
+        what = [_('Amendment #%(id)s is withdrawn for good.', id=item.id)]
         if item.poll_id:
-            what.append("Its referendum is cancelled; ballots already cast lapse and are never counted.")
-        told = ["The amendment page and the public audit log say so."]
+            what.append(_("Its referendum is cancelled; ballots already cast lapse and are never counted."))
+        told = [_("The amendment page and the public audit log say so.")]
     session.commit()
-    return render_template("charter/confirm.html", title=f"{button}: amendment #{item.id} to {document.title}",
+    return render_template("charter/confirm.html", title=_('%(button)s: amendment #%(id)s to %(title)s', button=button, id=item.id, title=document.title),
                            action=request.path, back=back, button=button, what=what, told=told,
                            problems=problems, danger=step == "withdraw")
 
@@ -427,7 +428,7 @@ def publish(slug: str):
     (or the charter's waiting period passes) and the forum is told before it takes effect.
     """
     if not _committee():
-        abort(403, "Only the steering committee may publish a document version directly.")
+        abort(403, _("Only the steering committee may publish a document version directly."))
     session = get_session()
     document = service.get_document(session, slug)
     if slug == charters.CHARTER_SLUG:
@@ -454,6 +455,6 @@ def publish(slug: str):
         reasons = exc.reasons if isinstance(exc, InvalidInput) else [("source", exc.message)]
         return _publish_page(document, errors=reasons, status=exc.status)
     session.commit()
-    flash(f"Publication of {document.title} asked for: it takes effect once the forum has been told and a second "
-          "committee member approves it.", "success")
+    flash(_("Publication of %(title)s asked for: it takes effect once the forum has been told and a second "
+            "committee member approves it.", title=document.title), "success")
     return redirect(url_for("charter.change", change_id=change.id))
