@@ -13,6 +13,64 @@ from __future__ import annotations
 import re
 from fractions import Fraction
 
+
+def N_(text: str) -> str:
+    """Mark ``text`` for translation without translating it here (a pure module cannot know the
+    reader's language): the page translates it with ``gettext(text)``. ``scripts/translations``
+    extracts every ``N_("...")``.
+
+    >>> N_("Meek STV")
+    'Meek STV'
+    """
+    return text
+
+
+class Message(str):
+    """An English message that remembers how it was made, so a page can say it in the reader's
+    language: ``Message("you are %(age)s", age=...)`` is the English text (a plain ``str`` to
+    everything else), with ``msgid`` and ``params`` for ``web.i18n.translate``. Services stay
+    pure and keep speaking English to logs, audit records and the command line.
+
+    >>> m = Message("this poll needs trust level %(level)s", level=2)
+    >>> m, m.msgid, m.params
+    ('this poll needs trust level 2', 'this poll needs trust level %(level)s', {'level': 2})
+    """
+
+    msgid: str
+    params: dict
+
+    def __new__(cls, msgid: str, **params):
+        made = super().__new__(cls, msgid % params if params else msgid)
+        made.msgid, made.params = msgid, params
+        return made
+
+
+class Counted(str):
+    """``plural()``'s answer ("3 days"), with the count and noun it was made from."""
+
+    count: int
+    noun: str
+    plural_form: str | None
+
+
+class Day(str):
+    """A date as messages write it ("2 May 2024"), with the moment it was made from."""
+
+    moment: object
+
+
+def day(value) -> Day:
+    """A date in words, as messages write it.
+
+    >>> from datetime import datetime
+    >>> day(datetime(2024, 5, 2))
+    '2 May 2024'
+    """
+    made = Day(f"{value.day} {value:%B %Y}")
+    made.moment = value
+    return made
+
+
 #: Plurals that do not just add "s".
 IRREGULAR = {"person": "people", "ballot box": "ballot boxes", "abstention": "abstentions", "reply": "replies",
              "body": "bodies", "quorum": "quorums", "tie": "ties", "match": "matches", "class": "classes"}
@@ -45,7 +103,9 @@ def plural(count: int, noun: str, plural_form: str | None = None) -> str:
     """
     word = noun if count == 1 else (plural_form or plural_of(noun))
     number = f"{count:,}" if isinstance(count, int) else str(count)
-    return f"{number} {word}"
+    made = Counted(f"{number} {word}")
+    made.count, made.noun, made.plural_form = count, noun, plural_form
+    return made
 
 
 def article(noun: str) -> str:

@@ -6,6 +6,8 @@ status codes, pages, ``abort()`` or ``flash()``.
 
 from __future__ import annotations
 
+from .copy import N_
+
 
 class GovernanceError(Exception):
     """Base class of every error a member or auditor can cause and be told about."""
@@ -33,7 +35,7 @@ class NotEligible(NotAllowed):
     """You may not take part in this poll."""
 
     def __init__(self, message: str = "", reasons: list[str] | None = None) -> None:
-        super().__init__(message or "You may not vote in this poll.")
+        super().__init__(message or N_("You may not vote in this poll."))
         self.reasons = list(reasons or [])
 
 
@@ -56,7 +58,8 @@ class InvalidInput(GovernanceError):
         if isinstance(reasons, str):
             reasons = [("", reasons)]
         self.reasons = list(reasons)
-        super().__init__("; ".join(msg for _field, msg in self.reasons))
+        # One reason stays the object it is (a copy.Message keeps its msgid for the page's language).
+        super().__init__(self.reasons[0][1] if len(self.reasons) == 1 else "; ".join(msg for _field, msg in self.reasons))
 
 
 class ForumUnavailable(GovernanceError):
@@ -71,5 +74,5 @@ class RateLimited(GovernanceError):
     status = 429
 
     def __init__(self, message: str = "", retry_after: int = 60) -> None:
-        super().__init__(message or "Too many requests; please wait a moment and try again.")
+        super().__init__(message or N_("Too many requests; please wait a moment and try again."))
         self.retry_after = retry_after

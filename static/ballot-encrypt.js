@@ -17,6 +17,14 @@ import * as lib from "./vendor/governance-crypto.js";
   var params = JSON.parse(form.getAttribute("data-params"));
   var credential = form.getAttribute("data-credential");
   var kind = form.getAttribute("data-kind");
+  // The page's words for what this script writes (data-text, in the page's language).
+  var words = {};
+  try { words = JSON.parse(form.getAttribute("data-text") || "{}"); } catch (e) { words = {}; }
+  function t(key, fallback, vars) {
+    var text = words[key] || fallback;
+    Object.keys(vars || {}).forEach(function (k) { text = text.split("{" + k + "}").join(vars[k]); });
+    return text;
+  }
   var fields = document.getElementById("ballot-fields");
   var review = document.getElementById("ballot-review");
   var summary = document.getElementById("review-summary");
@@ -53,14 +61,16 @@ import * as lib from "./vendor/governance-crypto.js";
   function describe(vals) {
     var groups = ranking(vals);
     if (kind === "referendum") {
-      return groups.length ? "You chose: " + groups[0][0] : "You chose: abstain";
+      return t("chose", "You chose: {choice}", {choice: groups.length ? (words["choice_" + groups[0][0]] || groups[0][0])
+                                                                      : (words.choice_abstain || "abstain")});
     }
-    if (!groups.length) { return "This ballot is blank: you ranked no option. It counts towards turnout and for no one."; }
+    if (!groups.length) { return t("blank", "This ballot is blank: you ranked no option. It counts towards turnout and for no one."); }
     var ranked = {};
     groups.forEach(function (g) { g.forEach(function (l) { ranked[l] = true; }); });
     var unranked = params.options.filter(function (l) { return !ranked[l]; });
-    return "You ranked: " + groups.map(function (g, i) { return (i + 1) + ". " + g.join(" = "); }).join("; ") +
-      (unranked.length ? ". Not ranked: " + unranked.join(", ") + "." : ".");
+    var order = groups.map(function (g, i) { return (i + 1) + ". " + g.join(" = "); }).join("; ");
+    return unranked.length ? t("ranked_some", "You ranked: {order}. Not ranked: {rest}.", {order: order, rest: unranked.join(", ")})
+      : t("ranked_all", "You ranked: {order}.", {order: order});
   }
 
   /* The tracker's first 16 digits in groups of four, as the receipt shows it. */
@@ -106,9 +116,9 @@ import * as lib from "./vendor/governance-crypto.js";
     var checked = current;
     var decoded = lib.auditBallot(params, checked.ballot, checked.secrets);
     var same = decoded.length === checked.values.length && decoded.every(function (v, i) { return v === checked.values[i]; });
-    auditText.textContent = (same ? "The encrypted ballot with tracker " + shortTracker(checked.tracker) +
-      " holds exactly your choices: " : "WARNING: the encrypted ballot does not hold your choices. Do not vote on this device; tell the election officers. It holds: ") +
-      describe(decoded) + " That ballot will not be cast; a fresh encryption of your choices is shown above.";
+    auditText.textContent = (same ? t("audit_same", "The encrypted ballot with tracker {tracker} holds exactly your choices: ", {tracker: shortTracker(checked.tracker)})
+      : t("audit_differs", "WARNING: the encrypted ballot does not hold your choices. Do not vote on this device; tell the election officers. It holds: ")) +
+      describe(decoded) + t("audit_after", " That ballot will not be cast; a fresh encryption of your choices is shown above.");
     var file = {format: "governance-ballot-check", version: 1, parameters: params, credential: credential,
                 ballot: checked.ballot, secrets: checked.secrets, values: checked.values, tracker: checked.tracker};
     auditLink.href = URL.createObjectURL(new Blob([JSON.stringify(file, null, 2)], {type: "application/json"}));

@@ -14,6 +14,14 @@
   if (!list) { return; }
   var live = document.getElementById("ballot-live");
   var dragged = null;
+  // The page's words for what this script writes (data-text, in the page's language).
+  var words = {};
+  try { words = JSON.parse(form.getAttribute("data-text") || "{}"); } catch (e) { words = {}; }
+  function t(key, fallback, vars) {
+    var text = words[key] || fallback;
+    Object.keys(vars || {}).forEach(function (k) { text = text.split("{" + k + "}").join(vars[k]); });
+    return text;
+  }
 
   function items() { return Array.prototype.slice.call(list.querySelectorAll(".ballot-item")); }
   function select(li) { return li.querySelector("select.rank-input"); }
@@ -67,15 +75,16 @@
       var pos = ranked().indexOf(li);
       up.disabled = !isRanked || pos === 0;
       down.disabled = !isRanked || pos === k - 1;
-      toggle.textContent = isRanked ? "Unrank" : "Rank";
-      toggle.setAttribute("aria-label", (isRanked ? "Unrank " : "Rank ") + label(li));
+      toggle.textContent = isRanked ? t("unrank", "Unrank") : t("rank", "Rank");
+      toggle.setAttribute("aria-label", (isRanked ? t("unrank", "Unrank") : t("rank", "Rank")) + " " + label(li));
       li.classList.toggle("unranked", !isRanked);
     });
   }
 
   function describe(li) {
     var pos = ranked().indexOf(li);
-    return pos >= 0 ? label(li) + ", rank " + (pos + 1) + " of " + ranked().length : label(li) + ", unranked";
+    return pos >= 0 ? t("ranked_as", "{name}, rank {rank} of {of}", {name: label(li), rank: pos + 1, of: ranked().length})
+      : t("unranked_as", "{name}, unranked", {name: label(li)});
   }
 
   /* Moving a node in the DOM takes the keyboard focus away from the control inside it (it falls
@@ -130,9 +139,9 @@
     var name = label(li);
     var controls = document.createElement("span");
     controls.className = "ballot-controls";
-    controls.appendChild(button("Up", "move-up", name, function () { move(li, -1); }));
-    controls.appendChild(button("Down", "move-down", name, function () { move(li, 1); }));
-    controls.appendChild(button("Rank", "toggle-rank", name, function () { toggle(li); }));
+    controls.appendChild(button(t("up", "Up"), "move-up", name, function () { move(li, -1); }));
+    controls.appendChild(button(t("down", "Down"), "move-down", name, function () { move(li, 1); }));
+    controls.appendChild(button(t("rank", "Rank"), "toggle-rank", name, function () { toggle(li); }));
     li.insertBefore(controls, select(li).nextSibling);
     li.setAttribute("draggable", "true");
     li.addEventListener("keydown", function (e) {

@@ -10,8 +10,17 @@
   var zone;
   try { zone = Intl.DateTimeFormat().resolvedOptions().timeZone; } catch (e) { return; }
   if (!zone) { return; }
+  // The page's language (<html lang>): its month names, and "2. Mai" where German puts a dot.
+  var lang = document.documentElement.lang || "en";
   var months = ["January", "February", "March", "April", "May", "June", "July", "August", "September",
                 "October", "November", "December"];
+  if (lang !== "en") {
+    try {
+      var monthName = new Intl.DateTimeFormat(lang, {month: "long", timeZone: "UTC"});
+      months = months.map(function (_, i) { return monthName.format(new Date(Date.UTC(2000, i, 15))); });
+    } catch (e) { /* keep English names */ }
+  }
+  var dayDot = lang === "de" ? "." : "";
 
   function pad(n) { return (n < 10 ? "0" : "") + n; }
 
@@ -27,7 +36,7 @@
 
   function render(date) {
     var local = parts(date, zone);
-    var text = parseInt(local.day, 10) + " " + months[parseInt(local.month, 10) - 1] + " " + local.year + ", " +
+    var text = parseInt(local.day, 10) + dayDot + " " + months[parseInt(local.month, 10) - 1] + " " + local.year + ", " +
       local.hour + ":" + local.minute + " " + local.timeZoneName;
     var utc = pad(date.getUTCHours()) + ":" + pad(date.getUTCMinutes());
     if (local.hour + ":" + local.minute !== utc || parseInt(local.day, 10) !== date.getUTCDate()) {
@@ -44,5 +53,7 @@
     el.setAttribute("title", date.toISOString().replace(".000Z", "Z"));
   });
   var name = document.getElementById("display-zone");
-  if (name) { name.textContent = zone + " (your browser's zone)"; }
+  var label = document.getElementById("browser-zone-label");
+  var pattern = (label && label.getAttribute("data-text")) || "{zone} (your browser's zone)";
+  if (name) { name.textContent = pattern.replace("{zone}", zone); }
 }());

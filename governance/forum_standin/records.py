@@ -44,6 +44,7 @@ class User:
     staged: bool = False
     title: str | None = None
     timezone: str = "UTC"
+    locale: str | None = None  # the interface language the member chose; None: the site's default
     last_seen_at: datetime | None = None
     last_posted_at: datetime | None = None
     suspended_at: datetime | None = None

@@ -297,7 +297,7 @@ def user_profile(data: ForumData, user: User, viewer: User) -> dict:
         "topic_count": topic_count,
         "can_be_deleted": viewer.admin and user.human and post_count == 0,
         "can_delete_all_posts": viewer.admin and user.human,
-        "locale": None,
+        "locale": user.locale,
         "muted_category_ids": [],
         "regular_category_ids": [],
         "watched_tags": [],

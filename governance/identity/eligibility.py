@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from ..copy import plural, sentence
+from ..copy import Message, plural, sentence
+from ..copy import day as _day
 
 
 @dataclass(frozen=True)
@@ -57,19 +58,21 @@ class Rule:
             min_account_age_days=int(data.get("min_account_age_days", 0)),
         )
 
-    def describe(self) -> str:
-        """Plain words for the ballot page: who may vote."""
-        parts = ["forum members whose account was created before the poll opened"]
+    def describe(self, translate=str) -> str:
+        """Plain words for the ballot page: who may vote (``translate`` says each part in the
+        reader's language; English by default)."""
+        parts = [Message("forum members whose account was created before the poll opened")]
         if self.min_account_age_days:
-            parts[0] = (f"forum members whose account was at least {plural(self.min_account_age_days, 'day')} old "
-                        "when the poll opened")
+            parts[0] = Message("forum members whose account was at least %(age)s old when the poll opened",
+                               age=plural(self.min_account_age_days, "day"))
         if self.min_trust_level:
-            parts.append(f"with trust level {self.min_trust_level} or higher")
+            parts.append(Message("with trust level %(level)s or higher", level=self.min_trust_level))
         if self.groups:
             joined = ", ".join(self.groups)
-            parts.append(f"in the group {joined}" if len(self.groups) == 1 else
-                         f"in {'any' if self.groups_mode == 'any' else 'all'} of the groups {joined}")
-        return sentence(" ".join(parts))
+            parts.append(Message("in the group %(groups)s", groups=joined) if len(self.groups) == 1 else
+                         Message("in any of the groups %(groups)s", groups=joined) if self.groups_mode == "any"
+                         else Message("in all of the groups %(groups)s", groups=joined))
+        return sentence(" ".join(translate(part) for part in parts))
 
 
 @dataclass(frozen=True)
@@ -125,10 +128,6 @@ class Eligibility:
     reasons: tuple[str, ...] = ()
 
 
-def _day(value: datetime) -> str:
-    return f"{value.day} {value:%B %Y}"
-
-
 def check(rule: Rule, evidence: Evidence, *, opens_at: datetime, groups: Iterable[str] | None = None) -> Eligibility:
     """Decide whether ``evidence`` satisfies ``rule`` for a poll opening at ``opens_at``.
 
@@ -144,35 +143,40 @@ def check(rule: Rule, evidence: Evidence, *, opens_at: datetime, groups: Iterabl
     """
     reasons: list[str] = []
     if evidence.forum_user_id <= 0:
-        reasons.append("system accounts cannot vote")
+        reasons.append(Message("system accounts cannot vote"))
     if evidence.staged:
-        reasons.append("staged forum accounts (created by email, never activated) cannot vote")
+        reasons.append(Message("staged forum accounts (created by email, never activated) cannot vote"))
     if not evidence.active:
-        reasons.append("your forum account is not activated")
+        reasons.append(Message("your forum account is not activated"))
     if evidence.suspended:
-        reasons.append("your forum account is suspended")
+        reasons.append(Message("your forum account is suspended"))
     if evidence.silenced:
-        reasons.append("your forum account is silenced")
+        reasons.append(Message("your forum account is silenced"))
     created = evidence.created_at
     if created is None:
-        reasons.append("the forum did not say when your account was created")
+        reasons.append(Message("the forum did not say when your account was created"))
     elif created >= opens_at:
-        reasons.append(f"your forum account was created on {_day(created)}, after this poll opened on {_day(opens_at)}")
+        reasons.append(Message("your forum account was created on %(created)s, after this poll opened on %(opened)s",
+                               created=_day(created), opened=_day(opens_at)))
     elif rule.min_account_age_days and created > opens_at - timedelta(days=rule.min_account_age_days):
-        reasons.append(
-            f"your forum account was created on {_day(created)}; this poll needs accounts created at least "
-            f"{plural(rule.min_account_age_days, 'day')} before it opened on {_day(opens_at)}"
-        )
+        reasons.append(Message(
+            "your forum account was created on %(created)s; this poll needs accounts created at least "
+            "%(age)s before it opened on %(opened)s", created=_day(created), age=plural(rule.min_account_age_days, "day"),
+            opened=_day(opens_at)))
     if evidence.trust_level < rule.min_trust_level:
-        reasons.append(f"this poll needs trust level {rule.min_trust_level}; yours is {evidence.trust_level}")
+        reasons.append(Message("this poll needs trust level %(level)s; yours is %(yours)s", level=rule.min_trust_level,
+                               yours=evidence.trust_level))
     member_groups = frozenset(groups) if groups is not None else evidence.groups
     if rule.groups:
         wanted = set(rule.groups)
         if rule.groups_mode == "any" and not wanted & member_groups:
             names = ", ".join(rule.groups)
-            reasons.append(f"this poll is for members of {names}, and you were not in "
-                           f"{'it' if len(rule.groups) == 1 else 'any of them'} when it opened")
+            reasons.append(Message("this poll is for members of %(groups)s, and you were not in it when it opened",
+                                   groups=names) if len(rule.groups) == 1 else
+                           Message("this poll is for members of %(groups)s, and you were not in any of them when "
+                                   "it opened", groups=names))
         elif rule.groups_mode == "all" and not wanted <= member_groups:
             missing = ", ".join(sorted(wanted - member_groups))
-            reasons.append(f"this poll needs membership of every group listed; you were not in {missing} when it opened")
+            reasons.append(Message("this poll needs membership of every group listed; you were not in %(groups)s when "
+                                   "it opened", groups=missing))
     return Eligibility(ok=not reasons, reasons=tuple(reasons))

@@ -25,6 +25,7 @@ import requests
 from pydiscourse import DiscourseClient
 from pydiscourse.exceptions import DiscourseClientError, DiscourseError, DiscourseRateLimitedError
 
+from ..copy import Message
 from ..errors import ForumUnavailable, NotFound
 from .eligibility import Evidence
 
@@ -128,28 +129,26 @@ class Forum:
             outcome = "ok"
         except _NoBudget as exc:
             outcome = "rate_limited"
-            raise ForumUnavailable(f"The platform has used its share of the forum's API limit for now ({what}); "
-                                   f"try again in {int(exc.seconds) + 1} seconds.") from None
+            raise ForumUnavailable(Message("The platform has used its share of the forum's API limit for now (%(what)s); try again in %(value)s seconds.", what=what, value=int(exc.seconds) + 1)) from None
         except _BackOff as exc:
             outcome = "rate_limited"
-            raise ForumUnavailable(f"The forum asked us to slow down ({what}); try again in "
-                                   f"{int(exc.seconds) + 1} seconds.") from None
+            raise ForumUnavailable(Message('The forum asked us to slow down (%(what)s); try again in %(value)s seconds.', what=what, value=int(exc.seconds) + 1)) from None
         except DiscourseRateLimitedError:
             outcome = "rate_limited"
-            raise ForumUnavailable(f"The forum is rate limiting us ({what}); try again shortly.") from None
+            raise ForumUnavailable(Message('The forum is rate limiting us (%(what)s); try again shortly.', what=what)) from None
         except DiscourseClientError as exc:
             status = getattr(exc.response, "status_code", None)
             if status == 404:
                 outcome = "ok"  # an answer: the forum has no such thing
-                raise NotFound(f"The forum has no such {what}.") from None
-            raise ForumUnavailable(f"The forum refused the request for {what} (HTTP {status}).") from None
+                raise NotFound(Message('The forum has no such %(what)s.', what=what)) from None
+            raise ForumUnavailable(Message('The forum refused the request for %(what)s (HTTP %(status)s).', what=what, status=status)) from None
         except (DiscourseError, requests.RequestException, ValueError, KeyError, TypeError, AttributeError) as exc:
             # ValueError, KeyError, TypeError, AttributeError: an answer of the wrong shape.
             kind = "timed out" if isinstance(exc, requests.Timeout) else "could not be reached"
             if not isinstance(exc, requests.RequestException) or (
                     isinstance(exc, DiscourseError) and not isinstance(exc, requests.ConnectionError)):
                 kind = "gave an unexpected answer"
-            raise ForumUnavailable(f"The forum {kind} ({what}). Nothing was changed; please try again.") from None
+            raise ForumUnavailable(Message('The forum %(kind)s (%(what)s). Nothing was changed; please try again.', kind=kind, what=what)) from None
         finally:
             _before_request.reset(hook)
             _max_wait.reset(token)
@@ -171,6 +170,13 @@ class Forum:
         with self._call("user"):
             raw = self.client.user_by_id(int(user_id))
             return evidence_from_admin(raw), raw
+
+    def locale_of(self, username: str) -> str | None:
+        """The interface language the account chose on the forum (``user.locale`` of
+        ``/u/{username}.json``), or None when it keeps the site's default."""
+        with self._call("user"):
+            value = self.client.user(quote(username, safe=""))["locale"]
+            return value if isinstance(value, str) and 0 < len(value) <= 20 else None
 
     def users_page(self, page: int, *, flag: str = "active") -> list[dict[str, Any]]:
         """One page (100 accounts, oldest first) of ``/admin/users/list/{flag}.json``."""

@@ -24,6 +24,7 @@ from datetime import datetime, timedelta
 
 from sqlmodel import Session, select
 
+from ..copy import N_, Message
 from ..errors import ForumUnavailable, NotEligible, NotFound
 from ..models import ForumObservation, Member
 from . import sessions
@@ -91,10 +92,7 @@ def fetch_if_stale(member: Member, *, forum: Forum, now: datetime, max_age: time
         age = "never read" if member.refreshed_at is None else (
             f"{int((now - member.refreshed_at).total_seconds() // 60)} minutes old")
         raise ForumUnavailable(
-            "Your ballot was not recorded: the forum could not confirm in time that your account is "
-            f"in good standing (our record of it is {age}; a ballot needs one under "
-            f"{int(max_age.total_seconds() // 60)} minutes). Please try again in a minute. "
-            f"({exc.message})") from None
+            Message('Your ballot was not recorded: the forum could not confirm in time that your account is in good standing (our record of it is %(age)s; a ballot needs one under %(value)s minutes). Please try again in a minute. (%(message)s)', age=age, value=int(max_age.total_seconds() // 60), message=exc.message)) from None
 
 
 def apply(session: Session, member: Member, fetched, *, now: datetime, opened_at: datetime | None = None) -> Evidence:
@@ -119,7 +117,7 @@ def account_gone(session: Session, member: Member, *, now: datetime) -> NotEligi
     session.add(member)
     sessions.revoke_all(session=session, member=member)
     session.flush()
-    return NotEligible("Your forum account no longer exists.",
+    return NotEligible(N_("Your forum account no longer exists."),
                        ["your forum account was deleted or can no longer be found"])
 
 

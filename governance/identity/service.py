@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import delete
 from sqlmodel import Session, select
 
+from ..copy import N_, Message
 from ..errors import ForumUnavailable, InvalidInput
 from ..models import ForumObservation, LoginNonce, Member
 from ..models.base import utcnow
@@ -77,11 +78,11 @@ def complete_login(*, session: Session, forum: Forum, secret: str, sso: str | No
     try:
         user = discourse.parse_user(discourse.verify(secret, sso, sig))
     except discourse.ConnectError as exc:
-        raise InvalidInput(f"Login failed: {exc}.") from None
+        raise InvalidInput(Message('Login failed: %(exc)s.', exc=exc)) from None
     if user.return_sso_url != return_url:
-        raise InvalidInput("Login failed: the forum's answer was meant for another site.")
+        raise InvalidInput(N_("Login failed: the forum's answer was meant for another site."))
     if not browser_token:
-        raise InvalidInput("Login failed: this browser did not start the login (cookies blocked?). Please try again.")
+        raise InvalidInput(N_("Login failed: this browser did not start the login (cookies blocked?). Please try again."))
     # Read in a short session of its own: no transaction stays open while the forum is asked,
     # and the writes below start a fresh one (on SQLite a read transaction that later writes
     # fails with "database is locked" when a concurrent callback committed meanwhile).
@@ -91,7 +92,7 @@ def complete_login(*, session: Session, forum: Forum, secret: str, sso: str | No
         needs_record = (known is None or known.forum_created_at is None or known.suspended
                         or not known.active or known.staged)
     if row is None or row.browser_hash != _h(browser_token) or row.expires_at <= utcnow():
-        raise InvalidInput("Login failed: the login link has expired or was already used. Please log in again.")
+        raise InvalidInput(N_("Login failed: the login link has expired or was already used. Please log in again."))
     next_path = row.next_path
     fetched = None
     if needs_record:
@@ -103,7 +104,7 @@ def complete_login(*, session: Session, forum: Forum, secret: str, sso: str | No
     consumed = session.execute(delete(LoginNonce).where(LoginNonce.nonce_hash == _h(user.nonce),
                                                         LoginNonce.browser_hash == _h(browser_token)))
     if consumed.rowcount != 1:
-        raise InvalidInput("Login failed: the login link was already used. Please log in again.")
+        raise InvalidInput(N_("Login failed: the login link was already used. Please log in again."))
     if fetched is not None:
         evidence, raw = fetched
         member = upsert_member(session=session, evidence=evidence, raw=raw, name=user.name,
@@ -111,6 +112,11 @@ def complete_login(*, session: Session, forum: Forum, secret: str, sso: str | No
     else:
         member = apply_connect(session=session, user=user)
     return member, next_path
+
+
+def is_known(session: Session, forum_user_id: int) -> bool:
+    """Whether the account has logged in or been synced here before."""
+    return session.exec(select(Member.id).where(Member.forum_user_id == int(forum_user_id))).first() is not None
 
 
 def trust_level_of(groups: tuple[str, ...] | frozenset[str]) -> int | None:

@@ -30,6 +30,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from ..audit import log
+from ..copy import N_, Message
 from ..errors import Conflict, GovernanceError, InvalidInput, NotAllowed, NotFound
 from ..models import Member, Outbox, PendingChange, Poll
 from ..models.base import MAX_ID
@@ -46,7 +47,7 @@ def get(session: Session, change_id: int) -> PendingChange:
     """A publication request, or NotFound."""
     change = session.get(PendingChange, change_id) if 1 <= change_id <= MAX_ID else None
     if change is None:
-        raise NotFound(f"There is no publication request {change_id}.")
+        raise NotFound(Message('There is no publication request %(change_id)s.', change_id=change_id))
     return change
 
 
@@ -118,9 +119,9 @@ def request_document(*, session: Session, actor: Member, charter, committee_grou
     from ..proposals import service as documents
 
     if committee_group not in (actor.groups or []):
-        raise NotAllowed("Only the steering committee may publish a document version directly.")
+        raise NotAllowed(N_("Only the steering committee may publish a document version directly."))
     if slug == charters.CHARTER_SLUG:
-        raise Conflict("The charter changes through the charter editor, not as a document text.")
+        raise Conflict(N_("The charter changes through the charter editor, not as a document text."))
     document, base, text, result = documents.check_publication(session=session, charter=charter, slug=slug,
                                                                 source=source, base_number=base_number, note=note)
     documents.refuse_if_referendum_open(session, charter, document)
@@ -140,16 +141,16 @@ def request_charter(*, session: Session, actor: Member, charter, committee_group
     from ..proposals.render import sha256_hex
 
     if committee_group not in (actor.groups or []):
-        raise NotAllowed("Only the steering committee may publish charter detail directly.")
+        raise NotAllowed(N_("Only the steering committee may publish charter detail directly."))
     note = (note or "").strip()
     if not note:
-        raise InvalidInput([("note", "say in a few words what changes; the forum notice quotes it")])
+        raise InvalidInput([("note", N_("say in a few words what changes; the forum notice quotes it"))])
     if len(note) > 500:
-        raise InvalidInput([("note", "the note is longer than 500 characters")])
+        raise InvalidInput([("note", N_("the note is longer than 500 characters"))])
     data = charters.checked(session, data)
     result = charter_rules.classify(charter.data, data)
     if result["kind"] == "unchanged":
-        raise InvalidInput([("charter", "the charter is unchanged")])
+        raise InvalidInput([("charter", N_("the charter is unchanged"))])
     rule = charters.document_rule(charter, charters.CHARTER_SLUG) or {}
     if result["kind"] not in (rule.get("committee_may_publish") or []):
         raise NotAllowed("This change is a revision of the charter: " + result["summary"] + " Propose it as an "
@@ -168,11 +169,11 @@ def request_schedule(*, session: Session, actor: Member, charter, poll: Poll, no
     from . import service as polls
 
     if not charters.may_manage(charter, poll.body, actor):
-        raise NotAllowed("You may not schedule this poll.")
+        raise NotAllowed(N_("You may not schedule this poll."))
     if poll.status != "draft":
-        raise Conflict("Only a draft can be scheduled.")
+        raise Conflict(N_("Only a draft can be scheduled."))
     if list_open(session, poll_id=poll.id):
-        raise Conflict("This poll's scheduling is already waiting for approval.")
+        raise Conflict(N_("This poll's scheduling is already waiting for approval."))
     problems = polls.schedule_problems(session, poll, now)
     if problems:
         raise InvalidInput(problems)
@@ -202,7 +203,7 @@ def may_decide(charter, change: PendingChange, member: Member | None, committee_
 
 def _open(change: PendingChange) -> None:
     if change.status not in OPEN_CHANGE_STATUSES:
-        raise Conflict(f"This publication request is {change.status}; nothing more can be decided on it.")
+        raise Conflict(Message('This publication request is %(status)s; nothing more can be decided on it.', status=change.status))
 
 
 def approve(*, session: Session, actor: Member, charter, change: PendingChange, committee_group: str,
@@ -211,11 +212,11 @@ def approve(*, session: Session, actor: Member, charter, change: PendingChange, 
     change = _locked(session, change)
     _open(change)
     if actor.id == change.requested_by:
-        raise NotAllowed("The two-person rule: a second member must approve, not the one who asked.")
+        raise NotAllowed(N_("The two-person rule: a second member must approve, not the one who asked."))
     if not may_decide(charter, change, actor, committee_group):
-        raise NotAllowed("Only a second committee member (for a poll, a second manager of its body) may approve.")
+        raise NotAllowed(N_("Only a second committee member (for a poll, a second manager of its body) may approve."))
     if change.status == "approved":
-        raise Conflict("This publication is approved already; it takes effect once the forum has been told.")
+        raise Conflict(N_("This publication is approved already; it takes effect once the forum has been told."))
     change.status = "approved"
     change.approved_by = actor.id
     _history(change, now, "approved", by=actor.username)
@@ -234,12 +235,12 @@ def object_to(*, session: Session, actor: Member, charter, change: PendingChange
     _open(change)
     reason = (reason or "").strip()
     if not reason:
-        raise InvalidInput([("reason", "say why; the reason is published")])
+        raise InvalidInput([("reason", N_("say why; the reason is published"))])
     if len(reason) > MAX_REASON:
-        raise InvalidInput([("reason", f"the reason is longer than {MAX_REASON} characters")])
+        raise InvalidInput([("reason", Message('the reason is longer than %(MAX_REASON)s characters', MAX_REASON=MAX_REASON))])
     withdrawing = actor.id == change.requested_by
     if not withdrawing and not may_decide(charter, change, actor, committee_group):
-        raise NotAllowed("Only a second committee member (for a poll, a manager of its body) may object.")
+        raise NotAllowed(N_("Only a second committee member (for a poll, a manager of its body) may object."))
     change.status = "withdrawn" if withdrawing else "objected"
     change.objected_by = actor.id
     change.reason = reason
@@ -374,9 +375,9 @@ def _effect(session: Session, change: PendingChange, current, approver, requeste
 
         poll = session.get(Poll, change.poll_id)
         if poll is None or poll.status != "draft":
-            raise Conflict("the poll is no longer a draft")
+            raise Conflict(N_("the poll is no longer a draft"))
         if poll_fingerprint(session, poll) != change.sha256:
-            raise Conflict("the poll was edited after its scheduling was asked for; ask again")
+            raise Conflict(N_("the poll was edited after its scheduling was asked for; ask again"))
         polls.schedule(session=session, actor=approver or requester, charter=current, poll=poll, now=now,
                        approval=approval)
         return {"poll": poll.id, "status": poll.status}
@@ -392,12 +393,12 @@ def _effect(session: Session, change: PendingChange, current, approver, requeste
             author_id=change.requested_by)
         return {"version": version.number}
     if current.number != change.base_number:
-        raise Conflict(f"the charter moved on to version {current.number} after this change was asked for")
+        raise Conflict(Message('the charter moved on to version %(number)s after this change was asked for', number=current.number))
     from ..proposals import charter_rules
 
     result = charter_rules.classify(current.data, change.payload["data"])
     if result["kind"] != "detail":
-        raise NotAllowed("this change is no longer detail of the charter in force")
+        raise NotAllowed(N_("this change is no longer detail of the charter in force"))
     documents.before_new_version(session, current, document, now)
     row = charters.publish(session=session, actor=None, data=change.payload["data"], note=change.payload["note"],
                            adopted_by="committee", approval=approval, change_id=change.id, classification=result)

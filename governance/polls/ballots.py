@@ -11,6 +11,7 @@ import hmac
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from ..copy import N_, Message
 from ..errors import InvalidInput
 from .methods import EQUAL_RANKS
 
@@ -77,13 +78,13 @@ def parse_form(*, method: str, options: Sequence[OptionRef], form: Mapping[str, 
 def parse_json(*, method: str, options: Sequence[OptionRef], data: object) -> list[list[str]]:
     """Read ``{"ranking": [["label"], ["a", "b"], ...]}`` or ``{"choice": "yes"}`` (API clients)."""
     if not isinstance(data, dict):
-        raise InvalidInput([("ballot", "the ballot must be a JSON object")])
+        raise InvalidInput([("ballot", N_("the ballot must be a JSON object"))])
     if method == "yesno":
         choice = data.get("choice")
         return parse_choice([choice] if isinstance(choice, str) else [])
     ranking = data.get("ranking")
     if not isinstance(ranking, list):
-        raise InvalidInput([("ranking", "the ballot needs a ranking: a list of groups of option names")])
+        raise InvalidInput([("ranking", N_("the ballot needs a ranking: a list of groups of option names"))])
     labels = {o.label for o in options}
     seen: set[str] = set()
     problems: list[tuple[str, str]] = []
@@ -91,19 +92,19 @@ def parse_json(*, method: str, options: Sequence[OptionRef], data: object) -> li
     for position, group in enumerate(ranking, start=1):
         names = [group] if isinstance(group, str) else group
         if not isinstance(names, list) or not names or not all(isinstance(x, str) for x in names):
-            problems.append(("ranking", f"rank {position} must be an option name or a non-empty list of names"))
+            problems.append(("ranking", Message('rank %(position)s must be an option name or a non-empty list of names', position=position)))
             continue
         for name in names:
             if name not in labels:
-                problems.append(("ranking", f"{name!r} is not an option of this poll"))
+                problems.append(("ranking", Message('%(name)s is not an option of this poll', name=repr(name))))
             elif name in seen:
-                problems.append(("ranking", f"{name} is ranked more than once"))
+                problems.append(("ranking", Message('%(name)s is ranked more than once', name=name)))
             seen.add(name)
         if len(names) > 1 and method not in EQUAL_RANKS:
-            problems.append(("ranking", f"rank {position} holds several options; this method needs a strict order"))
+            problems.append(("ranking", Message('rank %(position)s holds several options; this method needs a strict order', position=position)))
         groups.append(sorted(names))
     if len(ranking) > len(options):
-        problems.append(("ranking", "the ballot has more ranks than the poll has options"))
+        problems.append(("ranking", N_("the ballot has more ranks than the poll has options")))
     if problems:
         raise InvalidInput(problems)
     return groups
@@ -112,7 +113,7 @@ def parse_json(*, method: str, options: Sequence[OptionRef], data: object) -> li
 def parse_choice(values: Sequence[str]) -> list[list[str]]:
     """A referendum choice: exactly one of yes, no, abstain. Abstain is stored as an empty ranking."""
     if len(values) != 1 or values[0] not in REFERENDUM_CHOICES:
-        raise InvalidInput([("choice", "choose exactly one of yes, no or abstain")])
+        raise InvalidInput([("choice", N_("choose exactly one of yes, no or abstain"))])
     return [] if values[0] == "abstain" else [[values[0]]]
 
 
@@ -125,8 +126,7 @@ def _groups(method: str, ranks: Mapping[str, int]) -> list[list[str]]:
         shared = [(r, names) for r, names in sorted(by_rank.items()) if len(names) > 1]
         if shared:
             rank, names = shared[0]
-            raise InvalidInput([("ranking", f"{' and '.join(names)} share rank {rank}; this method needs "
-                                            "every ranked option to have its own rank")])
+            raise InvalidInput([("ranking", Message('%(value)s share rank %(rank)s; this method needs every ranked option to have its own rank', value=' and '.join(names), rank=rank))])
     return groups
 
 

@@ -31,7 +31,7 @@ from sqlalchemy import delete
 from sqlmodel import Session, select
 
 from ..audit import log
-from ..copy import plural
+from ..copy import N_, Message, plural
 from ..errors import Conflict, InvalidInput, NotAllowed, NotFound
 from ..models import Certification, DecodedBallot, Member, Outbox, Poll, PollOption
 from . import rules as poll_rules
@@ -89,15 +89,15 @@ def _decide(session: Session, poll: Poll, officer: Member, now: datetime) -> tup
     groups = officer_groups(poll, officer)
     if not groups:
         named = ", ".join(poll_rules.officers(poll.rules or {})) or "nobody"
-        raise NotAllowed(f"Only this poll's election officers (members of {named}) certify its count.")
+        raise NotAllowed(Message("Only this poll's election officers (members of %(named)s) certify its count.", named=named))
     if _candidate(session, poll, officer):
-        raise NotAllowed("You stood in this election: another election officer must certify its count.")
+        raise NotAllowed(N_("You stood in this election: another election officer must certify its count."))
     poll = _lock_poll(session, poll, exclusive=True)
     row = pending(session, poll)
     if poll.status != "certifying" or row is None or row.decision:
-        raise Conflict("This poll has no count waiting for certification.")
+        raise Conflict(N_("This poll has no count waiting for certification."))
     if row.due_at is not None and now >= row.due_at:
-        raise Conflict("The period for certifying this count is over; the count lapses.")
+        raise Conflict(N_("The period for certifying this count is over; the count lapses."))
     return poll, row, groups
 
 
@@ -143,9 +143,9 @@ def void(*, session: Session, poll: Poll, officer: Member, reason: str, now: dat
     """An election officer voids the count with a stated reason: the poll is cancelled, nothing published."""
     text = (reason or "").strip()
     if not text:
-        raise InvalidInput([("reason", "say why the count is voided; the reason is published")])
+        raise InvalidInput([("reason", N_("say why the count is voided; the reason is published"))])
     if len(text) > MAX_REASON:
-        raise InvalidInput([("reason", f"the reason is longer than {MAX_REASON} characters")])
+        raise InvalidInput([("reason", Message('the reason is longer than %(MAX_REASON)s characters', MAX_REASON=MAX_REASON))])
     poll, row, groups = _decide(session, poll, officer, now)
     return _cancel(session, poll, row, decision="voided", reason=text, now=now, officer=officer, groups=groups)
 
@@ -174,11 +174,11 @@ def is_due(session: Session, poll: Poll, now: datetime) -> bool:
 def held_result(session: Session, poll: Poll, member: Any) -> dict[str, Any]:
     """The count waiting for certification, for an officer who may see it; NotAllowed otherwise."""
     if not may_see(session, poll, member):
-        raise NotAllowed("Until it is certified, the count is shown only to the poll's election officers "
-                         "(who are not candidates).")
+        raise NotAllowed(N_("Until it is certified, the count is shown only to the poll's election officers "
+                         "(who are not candidates)."))
     row = pending(session, poll)
     if poll.status != "certifying" or row is None or row.result is None:
-        raise NotFound("This poll has no count waiting for certification.")
+        raise NotFound(N_("This poll has no count waiting for certification."))
     return row.result
 
 

@@ -21,6 +21,7 @@ from typing import Any
 
 from sqlmodel import Session, select
 
+from ..copy import N_, Message
 from ..errors import InvalidInput, NotAllowed, NotFound
 from ..models import CharterVersion, Document, DocumentVersion, Member, Poll
 from .charter_schema import (  # noqa: F401 - re-exported for the pages and the poll service
@@ -71,7 +72,7 @@ def get_version(session: Session, number: int) -> CharterVersion:
     row = session.exec(select(CharterVersion).where(CharterVersion.number == number)).first() \
         if 1 <= number <= 2**31 - 1 else None
     if row is None:
-        raise NotFound(f"The charter has no version {number}.")
+        raise NotFound(Message('The charter has no version %(number)s.', number=number))
     return row
 
 
@@ -150,7 +151,7 @@ def orphan_problems(session: Session, data: dict[str, Any]) -> list[tuple[str, s
 def checked(session: Session, data: Any) -> dict[str, Any]:
     """The charter normalised, or InvalidInput listing every problem (orphans included)."""
     if not isinstance(data, dict):
-        raise InvalidInput([("charter", "the charter must be a JSON object")])
+        raise InvalidInput([("charter", N_("the charter must be a JSON object"))])
     data = normalized(data)
     problems = validate(data)
     if not problems:
@@ -171,14 +172,14 @@ def publish(*, session: Session, actor: Member | None, data: Any, note: str, com
     itself (an adoption, the clock). A member actor must be on the committee.
     """
     if actor is not None and committee_group and committee_group not in (actor.groups or []):
-        raise NotAllowed("Only the steering committee may change the charter.")
+        raise NotAllowed(N_("Only the steering committee may change the charter."))
     data = checked(session, data)
     latest = current(session)
     document(session)  # an older database's charter document catches up first
     if _sha(data) == latest.sha256:
-        raise InvalidInput([("charter", "the charter is unchanged")])
+        raise InvalidInput([("charter", N_("the charter is unchanged"))])
     if len(note or "") > 500:
-        raise InvalidInput([("note", "the note is longer than 500 characters")])
+        raise InvalidInput([("note", N_("the note is longer than 500 characters"))])
     row = CharterVersion(number=latest.number + 1, data=data, sha256=_sha(data), note=(note or "")[:500],
                          author_id=getattr(actor, "id", None))
     session.add(row)
@@ -200,7 +201,7 @@ def body(charter: CharterVersion, slug: str) -> dict[str, Any]:
     for item in normalized(charter.data).get("bodies", []):
         if item.get("slug") == slug:
             return item
-    raise NotFound(f"The charter has no body {slug!r}.")
+    raise NotFound(Message('The charter has no body %(slug)s.', slug=repr(slug)))
 
 
 def rules(charter: CharterVersion) -> dict[str, Any]:

@@ -30,6 +30,7 @@ from sqlmodel import Session
 
 from .. import crypto
 from ..audit import log
+from ..copy import N_
 from ..errors import Conflict
 from ..models import (
     Ballot,
@@ -408,7 +409,7 @@ def published_ballots(session: Session, poll: Poll) -> list[dict[str, Any]]:
     (``{"tracker", "ranking"}``, sorted by tracker) instead.
     """
     if poll.status != "published":
-        raise Conflict("Ballots are published once they are counted.")
+        raise Conflict(N_("Ballots are published once they are counted."))
     if not poll.fingerprint:
         rows = session.execute(select(LegacyBallot.tracker, LegacyBallot.ranking)
                                .where(LegacyBallot.poll_id == poll.id).order_by(LegacyBallot.tracker)).all()
@@ -419,7 +420,7 @@ def published_ballots(session: Session, poll: Poll) -> list[dict[str, Any]]:
 def published_counts(session: Session, poll: Poll) -> tuple[int, int]:
     """(ballots published, of them invalid), counted in the database without reading the ballots."""
     if poll.status != "published":
-        raise Conflict("Ballots are published once they are counted.")
+        raise Conflict(N_("Ballots are published once they are counted."))
     if not poll.fingerprint:
         total = session.execute(select(func.count()).select_from(LegacyBallot)
                                 .where(LegacyBallot.poll_id == poll.id)).scalar_one()

@@ -33,7 +33,7 @@ from typing import Any
 from sqlmodel import Session, select
 
 from ..audit import log
-from ..copy import plural
+from ..copy import N_, Message, plural
 from ..errors import Conflict, InvalidInput, NotAllowed, NotEligible, NotFound
 from ..identity.eligibility import Eligibility, Evidence, Rule, check
 from ..models import EligibilityException, Member, Outbox, Poll
@@ -75,11 +75,11 @@ def is_officer(poll: Poll, member: Any) -> bool:
 def _text(value: str, field: str, what: str) -> str:
     text = (value or "").strip()
     if not text:
-        raise InvalidInput([(field, f"give {what}; it is published with the decision")])
+        raise InvalidInput([(field, Message('give %(what)s; it is published with the decision', what=what))])
     if len(text) > MAX_REASON:
-        raise InvalidInput([(field, f"{what} is longer than {MAX_REASON} characters")])
+        raise InvalidInput([(field, Message('%(what)s is longer than %(MAX_REASON)s characters', what=what, MAX_REASON=MAX_REASON))])
     if any(ord(c) < 32 and c not in "\t\n\r" or 0x7f <= ord(c) < 0xa0 for c in text):
-        raise InvalidInput([(field, f"{what} contains control characters")])
+        raise InvalidInput([(field, Message('%(what)s contains control characters', what=what))])
     return text
 
 
@@ -90,7 +90,7 @@ def get(session: Session, poll: Poll, exception_id: int) -> EligibilityException
     """One request of this poll, or NotFound."""
     row = session.get(EligibilityException, exception_id) if 0 < exception_id <= MAX_ID else None
     if row is None or row.poll_id != poll.id:
-        raise NotFound(f"Poll {poll.id} has no exception request {exception_id}.")
+        raise NotFound(Message('Poll %(id)s has no exception request %(exception_id)s.', id=poll.id, exception_id=exception_id))
     return row
 
 
@@ -165,23 +165,23 @@ def request(*, session: Session, poll: Poll, member: Member, reason: str, now: d
     from .service import eligibility_now
 
     if not poll_rules.exceptions_allowed(poll.rules or {}):
-        raise Conflict("This poll's rules allow no eligibility exceptions.")
+        raise Conflict(N_("This poll's rules allow no eligibility exceptions."))
     if poll.status not in OPEN_FOR_REQUESTS:
-        raise Conflict("Exceptions are asked for before voting opens.")
+        raise Conflict(N_("Exceptions are asked for before voting opens."))
     if not may_ask(poll, now):
         days = plural(poll_rules.exception_deadline_days(poll.rules), "day")
-        raise Conflict(f"Requests for an exception closed {days} before voting opens.")
+        raise Conflict(Message('Requests for an exception closed %(days)s before voting opens.', days=days))
     verdict = eligibility_now(poll, member, now)
     if verdict.ok:
-        raise Conflict("By your forum record you may vote in this poll already; you need no exception.")
+        raise Conflict(N_("By your forum record you may vote in this poll already; you need no exception."))
     base = standing(member_evidence(member), poll.opens_at)
     if not base.ok:
-        raise NotEligible("An exception cannot help: it waives the poll's groups, trust level and account age, "
-                          "never the standing every voter needs.", list(base.reasons))
+        raise NotEligible(N_("An exception cannot help: it waives the poll's groups, trust level and account age, "
+                          "never the standing every voter needs."), list(base.reasons))
     text = _text(reason, "reason", "a reason")
     row = of_member(session, poll, member)
     if row is not None and row.status not in ("withdrawn",):
-        raise Conflict(f"You asked already; your request is {row.status}.")
+        raise Conflict(Message('You asked already; your request is %(status)s.', status=row.status))
     row = row or EligibilityException(poll_id=poll.id, member_id=member.id, forum_user_id=member.forum_user_id,
                                       username=member.username, reason=text)
     row.reason, row.rule_reasons, row.status = text, list(verdict.reasons), "pending"
@@ -199,7 +199,7 @@ def withdraw(*, session: Session, poll: Poll, member: Member, now: datetime) -> 
     """The member withdraws their pending request."""
     row = of_member(session, poll, member)
     if row is None or row.status != "pending":
-        raise NotFound("You have no pending request for an exception in this poll.")
+        raise NotFound(N_("You have no pending request for an exception in this poll."))
     row.status = "withdrawn"
     session.add(row)
     log.record(session=session, created_at=now, type="exception.withdrawn", actor=member, poll_id=poll.id,
@@ -220,15 +220,15 @@ def decide(*, session: Session, poll: Poll, officer: Member, exception_id: int, 
     groups = poll_rules.officer_groups(poll.rules or {}, officer.groups)
     if not groups:
         named = ", ".join(poll_rules.officers(poll.rules or {})) or "nobody"
-        raise NotAllowed(f"Only this poll's election officers (members of {named}) decide exceptions.")
+        raise NotAllowed(Message("Only this poll's election officers (members of %(named)s) decide exceptions.", named=named))
     poll = _lock_poll(session, poll, exclusive=True)  # the opening takes the same lock
     row = get(session, poll, exception_id)
     if row.member_id == officer.id:
-        raise NotAllowed("You cannot decide your own request; another election officer must.")
+        raise NotAllowed(N_("You cannot decide your own request; another election officer must."))
     if poll.status not in OPEN_FOR_REQUESTS or poll.opens_at is None or now >= poll.opens_at:
-        raise Conflict("Exceptions are decided before voting opens; this poll's electorate is fixed.")
+        raise Conflict(N_("Exceptions are decided before voting opens; this poll's electorate is fixed."))
     if row.status != "pending":
-        raise Conflict(f"This request is {row.status} already.")
+        raise Conflict(Message('This request is %(status)s already.', status=row.status))
     text = _text(reason, "reason", "the reason for your decision")
     row.status = "accepted" if accept else "refused"
     row.decided_by, row.decided_by_username, row.decided_as = officer.id, officer.username, groups

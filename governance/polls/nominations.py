@@ -11,6 +11,7 @@ from datetime import datetime
 from sqlmodel import Session, select
 
 from ..audit import log
+from ..copy import N_, Message
 from ..errors import Conflict, InvalidInput, NotEligible, NotFound
 from ..models import Member, Nomination, Poll
 from ..proposals.render import render
@@ -35,20 +36,21 @@ def nominate(*, session: Session, actor: Member, poll: Poll, nominee: Member, st
     when they accept.
     """
     if poll.kind != "election":
-        raise Conflict("Only elections take nominations.")
+        raise Conflict(N_("Only elections take nominations."))
     if poll.status != "nominations" or not _in_nomination_period(poll, now):
-        raise Conflict("Nominations are not open for this election.")
+        raise Conflict(N_("Nominations are not open for this election."))
     own = actor.id == nominee.id
     _check_statements(statement, conflicts, required=own)
     if own:
         affiliation = _check_affiliation(poll, affiliation)
     verdict = eligibility_now(poll, nominee, now)
     if not verdict.ok:
-        raise NotEligible(f"{nominee.username} cannot stand in this election.", list(verdict.reasons))
+        raise NotEligible(Message('%(username)s cannot stand in this election.', username=nominee.username),
+                          list(verdict.reasons))
     existing = session.exec(select(Nomination).where(Nomination.poll_id == poll.id,
                                                       Nomination.member_id == nominee.id)).first()
     if existing is not None and existing.withdrawn_at is None:
-        raise Conflict(f"{nominee.username} is already nominated.")
+        raise Conflict(Message('%(username)s is already nominated.', username=nominee.username))
     nomination = existing or Nomination(poll_id=poll.id, member_id=nominee.id, nominated_by=actor.id)
     nomination.nominated_by = actor.id
     nomination.withdrawn_at = None
@@ -71,23 +73,24 @@ def _check_affiliation(poll: Poll, affiliation: str | None) -> str | None:
     """The declared affiliation, tidied; InvalidInput when it is unusable or missing under a cap."""
     if affiliation is None:
         if poll_rules.cap(poll.rules or {}) is not None:
-            raise InvalidInput([("affiliation", "this election limits the seats one affiliation may hold: declare "
-                                                "your affiliation (your employer, for example), or that you have none")])
+            raise InvalidInput([("affiliation", N_("this election limits the seats one affiliation may hold: declare "
+                                                   "your affiliation (your employer, for example), or that you have none"))])
         return None
     text = " ".join(affiliation.split())
     if len(text) > MAX_AFFILIATION:
-        raise InvalidInput([("affiliation", f"the affiliation is longer than {MAX_AFFILIATION} characters")])
+        raise InvalidInput([("affiliation", Message('the affiliation is longer than %(MAX_AFFILIATION)s characters',
+                                                    MAX_AFFILIATION=MAX_AFFILIATION))])
     if any(ord(c) < 32 or 0x7f <= ord(c) < 0xa0 for c in text):
-        raise InvalidInput([("affiliation", "the affiliation contains control characters")])
+        raise InvalidInput([("affiliation", N_("the affiliation contains control characters"))])
     return text
 
 
 def _check_statements(statement: str, conflicts: str, *, required: bool) -> None:
     problems = []
     if required and not statement.strip():
-        problems.append(("statement", "write a short statement for voters"))
+        problems.append(("statement", N_("write a short statement for voters")))
     if len(statement) > MAX_TEXT or len(conflicts) > MAX_TEXT:
-        problems.append(("statement", f"statements are limited to {MAX_TEXT} characters"))
+        problems.append(("statement", Message('statements are limited to %(MAX_TEXT)s characters', MAX_TEXT=MAX_TEXT)))
     if problems:
         raise InvalidInput(problems)
 
@@ -102,7 +105,7 @@ def accept_nomination(*, session: Session, actor: Member, poll: Poll, statement:
     """The nominee accepts (with their own statement, declaration and affiliation; "" for none)."""
     nomination = _own_nomination(session, actor, poll)
     if poll.status != "nominations" or not _in_nomination_period(poll, now):
-        raise Conflict("Nominations are closed.")
+        raise Conflict(N_("Nominations are closed."))
     _check_statements(statement, conflicts, required=True)
     affiliation = _check_affiliation(poll, affiliation)
     _set_statements(nomination, statement, conflicts)
@@ -119,7 +122,7 @@ def withdraw_nomination(*, session: Session, actor: Member, poll: Poll, now: dat
     """A candidate withdraws; allowed until voting opens."""
     nomination = _own_nomination(session, actor, poll)
     if poll.status not in ("nominations", "scheduled"):
-        raise Conflict("Candidates can withdraw only until voting opens.")
+        raise Conflict(N_("Candidates can withdraw only until voting opens."))
     nomination.withdrawn_at = now
     session.add(nomination)
     log.record(session=session, created_at=now, type="nomination.withdrawn", actor=actor, poll_id=poll.id,
@@ -132,7 +135,7 @@ def _own_nomination(session: Session, actor: Member, poll: Poll) -> Nomination:
     row = session.exec(select(Nomination).where(Nomination.poll_id == poll.id,
                                                 Nomination.member_id == actor.id)).first()
     if row is None or row.withdrawn_at is not None:
-        raise NotFound("You have no standing nomination in this election.")
+        raise NotFound(N_("You have no standing nomination in this election."))
     return row
 
 

@@ -22,7 +22,7 @@ from sqlmodel import Session
 from .. import crypto
 from ..audit import log
 from ..audit.canonical import canonical_json, plain, sha256_hex
-from ..copy import plural
+from ..copy import N_, Message, plural
 from ..errors import Conflict, ForumUnavailable, NotFound
 from ..identity.eligibility import Evidence
 from ..models import ElectorateEntry, Outbox, Poll, PollOption, PollSecret
@@ -68,7 +68,7 @@ def snapshot_electorate(poll: Poll, forum: Any, *, excepted: Any = ()) -> GroupS
                     continue
                 chosen.setdefault(int(item["id"]), {"groups": set()})["groups"].add(group)
         except (AttributeError, KeyError, TypeError, ValueError):
-            raise ForumUnavailable(f"The forum gave an unexpected answer (members of {group}).") from None
+            raise ForumUnavailable(Message('The forum gave an unexpected answer (members of %(group)s).', group=group)) from None
     listed_ids = set(chosen)
     for user_id in excepted:
         chosen.setdefault(int(user_id), {"groups": set()})
@@ -138,7 +138,7 @@ def open_poll(*, session: Session, poll: Poll, now: datetime, snapshot: GroupSna
     lapsed = exceptions.lapse_pending(session, poll, now)
     if rule.groups:
         if snapshot is None:
-            raise Conflict("The electorate could not be frozen: the forum's group lists were not fetched.")
+            raise Conflict(N_("The electorate could not be frozen: the forum's group lists were not fetched."))
         eligible = []
         for item in snapshot.members:
             session.add(ElectorateEntry(poll_id=poll.id, forum_user_id=item["forum_user_id"],

@@ -23,7 +23,7 @@ from sqlalchemy import func
 from sqlmodel import Session, select
 
 from ..audit import log
-from ..copy import article
+from ..copy import N_, Message, article
 from ..errors import Conflict, InvalidInput, NotAllowed, NotFound
 from ..identity.eligibility import Eligibility, Evidence, Rule, check
 from ..identity.service import member_evidence
@@ -56,7 +56,7 @@ def get(session: Session, poll_id: int) -> Poll:
     """A poll by id, or NotFound."""
     poll = session.get(Poll, poll_id) if 0 < poll_id <= MAX_ID else None
     if poll is None:
-        raise NotFound(f"There is no poll {poll_id}.")
+        raise NotFound(Message('There is no poll %(poll_id)s.', poll_id=poll_id))
     return poll
 
 
@@ -140,55 +140,55 @@ class PollInput:
 def _threshold(text: str) -> Fraction:
     value = charters.parse_threshold(text)
     if value is None:
-        raise InvalidInput([("threshold", "the threshold must be a fraction between 0 and 1, such as 1/2, 2/3 "
-                                          "or 3/4")])
+        raise InvalidInput([("threshold", N_("the threshold must be a fraction between 0 and 1, such as 1/2, 2/3 "
+                                          "or 3/4"))])
     return value
 
 
 def _validate(data: PollInput, body: dict[str, Any]) -> list[tuple[str, str]]:
     problems: list[tuple[str, str]] = []
     if data.kind not in KIND_METHODS:
-        problems.append(("kind", "choose an election, a decision or a referendum"))
+        problems.append(("kind", N_("choose an election, a decision or a referendum")))
     elif data.kind not in body.get("kinds", []):
-        problems.append(("kind", f"the charter does not let {body['name']} hold {article(data.kind)}"))
+        problems.append(("kind", Message('the charter does not let %(value)s hold %(value2)s', value=body['name'], value2=article(data.kind))))
     elif data.method not in KIND_METHODS[data.kind]:
         allowed = ", ".join(METHOD_NAMES[m] for m in KIND_METHODS[data.kind])
-        problems.append(("method", f"{article(data.kind)} is counted with {allowed}"))
+        problems.append(("method", Message('%(value)s is counted with %(allowed)s', value=article(data.kind), allowed=allowed)))
     title = data.title.strip()
     if not title:
-        problems.append(("title", "give the poll a title"))
+        problems.append(("title", N_("give the poll a title")))
     elif len(title) > MAX_TITLE:
-        problems.append(("title", f"the title is longer than {MAX_TITLE} characters"))
+        problems.append(("title", Message('the title is longer than %(MAX_TITLE)s characters', MAX_TITLE=MAX_TITLE)))
     if len(data.description) > MAX_TEXT:
-        problems.append(("description", f"the description is longer than {MAX_TEXT} characters"))
+        problems.append(("description", Message('the description is longer than %(MAX_TEXT)s characters', MAX_TEXT=MAX_TEXT)))
     if data.kind == "election":
         if not 1 <= data.seats <= 50:
-            problems.append(("seats", "an election fills between 1 and 50 seats"))
+            problems.append(("seats", N_("an election fills between 1 and 50 seats")))
         if data.options:
-            problems.append(("options", "election candidates come from nominations, not a list of options"))
+            problems.append(("options", N_("election candidates come from nominations, not a list of options")))
     elif data.kind == "decision":
         labels = [o.strip() for o in data.options if o.strip()]
         if len(labels) < 2:
-            problems.append(("options", "a decision needs at least two options"))
+            problems.append(("options", N_("a decision needs at least two options")))
         if len(labels) > MAX_OPTIONS:
-            problems.append(("options", f"a poll can have at most {MAX_OPTIONS} options"))
+            problems.append(("options", Message('a poll can have at most %(MAX_OPTIONS)s options', MAX_OPTIONS=MAX_OPTIONS)))
         if len({label.casefold() for label in labels}) != len(labels):
-            problems.append(("options", "two options have the same name"))
+            problems.append(("options", N_("two options have the same name")))
         if any(len(label) > 200 for label in labels):
-            problems.append(("options", "an option is longer than 200 characters"))
+            problems.append(("options", N_("an option is longer than 200 characters")))
         if data.default_option and NOTA_LABEL.casefold() in {label.casefold() for label in labels}:
-            problems.append(("options", f"{NOTA_LABEL!r} is added for you when the default option is on"))
+            problems.append(("options", Message('%(NOTA_LABEL)s is added for you when the default option is on', NOTA_LABEL=repr(NOTA_LABEL))))
     if data.kind == "referendum":
         try:
             _threshold(data.threshold)
         except InvalidInput as exc:
             problems += exc.reasons
     if data.quorum < 0:
-        problems.append(("quorum", "the quorum cannot be negative"))
+        problems.append(("quorum", N_("the quorum cannot be negative")))
     if data.min_trust_level is not None and not 0 <= data.min_trust_level <= 4:
-        problems.append(("min_trust_level", "trust levels run from 0 to 4"))
+        problems.append(("min_trust_level", N_("trust levels run from 0 to 4")))
     if data.min_account_age_days is not None and not 0 <= data.min_account_age_days <= 3650:
-        problems.append(("min_account_age_days", "the minimum account age must be 0 to 3650 days"))
+        problems.append(("min_account_age_days", N_("the minimum account age must be 0 to 3650 days")))
     if data.reminders is not None and (problem := poll_rules.reminder_problem(data.reminders)) is not None:
         problems.append(("reminders", problem))
     return problems
@@ -204,19 +204,18 @@ def _trustees_for(session: Session, data: PollInput, body: dict[str, Any]) -> tu
     group, count = rule.get("group"), int(rule.get("count", 0))
     problems: list[tuple[str, str]] = []
     if len(names) != count:
-        problems.append(("trustees", f"the charter asks for {count} trustees from {group} for {body['name']}'s polls; "
-                                     f"name {count} (you named {len(names)})"))
+        problems.append(("trustees", Message("the charter asks for %(count)s trustees from %(group)s for %(value)s's polls; name %(count2)s (you named %(value2)s)", count=count, group=group, value=body['name'], count2=count, value2=len(names))))
     if len(set(names)) != len(names):
-        problems.append(("trustees", "a trustee is named twice"))
+        problems.append(("trustees", N_("a trustee is named twice")))
     found = {m.username: m for m in session.exec(select(Member).where(Member.username.in_(names))).all()} \
         if names else {}
     members = []
     for name in names:
         member = found.get(name)
         if member is None:
-            problems.append(("trustees", f"{name} has not logged in here yet; trustees must log in once first"))
+            problems.append(("trustees", Message('%(name)s has not logged in here yet; trustees must log in once first', name=name)))
         elif group not in (member.groups or []):
-            problems.append(("trustees", f"{name} is not a member of {group}, the charter's trustee group"))
+            problems.append(("trustees", Message("%(name)s is not a member of %(group)s, the charter's trustee group", name=name, group=group)))
         else:
             members.append(member)
     return members, problems
@@ -282,7 +281,7 @@ def create(*, session: Session, actor: Member, charter: CharterVersion, data: Po
     """Create a draft poll for a body the actor manages (``now`` defaults to the clock)."""
     body = charters.body(charter, data.body)
     if not charters.may_manage(charter, data.body, actor):
-        raise NotAllowed(f"Only members of {', '.join(body.get('managers', []))} may create polls for {body['name']}.")
+        raise NotAllowed(Message('Only members of %(value)s may create polls for %(value2)s.', value=', '.join(body.get('managers', [])), value2=body['name']))
     members, trustee_problems = _trustees_for(session, data, body)
     problems = _validate(data, body) + trustee_problems
     if problems:
@@ -304,16 +303,16 @@ def update_draft(*, session: Session, actor: Member, charter: CharterVersion, po
     if poll.status != "draft":
         raise Conflict("Only a draft can be edited; this poll is " + poll.status + ".")
     if data.body != poll.body:
-        raise InvalidInput([("body", "a poll cannot move to another body; create a new one")])
+        raise InvalidInput([("body", N_("a poll cannot move to another body; create a new one"))])
     body = charters.body(charter, poll.body)
     if not charters.may_manage(charter, poll.body, actor):
-        raise NotAllowed("You may not edit this poll.")
+        raise NotAllowed(N_("You may not edit this poll."))
     from ..models import PendingChange
 
     if session.exec(select(PendingChange.id).where(PendingChange.poll_id == poll.id,
                                                    PendingChange.status.in_(("pending", "approved")))).first():
-        raise Conflict("This draft's scheduling is waiting for a second manager's approval, so it cannot change "
-                       "now; withdraw the request first.")
+        raise Conflict(N_("This draft's scheduling is waiting for a second manager's approval, so it cannot change "
+                       "now; withdraw the request first."))
     members, trustee_problems = _trustees_for(session, data, body)
     problems = _validate(data, body) + trustee_problems
     if problems:
@@ -331,27 +330,27 @@ def schedule_problems(session: Session, poll: Poll, now: datetime) -> list[tuple
     """What stops a draft from being scheduled now (empty when it can be)."""
     problems: list[tuple[str, str]] = []
     if poll.opens_at is None or poll.closes_at is None:
-        problems.append(("opens_at", "set when voting opens and closes"))
+        problems.append(("opens_at", N_("set when voting opens and closes")))
     else:
         if poll.opens_at <= now:
-            problems.append(("opens_at", "voting must open in the future"))
+            problems.append(("opens_at", N_("voting must open in the future")))
         if poll.closes_at <= poll.opens_at:
-            problems.append(("closes_at", "voting must close after it opens"))
+            problems.append(("closes_at", N_("voting must close after it opens")))
         elif poll.closes_at - poll.opens_at < timedelta(hours=1):
-            problems.append(("closes_at", "voting must stay open for at least an hour"))
+            problems.append(("closes_at", N_("voting must stay open for at least an hour")))
     if poll.kind == "election":
         start, end = poll.nominations_open_at, poll.nominations_close_at
         if start is None or end is None:
-            problems.append(("nominations_open_at", "an election needs a nomination period"))
+            problems.append(("nominations_open_at", N_("an election needs a nomination period")))
         elif not (start < end <= (poll.opens_at or end)):
-            problems.append(("nominations_close_at", "nominations must open, then close, no later than voting opens"))
+            problems.append(("nominations_close_at", N_("nominations must open, then close, no later than voting opens")))
     elif len(options(session, poll)) < 2:
-        problems.append(("options", "the poll needs at least two options"))
+        problems.append(("options", N_("the poll needs at least two options")))
     if poll.key_mode == "trustees":
         from . import trustees
 
         if not trustees.trustees(session, poll):
-            problems.append(("trustees", "this poll is decrypted by trustees: name them on the draft first"))
+            problems.append(("trustees", N_("this poll is decrypted by trustees: name them on the draft first")))
     return problems
 
 
@@ -364,9 +363,9 @@ def schedule(*, session: Session, actor: Member, charter: CharterVersion, poll: 
     and the forum was told; the operator's demo and the tests call it directly.
     """
     if poll.status != "draft":
-        raise Conflict("Only a draft can be scheduled.")
+        raise Conflict(N_("Only a draft can be scheduled."))
     if not charters.may_manage(charter, poll.body, actor):
-        raise NotAllowed("You may not schedule this poll.")
+        raise NotAllowed(N_("You may not schedule this poll."))
     problems = schedule_problems(session, poll, now)
     if problems:
         raise InvalidInput(problems)
@@ -400,14 +399,14 @@ def cancel(*, session: Session, actor: Member, charter: CharterVersion, poll: Po
         raise Conflict(f"A {poll.status} poll cannot be cancelled."
                        + (" The election officers certify or void its count." if poll.status == "certifying" else ""))
     if not charters.may_manage(charter, poll.body, actor):
-        raise NotAllowed("You may not cancel this poll.")
+        raise NotAllowed(N_("You may not cancel this poll."))
     if poll.status == "open" and committee_group not in (actor.groups or []):
-        raise NotAllowed("Voting is open: only the steering committee may cancel this poll now, with a reason.")
+        raise NotAllowed(N_("Voting is open: only the steering committee may cancel this poll now, with a reason."))
     reason = reason.strip()
     if not reason:
-        raise InvalidInput([("reason", "say why the poll is cancelled; the reason is published")])
+        raise InvalidInput([("reason", N_("say why the poll is cancelled; the reason is published"))])
     if len(reason) > 1000:
-        raise InvalidInput([("reason", "the reason is longer than 1000 characters")])
+        raise InvalidInput([("reason", N_("the reason is longer than 1000 characters"))])
     _withdraw_schedule_requests(session, poll, actor, reason)
     return void(session=session, poll=poll, reason=reason, actor=actor)
 
@@ -458,7 +457,7 @@ def create_referendum(*, session: Session, actor: Member | None, body: str, titl
                 amendment_id=amendment_id, status="scheduled", created_by=getattr(actor, "id", None),
                 rules=poll_rules.freeze(charters.body(charters.current(session), body), kind="referendum"))
     if closes_at <= opens_at:
-        raise InvalidInput([("closes_at", "voting must close after it opens")])
+        raise InvalidInput([("closes_at", N_("voting must close after it opens"))])
     session.add(poll)
     session.flush()
     _replace_options(session, poll, ["yes", "no"])

@@ -23,6 +23,7 @@ from sqlmodel import Session
 from .. import crypto
 from ..audit import log
 from ..audit.canonical import canonical_json
+from ..copy import N_, Message
 from ..errors import Conflict, InvalidInput, NotAllowed
 from ..models import DecryptionShare, Member, Mix, Outbox, Poll, PollTrustee
 
@@ -41,11 +42,11 @@ def name(session: Session, poll: Poll, members: list[Member], threshold: int) ->
         raise Conflict("Trustees are named on a draft; this poll is " + poll.status + ".")
     problems = []
     if not 1 <= len(members) <= MAX_TRUSTEES:
-        problems.append(("trustees", f"name between 1 and {MAX_TRUSTEES} trustees"))
+        problems.append(("trustees", Message('name between 1 and %(MAX_TRUSTEES)s trustees', MAX_TRUSTEES=MAX_TRUSTEES)))
     if len({m.id for m in members}) != len(members):
-        problems.append(("trustees", "a trustee is named twice"))
+        problems.append(("trustees", N_("a trustee is named twice")))
     if not 1 <= threshold <= max(1, len(members)):
-        problems.append(("trustee_threshold", "the threshold must be between 1 and the number of trustees"))
+        problems.append(("trustee_threshold", N_("the threshold must be between 1 and the number of trustees")))
     if problems:
         raise InvalidInput(problems)
     for row in trustees(session, poll):
@@ -71,7 +72,7 @@ def begin(*, session: Session, poll: Poll, now: datetime) -> None:
     """At scheduling: fix the ceremony's setup and ask the trustees for their certificates."""
     rows = trustees(session, poll)
     if not rows:
-        raise InvalidInput([("trustees", "this body's polls are decrypted by trustees: name them first")])
+        raise InvalidInput([("trustees", N_("this body's polls are decrypted by trustees: name them first"))])
     poll.ceremony = {"election_id": secrets.token_hex(16)}
     poll.ceremony = {**poll.ceremony, "setup": setup(poll, rows)}
     session.add(poll)
@@ -114,25 +115,24 @@ def trustee_of(session: Session, poll: Poll, member: Member) -> PollTrustee:
     row = session.scalars(select(PollTrustee).where(PollTrustee.poll_id == poll.id,
                                                     PollTrustee.member_id == member.id)).first()
     if row is None:
-        raise NotAllowed("You are not a trustee of this poll.")
+        raise NotAllowed(N_("You are not a trustee of this poll."))
     return row
 
 
 def upload_ceremony(*, session: Session, poll: Poll, member: Member, message: Any, now: datetime) -> str:
     """Take a trustee's ceremony message for the current round, checked; return the round's name."""
     if poll.status not in ("nominations", "scheduled") or not poll.ceremony:
-        raise Conflict("This poll's key ceremony is not under way.")
+        raise Conflict(N_("This poll's key ceremony is not under way."))
     row = trustee_of(session, poll, member)
     current = stage(session, poll)
     if not isinstance(message, dict) or message.get("index") != row.position:
-        raise InvalidInput([("file", f"this file is not a ceremony message of trustee {row.position} "
-                                     f"({row.username}); upload the file governance-trustee wrote for you")])
+        raise InvalidInput([("file", Message('this file is not a ceremony message of trustee %(position)s (%(username)s); upload the file governance-trustee wrote for you', position=row.position, username=row.username))])
     field, what = {"certificates": ("certificate", "certificate"), "shares": ("shares", "shares"),
                    "keys": ("verification", "verification key")}.get(current, (None, None))
     if field is None:
-        raise Conflict("The key ceremony is complete.")
+        raise Conflict(N_("The key ceremony is complete."))
     if getattr(row, field) is not None:
-        raise Conflict("You already uploaded this round's message; the next round starts when every trustee has.")
+        raise Conflict(N_("You already uploaded this round's message; the next round starts when every trustee has."))
     state = transcript(session, poll)
     try:
         if current == "certificates":
@@ -142,7 +142,7 @@ def upload_ceremony(*, session: Session, poll: Poll, member: Member, message: An
         else:
             crypto.verify_key_message(state["setup"], state["certificates"], state["shares"], message)
     except crypto.CryptoError as exc:
-        raise InvalidInput([("file", f"the ceremony message was refused: {exc}")]) from None
+        raise InvalidInput([("file", Message('the ceremony message was refused: %(exc)s', exc=exc))]) from None
     setattr(row, field, message)
     session.add(row)
     session.flush()
@@ -197,14 +197,13 @@ def upload_mix(*, session: Session, poll: Poll, member: Member, mix: dict[str, A
     poll = counting._lock_poll(session, poll, exclusive=True)
     row = trustee_of(session, poll, member)
     if next_task(session, poll, row) != "mix":
-        raise Conflict("It is not your turn to mix (or the mixing is over).")
+        raise Conflict(N_("It is not your turn to mix (or the mixing is over)."))
     source = counting.current_input(session, poll)
     width = len(poll.election_params["options"])
     if len(output) != len(source) or len(output) % (64 * width):
-        raise InvalidInput([("file", "the mix does not hold as many ballots as its input")])
+        raise InvalidInput([("file", N_("the mix does not hold as many ballots as its input"))])
     if mix.get("mixer") != row.position:
-        raise InvalidInput([("file", f"this mix was made for trustee {mix.get('mixer')!r}, not you "
-                                     f"(trustee {row.position})")])
+        raise InvalidInput([("file", Message('this mix was made for trustee %(value)s, not you (trustee %(position)s)', value=repr(mix.get('mixer')), position=row.position))])
     position = len(counting.mixes(session, poll, verified_only=False)) + 1
     row_mix = Mix(poll_id=poll.id, position=position, mixer=row.position,
                   input_sha256=counting.sha256_hex(source), output_sha256=counting.sha256_hex(output),
@@ -225,10 +224,10 @@ def upload_share(*, session: Session, poll: Poll, member: Member, proof: dict[st
     poll = counting._lock_poll(session, poll, exclusive=True)
     row = trustee_of(session, poll, member)
     if next_task(session, poll, row) != "decrypt":
-        raise Conflict("It is not time for your decryption share (or you sent it already).")
+        raise Conflict(N_("It is not time for your decryption share (or you sent it already)."))
     final = counting.mixes(session, poll)[-1].output
     if len(factors) * 2 != len(final):
-        raise InvalidInput([("file", "the decryption does not hold one factor per ciphertext of the last mix")])
+        raise InvalidInput([("file", N_("the decryption does not hold one factor per ciphertext of the last mix"))])
     share = DecryptionShare(poll_id=poll.id, trustee=row.position, mix_sha256=counting.sha256_hex(final),
                             factors=factors, proof=proof, verified=False)
     session.add(share)
@@ -244,11 +243,10 @@ def end_mixing(*, session: Session, poll: Poll, actor: Member, now: datetime) ->
 
     poll = counting._lock_poll(session, poll, exclusive=True)
     if poll.status != "closed" or poll.key_mode != "trustees":
-        raise Conflict("Only a closed trustee poll's mixing can be ended.")
+        raise Conflict(N_("Only a closed trustee poll's mixing can be ended."))
     mixers = {m.mixer for m in counting.mixes(session, poll)}
     if len(mixers) < poll.trustee_threshold:
-        raise Conflict(f"{len(mixers)} trustees have mixed; at least {poll.trustee_threshold} must before the "
-                       "mixing can end.")
+        raise Conflict(Message('%(value)s trustees have mixed; at least %(trustee_threshold)s must before the mixing can end.', value=len(mixers), trustee_threshold=poll.trustee_threshold))
     poll.mixing_ended = True
     session.add(poll)
     log.record(session=session, created_at=now, type="mixing.ended", actor=actor, poll_id=poll.id,

@@ -26,6 +26,7 @@ from sqlmodel import Session
 
 from .. import crypto
 from ..audit import log
+from ..copy import N_, Message
 from ..errors import Conflict, InvalidInput, NotEligible, NotFound, VotingClosed
 from ..models import Ballot, Member, Outbox, Participation, Poll, PollOption, PollSecret
 from ..models.base import MAX_ID
@@ -94,7 +95,7 @@ def ballot_box(session: Session, poll_id: int) -> BallotBox:
     found = session.execute(_BOX_SHARED if postgresql else _BOX, {"poll_id": poll_id}).first() \
         if 0 < poll_id <= MAX_ID else None
     if found is None:
-        raise NotFound(f"There is no poll {poll_id}.")
+        raise NotFound(Message('There is no poll %(poll_id)s.', poll_id=poll_id))
     poll = found[0]
     locked = postgresql or bool(conn.get_execution_options().get("sqlite_immediate"))
     frozen = bool(poll.fingerprint) and poll.status in ("open", "closed", "certifying", "published")
@@ -115,7 +116,7 @@ def ballot_box(session: Session, poll_id: int) -> BallotBox:
 def credential(box: BallotBox, member: Member, *, secret: str) -> str:
     """The member's credential in this poll (VotingClosed once the link salt is gone)."""
     if box.link_salt is None:
-        raise VotingClosed("Voting has closed.")
+        raise VotingClosed(N_("Voting has closed."))
     return keys.credential(secret, box.poll.id, box.link_salt, member.id)
 
 
@@ -147,11 +148,11 @@ def check(box: BallotBox, ballot: Any, credential_value: str) -> str:
     ballot made for another voter or another poll.
     """
     if box.params is None:
-        raise VotingClosed("Voting is not open for this poll.")
+        raise VotingClosed(N_("Voting is not open for this poll."))
     try:
         crypto.verify_ballot(box.params, ballot, credential_value)
     except crypto.CryptoError as exc:
-        raise InvalidInput([("ballot", f"the encrypted ballot was refused: {exc}; nothing was recorded")]) from None
+        raise InvalidInput([("ballot", Message('the encrypted ballot was refused: %(exc)s; nothing was recorded', exc=exc))]) from None
     return crypto.tracker(ballot)
 
 
@@ -164,7 +165,7 @@ def encrypt_on_arrival(box: BallotBox, ranking: list[list[str]], credential_valu
     which ``cast`` records once; any other ranking gets fresh randomness.
     """
     if box.params is None:
-        raise VotingClosed("Voting is not open for this poll.")
+        raise VotingClosed(N_("Voting is not open for this poll."))
     values = values_of(ranking, box.labels)
     if form_nonce:
         seed = hmac.new(secret.encode(), "|".join(["governance/v1/no-js-ballot", box.poll.fingerprint,
@@ -230,9 +231,9 @@ def cast(*, session: Session, box: BallotBox, member: Member, ballot: dict[str, 
     if status != "open" or opened_at is None:
         raise VotingClosed("Voting is not open for this poll." if status != "closed" else "Voting has closed.")
     if closes_at is not None and now >= closes_at:
-        raise VotingClosed("Voting has closed.")
+        raise VotingClosed(N_("Voting has closed."))
     if link_salt is None or link_salt != box.link_salt:
-        raise VotingClosed("Voting has closed.")
+        raise VotingClosed(N_("Voting has closed."))
     verdict = eligibility(session, poll, member, evidence=evidence)
     if verdict.ok and evidence is not None and rule_of(poll).groups:
         # A group poll judges membership on the electorate frozen at opening; what the member
@@ -245,7 +246,7 @@ def cast(*, session: Session, box: BallotBox, member: Member, ballot: dict[str, 
             if exceptions.excepted(session, poll, member):  # the officers waived the poll's own rule
                 verdict = exceptions.standing(evidence, opened)
     if not verdict.ok:
-        raise NotEligible("You may not vote in this poll.", list(verdict.reasons))
+        raise NotEligible(N_("You may not vote in this poll."), list(verdict.reasons))
     conn = session.connection()
     if conn.dialect.name == "postgresql":
         conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:k))"),
@@ -254,7 +255,7 @@ def cast(*, session: Session, box: BallotBox, member: Member, ballot: dict[str, 
     for row in own:
         if row.tracker == tracker:
             if row.superseded:
-                raise Conflict("This ballot was cast before and has since been replaced; it cannot be cast again.")
+                raise Conflict(N_("This ballot was cast before and has since been replaced; it cannot be cast again."))
             entry = log.get(session, row.seq)
             return Receipt(tracker=tracker, replaced=False, seq=row.seq, entry_hash=entry.hash,
                            signature=entry.signature, already=True)

@@ -14,7 +14,7 @@ from typing import Any
 from sqlmodel import Session, select
 
 from ..audit import log
-from ..copy import plural
+from ..copy import N_, Message, plural
 from ..errors import Conflict, InvalidInput, NotAllowed
 from ..models import Amendment, CharterVersion, Document, DocumentVersion, Member, Outbox, Poll
 from ..polls import charter as charters
@@ -32,22 +32,19 @@ def check_publication(*, session: Session, charter: CharterVersion, slug: str, s
     rule = core.rule_for(charter, slug)
     source = core._checked_source(source)
     if len(note or "") > core.MAX_NOTE:
-        raise InvalidInput([("note", f"the note is longer than {core.MAX_NOTE} characters")])
+        raise InvalidInput([("note", Message('the note is longer than %(MAX_NOTE)s characters', MAX_NOTE=core.MAX_NOTE))])
     document = core.get_document(session, slug)
     if base_number is None:
-        raise InvalidInput([("base", "name the version you are replacing")])
+        raise InvalidInput([("base", N_("name the version you are replacing"))])
     base = core._base(session, document, base_number)
     result = core._classify(base.source_md, source)
     if result.kind == "unchanged":
-        raise InvalidInput([("source", "The text is unchanged: it has the same blocks as version "
-                                       f"{base.number}. Nothing was published.")])
+        raise InvalidInput([("source", Message('The text is unchanged: it has the same blocks as version %(number)s. Nothing was published.', number=base.number))])
     if result.kind == "revision" and rule.get("revision") is None:
-        raise NotAllowed(f"{document.title} is entrenched: it accepts no revision, only added detail.")
+        raise NotAllowed(Message('%(title)s is entrenched: it accepts no revision, only added detail.', title=document.title))
     allowed = rule.get("committee_may_publish") or []
     if result.kind not in allowed:
-        raise NotAllowed(f"The charter does not let the committee publish a {result.kind} of "
-                         f"{document.title} directly; propose it as an amendment so that "
-                         f"{rule['voters']} can vote on it.")
+        raise NotAllowed(Message('The charter does not let the committee publish a %(kind)s of %(title)s directly; propose it as an amendment so that %(value)s can vote on it.', kind=result.kind, title=document.title, value=rule['voters']))
     return document, base, source, result
 
 
@@ -65,9 +62,7 @@ def refuse_if_referendum_open(session: Session, charter: CharterVersion, documen
     if charters.rules(charter)["open_referendum"] != "refuse":
         return
     for poll in open_referendums(session, document):
-        raise Conflict(f"A referendum on {document.title} is {poll.status} (poll #{poll.id}, closing "
-                       f"{log.format_time(poll.closes_at)}): its base text is frozen while the vote runs, so no "
-                       "new version can be published until it closes. Nothing was published.")
+        raise Conflict(Message('A referendum on %(title)s is %(status)s (poll #%(id)s, closing %(value)s): its base text is frozen while the vote runs, so no new version can be published until it closes. Nothing was published.', title=document.title, status=poll.status, id=poll.id, value=log.format_time(poll.closes_at)))
 
 
 def before_new_version(session: Session, charter: CharterVersion, document: Document, now: datetime) -> None:
@@ -99,15 +94,15 @@ def publish_version(*, session: Session, actor: Member | None, charter: CharterV
     operator's command line or the clock; a member actor must be on the committee.
     """
     if actor is not None and committee_group and committee_group not in (actor.groups or []):
-        raise NotAllowed("Only the steering committee may publish a document version directly.")
+        raise NotAllowed(N_("Only the steering committee may publish a document version directly."))
     if slug == charters.CHARTER_SLUG:
-        raise Conflict("The charter's versions are published through the charter, not as a document text.")
+        raise Conflict(N_("The charter's versions are published through the charter, not as a document text."))
     rule = core.rule_for(charter, slug)
     document = session.exec(select(Document).where(Document.slug == slug)).first()
     if document is None or not document.current_version:
         source = core._checked_source(source)
         if len(note) > core.MAX_NOTE:
-            raise InvalidInput([("note", f"the note is longer than {core.MAX_NOTE} characters")])
+            raise InvalidInput([("note", Message('the note is longer than %(MAX_NOTE)s characters', MAX_NOTE=core.MAX_NOTE))])
         if document is None:
             document = Document(slug=slug, title=(title or rule.get("title") or slug)[:core.MAX_TITLE])
             session.add(document)
@@ -118,8 +113,8 @@ def publish_version(*, session: Session, actor: Member | None, charter: CharterV
     result = None
     if previous is not None:
         if approval is None:
-            raise NotAllowed("A new version of a document needs a second committee member's approval (or the "
-                             "charter's waiting period) and a forum notice first.")
+            raise NotAllowed(N_("A new version of a document needs a second committee member's approval (or the "
+                             "charter's waiting period) and a forum notice first."))
         document, _base_version, source, result = check_publication(
             session=session, charter=charter, slug=slug, source=source, base_number=base_number, note=note)
         before_new_version(session, charter, document, now)
@@ -156,8 +151,7 @@ def import_document(*, session: Session, charter: CharterVersion, slug: str, sou
     """Load a document's first version from the operator's command line (committee's publication)."""
     document = session.exec(select(Document).where(Document.slug == slug)).first()
     if document is not None and document.current_version:
-        raise Conflict(f"{document.title} already has {plural(document.current_version, 'version')}; publish or "
-                       "amend instead of importing.")
+        raise Conflict(Message('%(title)s already has %(value)s; publish or amend instead of importing.', title=document.title, value=plural(document.current_version, 'version')))
     return publish_version(session=session, actor=None, charter=charter, committee_group="", slug=slug,
                            source=source, base_number=None, now=now, note=note, title=title)
 

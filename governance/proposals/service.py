@@ -40,7 +40,7 @@ from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, select
 
 from ..audit import log
-from ..copy import plural
+from ..copy import N_, Message, plural
 from ..errors import Conflict, InvalidInput, NotAllowed, NotEligible, NotFound
 from ..identity.eligibility import Eligibility, Rule, check
 from ..identity.service import member_evidence
@@ -75,18 +75,18 @@ def get_document(session: Session, slug: str) -> Document:
     """A document by slug, or NotFound."""
     document = session.exec(select(Document).where(Document.slug == slug)).first()
     if document is None:
-        raise NotFound(f"There is no document {slug!r}.")
+        raise NotFound(Message('There is no document %(slug)s.', slug=repr(slug)))
     return document
 
 
 def get_version(session: Session, document: Document, number: int) -> DocumentVersion:
     """One version of a document, or NotFound."""
     if not 1 <= number <= MAX_ID:
-        raise NotFound(f"{document.title} has no version {number}.")
+        raise NotFound(Message('%(title)s has no version %(number)s.', title=document.title, number=number))
     version = session.exec(select(DocumentVersion).where(DocumentVersion.document_id == document.id,
                                                          DocumentVersion.number == number)).first()
     if version is None:
-        raise NotFound(f"{document.title} has no version {number}.")
+        raise NotFound(Message('%(title)s has no version %(number)s.', title=document.title, number=number))
     return version
 
 
@@ -107,7 +107,7 @@ def get_amendment(session: Session, document: Document, amendment_id: int) -> Am
     """An amendment of this document, or NotFound."""
     amendment = session.get(Amendment, amendment_id) if 1 <= amendment_id <= MAX_ID else None
     if amendment is None or amendment.document_id != document.id:
-        raise NotFound(f"{document.title} has no amendment {amendment_id}.")
+        raise NotFound(Message('%(title)s has no amendment %(amendment_id)s.', title=document.title, amendment_id=amendment_id))
     return amendment
 
 
@@ -130,7 +130,7 @@ def rule_for(charter: CharterVersion, slug: str) -> dict[str, Any]:
     """The charter's rule for a document, or NotFound (a document without a rule cannot change)."""
     rule = charters.document_rule(charter, slug)
     if rule is None:
-        raise NotFound(f"The charter has no rule for the document {slug!r}.")
+        raise NotFound(Message('The charter has no rule for the document %(slug)s.', slug=repr(slug)))
     return rule
 
 
@@ -178,7 +178,7 @@ def _lock_document(session: Session, document: Document) -> Document:
 def _checked_source(source: Any, field: str = "source") -> str:
     """The source as text, or InvalidInput listing every problem (nothing is stored)."""
     if not isinstance(source, str):
-        raise InvalidInput([(field, "send the text of the document")])
+        raise InvalidInput([(field, N_("send the text of the document"))])
     problems = validate_source(source)
     if problems:
         raise InvalidInput([(field, p) for p in problems])
@@ -197,13 +197,11 @@ def _base(session: Session, document: Document, base_number: Any) -> DocumentVer
     try:
         number = int(base_number)
     except (TypeError, ValueError):
-        raise InvalidInput([("base", "name the version you are amending (a number)")]) from None
+        raise InvalidInput([("base", N_("name the version you are amending (a number)"))]) from None
     if number < 1 or number > document.current_version:
-        raise InvalidInput([("base", f"{document.title} has no version {number}; the current version is "
-                                     f"{document.current_version}.")])
+        raise InvalidInput([("base", Message('%(title)s has no version %(number)s; the current version is %(current_version)s.', title=document.title, number=number, current_version=document.current_version))])
     if number != document.current_version:
-        raise Conflict(f"Version {number} of {document.title} has been superseded: the current version is "
-                       f"{document.current_version}. Nothing was saved; start again from the current text.")
+        raise Conflict(Message('Version %(number)s of %(title)s has been superseded: the current version is %(current_version)s. Nothing was saved; start again from the current text.', number=number, title=document.title, current_version=document.current_version))
     return get_version(session, document, number)
 
 
@@ -260,21 +258,21 @@ def propose(*, session: Session, actor: Member, charter: CharterVersion, slug: s
     rule = rule_for(charter, slug)
     verdict = may_propose(charter, slug, actor, now)
     if not verdict.ok:
-        raise NotEligible("You may not propose amendments to this document.", list(verdict.reasons))
+        raise NotEligible(N_("You may not propose amendments to this document."), list(verdict.reasons))
     document = get_document(session, slug)
     problems: list[tuple[str, str]] = []
     title = (title or "").strip()
     if not title:
-        problems.append(("title", "give the amendment a short title"))
+        problems.append(("title", N_("give the amendment a short title")))
     elif len(title) > MAX_TITLE:
-        problems.append(("title", f"the title is longer than {MAX_TITLE} characters"))
+        problems.append(("title", Message('the title is longer than %(MAX_TITLE)s characters', MAX_TITLE=MAX_TITLE)))
     rationale = rationale or ""
     if len(rationale) > MAX_RATIONALE:
-        problems.append(("rationale", f"the rationale is longer than {MAX_RATIONALE:,} characters"))
+        problems.append(("rationale", Message('the rationale is longer than %(MAX_RATIONALE)s characters', MAX_RATIONALE=format(MAX_RATIONALE, ','))))
     elif rationale.strip():
         problems += [("rationale", p) for p in validate_source(rationale)]
     if (source is None) == (insertions is None):
-        problems.append(("source", "send either the full amended text or the blocks to insert"))
+        problems.append(("source", N_("send either the full amended text or the blocks to insert")))
     if problems:
         raise InvalidInput(problems)
     base, source, result = amended_text(session, document, base_number, source=source, insertions=insertions)
@@ -284,7 +282,7 @@ def propose(*, session: Session, actor: Member, charter: CharterVersion, slug: s
     if supersedes_id is not None:
         old = session.get(Amendment, supersedes_id) if 1 <= supersedes_id <= MAX_ID else None
         if old is None or old.document_id != document.id:
-            raise InvalidInput([("supersedes", f"there is no amendment {supersedes_id} of {document.title}")])
+            raise InvalidInput([("supersedes", Message('there is no amendment %(supersedes_id)s of %(title)s', supersedes_id=supersedes_id, title=document.title))])
     digest = sha256_hex(source)
     amendment = Amendment(document_id=document.id, base_number=base.number, base_sha256=base.sha256,
                           proposer_id=actor.id, title=title, rationale_md=rationale,
@@ -318,10 +316,10 @@ def amended_text(session: Session, document: Document, base_number: Any, *, sour
     if insertions is not None:
         insertions = [(k, t) for k, t in insertions if t.strip()]
         if not insertions:
-            raise InvalidInput([("insertions", "write at least one block to insert (or choose to edit the "
-                                               "full text)")])
+            raise InvalidInput([("insertions", N_("write at least one block to insert (or choose to edit the "
+                                               "full text)"))])
         if len(insertions) > MAX_INSERTIONS:
-            raise InvalidInput([("insertions", f"insert at most {MAX_INSERTIONS} pieces at once")])
+            raise InvalidInput([("insertions", Message('insert at most %(MAX_INSERTIONS)s pieces at once', MAX_INSERTIONS=MAX_INSERTIONS))])
         for _k, text in insertions:
             problems += [("insertions", p) for p in validate_source(text)]
         if problems:
@@ -333,8 +331,7 @@ def amended_text(session: Session, document: Document, base_number: Any, *, sour
     source = _checked_source(source)
     result = _classify(base.source_md, source)
     if result.kind == "unchanged":
-        raise InvalidInput([("source", f"The amendment changes nothing: it has the same blocks as version "
-                                       f"{base.number}.")])
+        raise InvalidInput([("source", Message('The amendment changes nothing: it has the same blocks as version %(number)s.', number=base.number))])
     return base, source, result
 
 
@@ -355,7 +352,7 @@ def _charter_text(session: Session, base: DocumentVersion, source: Any,
                   insertions: Any) -> tuple[str, CharterClassification]:
     """A charter amendment: the text must be the rendering of a usable charter (the editor makes it)."""
     if insertions is not None or not isinstance(source, str):
-        raise InvalidInput([("source", "amend the charter with the charter editor (/charter/edit)")])
+        raise InvalidInput([("source", N_("amend the charter with the charter editor (/charter/edit)"))])
     try:
         data = charter_rules.parse(source)
     except charter_rules.CharterTextError as exc:
@@ -363,7 +360,7 @@ def _charter_text(session: Session, base: DocumentVersion, source: Any,
     data = charters.checked(session, data)
     result = CharterClassification(charter_rules.classify(charter_rules.parse(base.source_md), data))
     if result.kind == "unchanged":
-        raise InvalidInput([("charter", f"The amendment changes nothing: it is charter version {base.number}.")])
+        raise InvalidInput([("charter", Message('The amendment changes nothing: it is charter version %(number)s.', number=base.number))])
     return charter_rules.render(data), result
 
 
@@ -371,9 +368,9 @@ def withdraw(*, session: Session, actor: Member, amendment: Amendment, now: date
     """The proposer withdraws a pending amendment (its referendum, if any, is voided)."""
     document = session.get(Document, amendment.document_id)
     if actor.id != amendment.proposer_id:
-        raise NotAllowed("Only the proposer may withdraw an amendment.")
+        raise NotAllowed(N_("Only the proposer may withdraw an amendment."))
     if amendment.status not in PENDING_STATUSES:
-        raise Conflict(f"A {amendment.status} amendment cannot be withdrawn.")
+        raise Conflict(Message('A %(status)s amendment cannot be withdrawn.', status=amendment.status))
     _void_poll(session, amendment, "The proposer withdrew the amendment; ballots already cast lapse.")
     _set_status(session, amendment, document, "withdrawn", event="withdrawn", actor=actor, now=now)
     session.flush()
@@ -394,9 +391,9 @@ def open_discussion(*, session: Session, actor: Member, charter: CharterVersion,
     document = session.get(Document, amendment.document_id)
     rule = rule_for(charter, document.slug)
     if actor.id != amendment.proposer_id and not _may_steer(charter, rule, actor):
-        raise NotAllowed("Only the proposer or the committee may open the discussion.")
+        raise NotAllowed(N_("Only the proposer or the committee may open the discussion."))
     if amendment.status != "draft":
-        raise Conflict(f"Only a draft can be opened for discussion; this amendment is {amendment.status}.")
+        raise Conflict(Message('Only a draft can be opened for discussion; this amendment is %(status)s.', status=amendment.status))
     amendment.topic_requested_at = now
     _set_status(session, amendment, document, "discussion", event="discussion_opened", actor=actor, now=now)
     session.flush()
@@ -408,13 +405,13 @@ def link_topic(*, session: Session, actor: Member, charter: CharterVersion, amen
     """The committee links an existing forum topic as the amendment's discussion."""
     document = session.get(Document, amendment.document_id)
     if not _may_steer(charter, rule_for(charter, document.slug), actor):
-        raise NotAllowed("Only the committee may link a discussion topic.")
+        raise NotAllowed(N_("Only the committee may link a discussion topic."))
     try:
         number = int(topic_id)
     except (TypeError, ValueError):
-        raise InvalidInput([("topic_id", "give the forum topic's number")]) from None
+        raise InvalidInput([("topic_id", N_("give the forum topic's number"))]) from None
     if not 1 <= number <= MAX_ID:
-        raise InvalidInput([("topic_id", "give the forum topic's number")])
+        raise InvalidInput([("topic_id", N_("give the forum topic's number"))])
     amendment.forum_topic_id = number
     amendment.topic_error = ""
     _history(amendment, now, "topic_linked", topic=number)
@@ -523,33 +520,28 @@ def start_voting(*, session: Session, actor: Member, charter: CharterVersion, am
     document = session.get(Document, amendment.document_id)
     rule = rule_for(charter, document.slug)
     if not _may_steer(charter, rule, actor):
-        raise NotAllowed(f"Only the managers of {rule['voters']} may put an amendment to the vote.")
+        raise NotAllowed(Message('Only the managers of %(value)s may put an amendment to the vote.', value=rule['voters']))
     if amendment.status == "conflicted":
-        raise Conflict("This amendment conflicts with the current text and cannot be voted on; its proposer "
-                       "can propose it again against the current version.")
+        raise Conflict(N_("This amendment conflicts with the current text and cannot be voted on; its proposer "
+                       "can propose it again against the current version."))
     if amendment.status != "discussion":
-        raise Conflict(f"Only an amendment open for discussion can be put to the vote; this one is "
-                       f"{amendment.status}.")
+        raise Conflict(Message('Only an amendment open for discussion can be put to the vote; this one is %(status)s.', status=amendment.status))
     base = current_version(session, document)
     if base is None or amendment.base_number != base.number or amendment.base_sha256 != base.sha256:
-        raise Conflict(f"This amendment is based on version {amendment.base_number}, but the current version "
-                       f"is {document.current_version}; it cannot be voted on.")
+        raise Conflict(Message('This amendment is based on version %(base_number)s, but the current version is %(current_version)s; it cannot be voted on.', base_number=amendment.base_number, current_version=document.current_version))
     terms = bar(rule, amendment.kind)
     if terms is None:
-        raise Conflict(f"{document.title} accepts no {amendment.kind}.")
+        raise Conflict(Message('%(title)s accepts no %(kind)s.', title=document.title, kind=amendment.kind))
     days = int(charters.rules(charter)["discussion_days"].get(amendment.kind, 0))
     opened = amendment.topic_requested_at
     if opened is None or now < opened + timedelta(days=days):
         until = log.format_time(opened + timedelta(days=days)) if opened else "—"
-        raise Conflict(f"The charter asks for at least {plural(days, 'day')} of discussion before a {amendment.kind} is "
-                       f"put to the vote; this amendment can be put to the vote from {until}.")
+        raise Conflict(Message('The charter asks for at least %(value)s of discussion before a %(kind)s is put to the vote; this amendment can be put to the vote from %(until)s.', value=plural(days, 'day'), kind=amendment.kind, until=until))
     for other in open_referendums(session, document):
-        raise Conflict(f"Another referendum on {document.title} is {other.status} (poll #{other.id}); one "
-                       "referendum runs at a time on a document, so that the text each one decides on stays "
-                       "fixed. Put this one to the vote after it closes.")
+        raise Conflict(Message('Another referendum on %(title)s is %(status)s (poll #%(id)s); one referendum runs at a time on a document, so that the text each one decides on stays fixed. Put this one to the vote after it closes.', title=document.title, status=other.status, id=other.id))
     opens_at = opens_at or now
     if opens_at < now:
-        raise InvalidInput([("opens_at", "voting cannot open in the past")])
+        raise InvalidInput([("opens_at", N_("voting cannot open in the past"))])
     closes_at = opens_at + timedelta(days=int(terms["voting_days"]))
     description = "\n".join([
         f"Referendum on amendment #{amendment.id} to **{document.title}**: {amendment.title}.",

@@ -32,6 +32,7 @@ def register_blueprints(app: Flask) -> None:
         documents,
         errors,
         filters,
+        i18n,
         main,
         observe,
         officers,
@@ -44,6 +45,7 @@ def register_blueprints(app: Flask) -> None:
 
     app.json = _JSONProvider(app)
 
+    i18n.init_app(app)
     csrf.init_app(app)
     security.init_app(app)
     errors.init_app(app)

@@ -12,6 +12,7 @@ import re
 from flask import Blueprint, Response, jsonify, redirect, render_template, request, url_for
 
 from ..audit import export, log
+from ..copy import N_, Message
 from ..db import get_session
 from ..errors import InvalidInput, NotFound
 from ..models.base import MAX_ID
@@ -30,16 +31,16 @@ def _number(name: str, *, required: bool = False) -> int | None:
     raw = request.args.get(name, "").strip()
     if not raw:
         if required:
-            raise InvalidInput([(name, f"give a {name} number")])
+            raise InvalidInput([(name, Message('give a %(name)s number', name=name))])
         return None
     if not _NUMBER.fullmatch(raw) or not 0 < int(raw) <= MAX_ID:
-        raise InvalidInput([(name, f"{name} must be a positive whole number")])
+        raise InvalidInput([(name, Message('%(name)s must be a positive whole number', name=name))])
     return int(raw)
 
 
 def _in_range(value: int, what: str) -> int:
     if value > MAX_ID:
-        raise NotFound(f"There is no {what} {value}.")
+        raise NotFound(Message('There is no %(what)s %(value)s.', what=what, value=value))
     return value
 
 
@@ -49,7 +50,7 @@ def index():
     poll_id = _number("poll")
     document = request.args.get("document", "").strip() or None
     if document is not None and not _SLUG.fullmatch(document):
-        raise InvalidInput([("document", "a document is named by its short name, such as roadmap")])
+        raise InvalidInput([("document", N_("a document is named by its short name, such as roadmap"))])
     page = export.list_entries(get_session(), poll_id=poll_id, document=document, page=_number("page") or 1,
                                per_page=PER_PAGE)
     head = export.latest_head(get_session())
@@ -100,7 +101,7 @@ def bundle(poll_id: int):
 def document_bundle(slug: str):
     """Download the audit bundle of a governed document."""
     if len(slug) > 100:
-        raise NotFound(f"There is no document {slug[:100]!r}.")
+        raise NotFound(Message('There is no document %(value)s.', value=repr(slug[:100])))
     data = export.document_bundle(get_session(), slug)
     return Response(data, mimetype="application/zip", headers={
         "Content-Disposition": f"attachment; filename={export.document_filename(slug)}",
@@ -122,7 +123,7 @@ def tracker():
     # As the receipt shows it (groups of four joined by dashes) or typed without them.
     code = "".join(request.args.get("tracker", "").split()).replace("-", "").lower()
     if not _TRACKER.fullmatch(code):
-        problems.append(("tracker", "a tracker is 8 to 128 letters a-f and digits, as your receipt shows it"))
+        problems.append(("tracker", N_("a tracker is 8 to 128 letters a-f and digits, as your receipt shows it")))
     if problems:
         raise InvalidInput(problems)
     lookup = export.find_tracker(get_session(), poll_id, code)

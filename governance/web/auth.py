@@ -18,16 +18,18 @@ from flask import (
     session,
     url_for,
 )
+from flask_babel import gettext as _
+from flask_babel import refresh
 from flask_login import current_user, login_required, login_user, logout_user
 
 from ..db import get_session, write_session
-from ..errors import NotAllowed
+from ..errors import ForumUnavailable, NotAllowed, NotFound
 from ..identity import discourse, service, sessions, webhooks
 from ..identity.budget import Budget
 from ..identity.forum import Forum
 from ..identity.redirects import safe_next
 from ..models.base import utcnow
-from . import csrf
+from . import csrf, i18n
 from .ratelimit import login_address_ceiling, login_failed, login_per_account, login_per_browser
 
 bp = Blueprint("auth", __name__, url_prefix="/auth")
@@ -45,7 +47,7 @@ def only_top_level_navigation():
     """
     dest = request.headers.get("Sec-Fetch-Dest")
     if dest is not None and dest not in ("document", "empty"):
-        abort(400, description="Log in by following a link, not from an embedded resource.")
+        abort(400, description=_("Log in by following a link, not from an embedded resource."))
 
 
 def return_url() -> str:
@@ -104,6 +106,7 @@ def sso():
         login_failed()  # complete_login below refuses it with the reason
     else:
         login_per_account(account)
+    first_login = account is not None and not service.is_known(get_session(), account)
     # The writes take the write lock when they start (BEGIN IMMEDIATE on SQLite), so of two
     # callbacks racing with one nonce the second waits, finds it spent and gets a 400, not a 500.
     with write_session() as db:
@@ -120,11 +123,33 @@ def sso():
         lifetime = timedelta(hours=int(current_app.config["SESSION_LIFETIME_HOURS"]))
         sessions.start(session=db, member=member, lifetime=lifetime)
         db.commit()
-    session.clear()  # a fresh session after login: nothing from before carries over
+    # A fresh session after login: nothing from before carries over but the language chosen.
+    i18n.keep_choice_across(session.clear)
     session.permanent = True
     login_user(member)
-    flash(f"Welcome, {member.name or member.username}.", "success")
+    if first_login and member.stale_since is None and (language := forum_language(member.username)) is not None:
+        session[i18n.FORUM] = language
+        refresh()  # this request's language was chosen before the session knew it
+    flash(_("Welcome, %(name)s.", name=member.name or member.username), "success")
     return redirect(safe_next(next_path))
+
+
+def forum_language(username: str) -> str | None:
+    """The shipped language of the member's forum locale, or None (site default, or the forum
+    could not say within a second: the login goes on, in the browser's language).
+
+    Asked at a member's first login here only (the login that reads their record from the API
+    anyway), and not when the forum already failed that login: a known member logs in without any
+    API call, so that logins never spend the forum API budget that ballots' freshness checks need.
+    Discourse's signed login answer does not carry the locale, and it is not stored here."""
+    config = current_app.config
+    budget = Budget(current_app.extensions["governance.engine_counters"],
+                    limit_per_minute=int(config.get("DISCOURSE_API_LIMIT", 60)))
+    quick = Forum.from_config(config, max_wait=0.0, timeout=(1.0, 1.0), budget=budget)
+    try:
+        return i18n.supported(quick.locale_of(username))
+    except (ForumUnavailable, NotFound):
+        return None
 
 
 @bp.post("/logout")

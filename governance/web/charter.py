@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlmodel import select
 
@@ -27,6 +28,7 @@ from ..polls.methods import KIND_METHODS
 from ..proposals import charter_rules
 from ..proposals import service as documents
 from ..proposals.diff import diff_html
+from . import i18n
 
 bp = Blueprint("charter", __name__, url_prefix="/charter")
 
@@ -261,17 +263,19 @@ def submit():
                 base_number=document.current_version, title=form.get("title", ""),
                 rationale=form.get("note", ""), source=charter_rules.render(data), now=now)
             db.commit()
-            flash(f"Charter amendment #{amendment.id} saved as a draft ({amendment.kind}). Open it for discussion "
-                  "when it is ready.", "success")
+            flash(_("Charter amendment #%(id)s saved as a draft (%(kind)s). Open it for discussion when it is "
+                    "ready.", id=amendment.id, kind=i18n.word(amendment.kind)), "success")
             return redirect(url_for("documents.amendment", slug=charters.CHARTER_SLUG, amendment_id=amendment.id))
         if action == "request":
             change = approvals.request_charter(session=db, actor=current_user, charter=current,
                                                committee_group=_committee_group(), data=data,
                                                note=form.get("note", ""), now=now)
             db.commit()
-            flash("Your request is recorded. It takes effect once the forum has been told and a second committee "
-                  "member approves it" + (" (or the waiting period passes without an objection)"
-                                          if change.waiting_days is not None else "") + ".", "success")
+            flash(_("Your request is recorded. It takes effect once the forum has been told and a second committee "
+                    "member approves it (or the waiting period passes without an objection).")
+                  if change.waiting_days is not None else
+                  _("Your request is recorded. It takes effect once the forum has been told and a second committee "
+                    "member approves it."), "success")
             return redirect(url_for("charter.change", change_id=change.id))
     except (InvalidInput, Conflict, NotAllowed) as exc:
         db.rollback()
@@ -351,11 +355,11 @@ def approve(change_id: int):
                           committee_group=_committee_group(), now=_now())
     except (Conflict, NotAllowed) as exc:
         db.rollback()
-        flash(exc.message, "error")
+        flash(i18n.translate(exc.message), "error")
         return redirect(url_for("charter.change", change_id=change_id), 303)
     db.commit()
-    flash("Approved." + (" It has taken effect." if item.status == "applied" else
-                         " It takes effect once the forum notice is posted."), "success")
+    flash(_("Approved. It has taken effect.") if item.status == "applied" else
+          _("Approved. It takes effect once the forum notice is posted."), "success")
     return redirect(url_for("charter.change", change_id=change_id))
 
 
@@ -374,8 +378,8 @@ def object_(change_id: int):
                             reason=request.form.get("reason", ""), committee_group=_committee_group(), now=_now())
     except (Conflict, NotAllowed, InvalidInput) as exc:
         db.rollback()
-        flash(exc.message, "error")
+        flash(i18n.translate(exc.message), "error")
         return redirect(url_for("charter.object", change_id=change_id), 303)
     db.commit()
-    flash("The request is " + item.status + "; it will not take effect.", "info")
+    flash(_("The request is %(status)s; it will not take effect.", status=i18n.word(item.status)), "info")
     return redirect(url_for("charter.change", change_id=change_id))

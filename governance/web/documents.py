@@ -11,9 +11,10 @@ import logging
 from datetime import UTC, datetime, timedelta
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from ..copy import plural
+from ..copy import N_, Message, plural
 from ..db import get_session
 from ..errors import Conflict, GovernanceError, InvalidInput, NotAllowed
 from ..identity.roles import is_committee
@@ -22,6 +23,7 @@ from ..polls import approvals
 from ..polls import charter as charters
 from ..proposals import service
 from ..proposals.diff import diff_html
+from . import i18n
 
 bp = Blueprint("documents", __name__, url_prefix="/documents")
 log = logging.getLogger(__name__)
@@ -66,7 +68,7 @@ def _number(value: str | None, what: str) -> int:
     try:
         return int(value or "")
     except ValueError:
-        raise InvalidInput([(what, f"{what!r} must be a version number")]) from None
+        raise InvalidInput([(what, Message('%(what)s must be a version number', what=repr(what)))]) from None
 
 
 @bp.before_request
@@ -153,7 +155,7 @@ def diff(slug: str):
     session = get_session()
     document = service.get_document(session, slug)
     if not document.current_version:
-        raise Conflict(f"{document.title} has no version yet.")
+        raise Conflict(Message('%(title)s has no version yet.', title=document.title))
     default_to = document.current_version
     to = _number(request.args.get("to") or str(default_to), "to")
     start = _number(request.args.get("from") or str(max(1, to - 1)), "from")
@@ -185,7 +187,7 @@ def _insertions(form) -> list[tuple[int, str]]:
             try:
                 k = int(name.removeprefix("insert-"))
             except ValueError:
-                raise InvalidInput([("insertions", f"unknown insertion slot {name!r}")]) from None
+                raise InvalidInput([("insertions", Message('unknown insertion slot %(name)s', name=repr(name)))]) from None
             pieces.append((k, value))
     return sorted(pieces, key=lambda piece: piece[0])
 
@@ -195,7 +197,7 @@ def _form_page(document, *, errors=None, status=200, preview=None):
     session = get_session()
     base = service.current_version(session, document)
     if base is None:
-        raise Conflict(f"{document.title} has no version yet; nothing can be amended.")
+        raise Conflict(Message('%(title)s has no version yet; nothing can be amended.', title=document.title))
     current = charters.current(session)
     rule = service.rule_for(current, document.slug)
     verdict = service.may_propose(current, document.slug, current_user, _now())
@@ -229,7 +231,7 @@ def propose(slug: str):
         if mode == "insert":
             insertions = _insertions(form)
         elif mode != "text":
-            raise InvalidInput([("mode", "choose full text or inserted blocks")])
+            raise InvalidInput([("mode", N_("choose full text or inserted blocks"))])
         if form.get("action") == "preview":
             base, text, result = service.amended_text(session, document, form.get("base"), source=source,
                                                       insertions=insertions)
@@ -237,7 +239,7 @@ def propose(slug: str):
             return _form_page(document, preview=preview)
         supersedes = (form.get("supersedes") or "").strip()
         if supersedes and not (supersedes.isascii() and supersedes.isdigit() and len(supersedes) <= 100):
-            raise InvalidInput([("supersedes", "name the amendment it replaces by its number")])
+            raise InvalidInput([("supersedes", N_("name the amendment it replaces by its number"))])
         amendment = service.propose(
             session=session, actor=current_user, charter=charters.current(session), slug=slug,
             base_number=form.get("base"), title=form.get("title", ""), rationale=form.get("rationale", ""),
@@ -248,7 +250,8 @@ def propose(slug: str):
         reasons = exc.reasons if isinstance(exc, InvalidInput) else [("base", exc.message)]
         return _form_page(document, errors=reasons, status=exc.status)
     session.commit()
-    flash(f"Amendment #{amendment.id} saved as a draft ({amendment.kind}).", "success")
+    flash(_("Amendment #%(id)s saved as a draft (%(kind)s).", id=amendment.id, kind=i18n.word(amendment.kind)),
+          "success")
     return redirect(url_for("documents.amendment", slug=slug, amendment_id=amendment.id))
 
 
@@ -290,10 +293,10 @@ def _amendment_action(slug: str, amendment_id: int, action, done: str):
         action(session, item)
     except (InvalidInput, Conflict, NotAllowed) as exc:
         session.rollback()
-        flash(exc.message, "error")
+        flash(i18n.translate(exc.message), "error")
         return redirect(url_for("documents.amendment", slug=slug, amendment_id=amendment_id)), 303
     session.commit()
-    flash(done, "success")
+    flash(i18n.translate(done), "success")
     return None
 
 
@@ -427,7 +430,7 @@ def publish(slug: str):
     (or the charter's waiting period passes) and the forum is told before it takes effect.
     """
     if not _committee():
-        abort(403, "Only the steering committee may publish a document version directly.")
+        abort(403, _("Only the steering committee may publish a document version directly."))
     session = get_session()
     document = service.get_document(session, slug)
     if slug == charters.CHARTER_SLUG:
@@ -454,6 +457,6 @@ def publish(slug: str):
         reasons = exc.reasons if isinstance(exc, InvalidInput) else [("source", exc.message)]
         return _publish_page(document, errors=reasons, status=exc.status)
     session.commit()
-    flash(f"Publication of {document.title} asked for: it takes effect once the forum has been told and a second "
-          "committee member approves it.", "success")
+    flash(_("Publication of %(title)s asked for: it takes effect once the forum has been told and a second "
+            "committee member approves it.", title=document.title), "success")
     return redirect(url_for("charter.change", change_id=change.id))

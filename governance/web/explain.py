@@ -2,8 +2,9 @@
 every other option lost or was dropped.
 
 Boundary rule: reads a stored result (``Poll.result``, the tally's ``Result.to_dict()``) and the
-poll's kind; no database, no Flask. The words only restate figures the page and the downloads
-show; nothing here counts again. "Elected" is said only of elections.
+poll's kind; no database. The words only restate figures the page and the downloads show;
+nothing here counts again. "Elected" is said only of elections. They are in the page's language
+(Flask-Babel's ``gettext``, which gives the English outside a request).
 """
 
 from __future__ import annotations
@@ -11,15 +12,23 @@ from __future__ import annotations
 from fractions import Fraction
 from typing import Any
 
-from .. import copy
-from ..copy import figure, plural
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext
+
+from .filters import figure, fraction_words, percent, plural
 
 #: How each tie-break rule reads in a sentence.
 HOW = {
-    "seeded random order": "the seeded random order (from the tie-break seed published when voting opened)",
-    "earlier round": "looking back at the earlier rounds (the one behind in the latest round that told them apart)",
-    "candidate order": "the order of the options on the ballot",
+    "seeded random order": lazy_gettext("the seeded random order (from the tie-break seed published when voting "
+                                        "opened)"),
+    "earlier round": lazy_gettext("looking back at the earlier rounds (the one behind in the latest round that "
+                                  "told them apart)"),
+    "candidate order": lazy_gettext("the order of the options on the ballot"),
 }
+
+
+def _how(key) -> str:
+    return str(HOW.get(key, key or ""))
 
 
 def _num(text: Any) -> Fraction:
@@ -33,25 +42,35 @@ def _names(labels: list[str], display: dict[str, str]) -> str:
     shown = [display.get(label, label) for label in labels]
     if len(shown) <= 1:
         return "".join(shown)
-    return ", ".join(shown[:-1]) + " and " + shown[-1]
+    return _("%(names)s and %(last)s", names=", ".join(shown[:-1]), last=shown[-1])
 
 
 def _referendum(result: dict[str, Any], bar: dict[str, Any]) -> list[str]:
     d = result.get("details") or {}
     passed = result.get("elected") == ["yes"]
     yes, no, abstain = (int(_num(d.get(k, 0))) for k in ("yes", "no", "abstain"))
-    words = [f"{'Passed' if passed else 'Not passed'}: yes {yes}, no {no}, abstain {abstain}."]
+    counts = {"yes": figure(yes), "no": figure(no), "abstain": figure(abstain)}
+    words = [_("Passed: yes %(yes)s, no %(no)s, abstain %(abstain)s.", **counts) if passed else
+             _("Not passed: yes %(yes)s, no %(no)s, abstain %(abstain)s.", **counts)]
     quorum = int(bar.get("quorum") or 0)
     cast = yes + no + abstain
     if quorum:
-        words.append(f"The quorum was {'met' if cast >= quorum else 'not met'}: {plural(cast, 'ballot')} cast "
-                     f"(abstentions count), {quorum} needed.")
+        values = {"ballots": plural(cast, "ballot"), "quorum": figure(quorum)}
+        words.append(_("The quorum was met: %(ballots)s cast (abstentions count), %(quorum)s needed.", **values)
+                     if cast >= quorum else
+                     _("The quorum was not met: %(ballots)s cast (abstentions count), %(quorum)s needed.", **values))
     if bar.get("threshold"):
-        share = f"{copy.percent(yes, yes + no)} of the yes and no votes" if yes + no else "no yes or no votes"
-        words.append(f"Yes needed {'more than' if bar.get('strict', True) else 'at least'} "
-                     f"{copy.fraction_words(bar['threshold'])} of the yes and no votes; it had {yes} of {yes + no} "
-                     f"({share}).")
+        share = (_("%(percent)s of the yes and no votes", percent=percent(yes, yes + no)) if yes + no
+                 else _("no yes or no votes"))
+        values = {"bar": fraction_words(bar["threshold"]), "yes": figure(yes), "both": figure(yes + no),
+                  "share": share}
+        words.append(_("Yes needed more than %(bar)s of the yes and no votes; it had %(yes)s of %(both)s "
+                       "(%(share)s).", **values) if bar.get("strict", True) else
+                     _("Yes needed at least %(bar)s of the yes and no votes; it had %(yes)s of %(both)s "
+                       "(%(share)s).", **values))
     elif d.get("reason"):
+        from .. import copy
+
         words.append(copy.sentence(str(d["reason"])))
     return words
 
@@ -71,23 +90,30 @@ def _rounds_story(result: dict[str, Any], kind: str, display: dict[str, str]) ->
         for name in r.get("elected", []):
             votes = r.get("votes", {}).get(name, "")
             if kind == "election":
-                reason = (f"reached the quota of {figure(quota)} with {figure(votes)} votes" if quota and
-                          _num(votes) >= _num(quota) else "was one of the last candidates left for the seats still open")
-                won.append(f"{display.get(name, name)} was elected in round {number}: {reason}.")
+                who = display.get(name, name)
+                won.append(_("%(name)s was elected in round %(round)s: reached the quota of %(quota)s with "
+                             "%(votes)s votes.", name=who, round=number, quota=figure(quota), votes=figure(votes))
+                           if quota and _num(votes) >= _num(quota) else
+                           _("%(name)s was elected in round %(round)s: was one of the last candidates left for "
+                             "the seats still open.", name=who, round=number))
             else:
                 total = sum(_num(v) for v in r.get("votes", {}).values())
                 level = [n for n, v in r.get("votes", {}).items() if n != name and _num(v) == _num(votes)]
                 if total and _num(votes) * 2 > total:
-                    share = f"{figure(votes)} of the {figure(total)} votes still counting, more than half"
+                    share = _("%(votes)s of the %(total)s votes still counting, more than half", votes=figure(votes),
+                              total=figure(total))
                 elif level:
-                    share = f"{figure(votes)} votes, tied with {_names(level, display)} for the most"
+                    share = _("%(votes)s votes, tied with %(names)s for the most", votes=figure(votes),
+                              names=_names(level, display))
                 else:
-                    share = f"{figure(votes)} votes, the most left"
-                won.append(f"{display.get(name, name)} won in round {number} with {share}.")
+                    share = _("%(votes)s votes, the most left", votes=figure(votes))
+                won.append(_("%(name)s won in round %(round)s with %(share)s.", name=display.get(name, name),
+                             round=number, share=share))
         for name in r.get("excluded", []):
             votes = r.get("votes", {}).get(name, "")
-            lost.append(f"{display.get(name, name)} was excluded in round {number} with the fewest votes "
-                        f"({figure(votes)}); those ballots moved to their next choices.")
+            lost.append(_("%(name)s was excluded in round %(round)s with the fewest votes (%(votes)s); those "
+                          "ballots moved to their next choices.", name=display.get(name, name), round=number,
+                          votes=figure(votes)))
     return won, lost
 
 
@@ -103,29 +129,33 @@ def _condorcet_story(result: dict[str, Any], display: dict[str, str]) -> tuple[l
         default = candidates[index] if isinstance(index, int) and index < len(candidates) else index
     for name in result.get("elected", [])[:1]:
         if _beats_all(name, pairwise):
-            won.append(f"{display.get(name, name)} won: more voters preferred it to each other option, one "
-                       "pair at a time (it beats every option head to head).")
+            won.append(_("%(name)s won: more voters preferred it to each other option, one pair at a time (it "
+                         "beats every option head to head).", name=display.get(name, name)))
         else:
-            won.append(f"{display.get(name, name)} won: no option beat every other head to head, so the "
-                       "method compared the strength of the chains of preferences (see the pairwise table).")
+            won.append(_("%(name)s won: no option beat every other head to head, so the method compared the "
+                         "strength of the chains of preferences (see the pairwise table).",
+                         name=display.get(name, name)))
     winner = (result.get("elected") or [None])[0]
     for name in result.get("candidates") or []:
         if name == winner or name in (result.get("tied") or []):
             continue
         if name in dropped:
             d = dropped[name]
-            other = display.get(default, default) if default else "the default option"
+            other = display.get(default, default) if default else _("the default option")
             if d.get("clause") == "A.6.3":
-                lost.append(f"{display.get(name, name)} was dropped before the count (Debian A.6.3): it did not "
-                            f"beat “{other}” by the majority it needed ({d.get('reason')}).")
+                lost.append(_("%(name)s was dropped before the count (Debian A.6.3): it did not beat “%(other)s” "
+                              "by the majority it needed (%(reason)s).", name=display.get(name, name), other=other,
+                              reason=d.get("reason")))
             else:
-                lost.append(f"{display.get(name, name)} was dropped before the count (Debian {d.get('clause')}): "
-                            f"too few voters ranked it above “{other}” ({d.get('reason')}).")
+                lost.append(_("%(name)s was dropped before the count (Debian %(clause)s): too few voters ranked "
+                              "it above “%(other)s” (%(reason)s).", name=display.get(name, name),
+                              clause=d.get("clause"), other=other, reason=d.get("reason")))
         elif winner and pairwise:
             for_w = pairwise.get(winner, {}).get(name, 0)
             for_n = pairwise.get(name, {}).get(winner, 0)
-            lost.append(f"{display.get(name, name)} lost: {plural(for_w, 'voter')} preferred "
-                        f"{display.get(winner, winner)} to it, {for_n} the other way.")
+            lost.append(_("%(name)s lost: %(voters)s preferred %(winner)s to it, %(others)s the other way.",
+                          name=display.get(name, name), voters=plural(for_w, "voter"),
+                          winner=display.get(winner, winner), others=figure(for_n)))
     return won, lost
 
 
@@ -146,25 +176,29 @@ def explain(result: dict[str, Any], *, kind: str, method: str, display: dict[str
     else:
         won, lost = _rounds_story(result, kind, display)
     if result.get("tied"):
-        won.append(f"The count ended in a tie between {_names(result['tied'], display)} that no rule of this "
-                   "method may break; the charter says what happens next.")
+        won.append(_("The count ended in a tie between %(names)s that no rule of this method may break; the "
+                     "charter says what happens next.", names=_names(result["tied"], display)))
     if not won and result.get("elected"):
-        verb = "Elected" if kind == "election" else "Winner"
-        won.append(f"{verb}: {_names(result['elected'], display)}.")
+        names = _names(result["elected"], display)
+        won.append(_("Elected: %(names)s.", names=names) if kind == "election" else
+                   _("Winner: %(names)s.", names=names))
     deciding = [t for t in result.get("tie_breaks") or []
                 if t.get("purpose") in ("winner", "elect", "order") and t.get("chosen") in (result.get("elected") or [])]
     for t in deciding:
         who = display.get(t.get("chosen"), t.get("chosen"))
-        won.append(f"{who} {'was elected' if kind == 'election' else 'won'} only because a tie was broken in round "
-                   f"{t.get('round')}: {HOW.get(t.get('how'), t.get('how', ''))} chose {who} over "
-                   f"{_names([x for x in t.get('tied', []) if x != t.get('chosen')], display)}.")
+        values = {"name": who, "round": t.get("round"), "how": _how(t.get("how")),
+                  "others": _names([x for x in t.get("tied", []) if x != t.get("chosen")], display)}
+        won.append(_("%(name)s was elected only because a tie was broken in round %(round)s: %(how)s chose "
+                     "%(name)s over %(others)s.", **values) if kind == "election" else
+                   _("%(name)s won only because a tie was broken in round %(round)s: %(how)s chose %(name)s "
+                     "over %(others)s.", **values))
     ties = []
     for t in result.get("tie_breaks") or []:
-        purpose = {"exclude": "which to exclude", "elect": "which to elect first", "order": "the order",
-                   "winner": "the winner"}.get(t.get("purpose"), t.get("purpose", ""))
-        how = HOW.get(t.get("how"), t.get("how", ""))
-        sentence = (f"Round {t.get('round')}: {_names(list(t.get('tied', [])), display)} were tied for {purpose}; "
-                    f"{display.get(t.get('chosen'), t.get('chosen'))} was chosen by {how}.")
+        purpose = {"exclude": _("which to exclude"), "elect": _("which to elect first"), "order": _("the order"),
+                   "winner": _("the winner")}.get(t.get("purpose"), t.get("purpose", ""))
+        sentence = _("Round %(round)s: %(names)s were tied for %(purpose)s; %(chosen)s was chosen by %(how)s.",
+                     round=t.get("round"), names=_names(list(t.get("tied", [])), display), purpose=purpose,
+                     chosen=display.get(t.get("chosen"), t.get("chosen")), how=_how(t.get("how")))
         if t.get("detail"):
             sentence += f" {t['detail']}"
         ties.append(sentence)

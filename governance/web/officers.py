@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from ..db import get_session
@@ -21,14 +22,29 @@ from ..models import PollOption
 from ..polls import certification, exceptions, reminders, service
 from ..polls import charter as charters
 from ..polls import rules as poll_rules
-from ..polls.methods import METHOD_NAMES
+from . import i18n
 from .polls import bp, now
 
 
 @bp.app_template_global("closes_in")
 def closes_in(closes_at) -> str:
-    """"2 days 4 hours" until ``closes_at`` on the app's clock ("" once it has passed)."""
-    return reminders.closes_in(closes_at, now())
+    """"2 days 4 hours" until ``closes_at`` on the app's clock ("" once it has passed), in the
+    page's language."""
+    text = reminders.closes_in(closes_at, now())
+    if not text or i18n.current_language() == "en":
+        return text
+    from flask_babel import gettext
+
+    from .filters import plural
+
+    left = int((closes_at - now()).total_seconds())
+    days, rest = divmod(left, 86400)
+    hours, minutes = rest // 3600, rest % 3600 // 60
+    if days:
+        return plural(days, "day") + (f" {plural(hours, 'hour')}" if hours else "")
+    if hours:
+        return plural(hours, "hour") + (f" {plural(minutes, 'minute')}" if minutes else "")
+    return plural(minutes, "minute") if minutes else gettext("less than a minute")
 
 
 def _visible_poll(poll_id: int):
@@ -106,10 +122,11 @@ def ask_exception(poll_id: int):
                            now=now())
     except InvalidInput as exc:
         db.rollback()
-        flash("Nothing was sent: " + exc.message, "error")
+        flash(_("Nothing was sent: %(reason)s", reason=i18n.translate(exc.message)), "error")
         return redirect(url_for("polls.show", poll_id=poll.id) + "#h-exception", 303)
     db.commit()
-    flash("Your request is with the election officers; you will be told their decision by forum message.", "success")
+    flash(_("Your request is with the election officers; you will be told their decision by forum message."),
+          "success")
     return redirect(url_for("polls.show", poll_id=poll.id), 303)
 
 
@@ -120,7 +137,7 @@ def withdraw_exception(poll_id: int):
     db, poll = _visible_poll(poll_id)
     exceptions.withdraw(session=db, poll=poll, member=current_user, now=now())
     db.commit()
-    flash("Your request is withdrawn.", "info")
+    flash(_("Your request is withdrawn."), "info")
     return redirect(url_for("polls.show", poll_id=poll.id), 303)
 
 
@@ -131,37 +148,42 @@ def decide_exception(poll_id: int, exception_id: int, decision: str):
     db, poll = _visible_poll(poll_id)
     row = exceptions.get(db, poll, exception_id)
     if not exceptions.is_officer(poll, current_user):
-        raise NotAllowed("Only this poll's election officers decide exceptions.")
+        raise NotAllowed(_("Only this poll's election officers decide exceptions."))
     accept = decision == "accept"
     if request.method == "GET":
         problems = []
         if row.status != "pending":
-            problems.append(f"this request is {row.status} already")
+            problems.append(_("this request is %(status)s already", status=i18n.word(row.status)))
         if row.member_id == current_user.id:
-            problems.append("you cannot decide your own request; another election officer must")
+            problems.append(_("you cannot decide your own request; another election officer must"))
         db.commit()
-        what = ([f"{row.username} may vote in poll #{poll.id} although its rule leaves them out "
-                 f"({'; '.join(row.rule_reasons)}). The standing every voter needs still applies."]
-                if accept else [f"{row.username} may not vote in poll #{poll.id}; the request is closed."])
+        rule = "; ".join(i18n.translate(r) for r in row.rule_reasons)
+        what = ([_("%(member)s may vote in poll #%(poll)s although its rule leaves them out (%(rule)s). The standing "
+                   "every voter needs still applies.", member=row.username, poll=poll.id, rule=rule)]
+                if accept else [_("%(member)s may not vote in poll #%(poll)s; the request is closed.",
+                                  member=row.username, poll=poll.id)])
         return render_template(
-            "charter/confirm.html", title=f"{'Accept' if accept else 'Refuse'} {row.username}'s request",
+            "charter/confirm.html",
+            title=(_("Accept %(member)s's request", member=row.username) if accept else
+                   _("Refuse %(member)s's request", member=row.username)),
             action=url_for("polls.decide_exception", poll_id=poll.id, exception_id=row.id, decision=decision),
-            back=url_for("polls.exceptions_page", poll_id=poll.id), button="Accept" if accept else "Refuse",
+            back=url_for("polls.exceptions_page", poll_id=poll.id), button=_("Accept") if accept else _("Refuse"),
             danger=not accept, reason=True, problems=problems,
-            what=[*what, f"Their reason: {row.reason}"],
-            told=[f"{row.username} is told by forum message, with your reason.",
-                  "The request, your decision and your reason are in the public audit log and the poll's "
-                  "audit bundle."])
+            what=[*what, _("Their reason: %(reason)s", reason=row.reason)],
+            told=[_("%(member)s is told by forum message, with your reason.", member=row.username),
+                  _("The request, your decision and your reason are in the public audit log and the poll's "
+                    "audit bundle.")])
     try:
         exceptions.decide(session=db, poll=poll, officer=current_user, exception_id=row.id, accept=accept,
                           reason=request.form.get("reason", ""), now=now())
     except InvalidInput as exc:
         db.rollback()
-        flash("Nothing was decided: " + exc.message, "error")
+        flash(_("Nothing was decided: %(reason)s", reason=i18n.translate(exc.message)), "error")
         return redirect(url_for("polls.decide_exception", poll_id=poll.id, exception_id=exception_id,
                                 decision=decision), 303)
     db.commit()
-    flash(f"{row.username}'s request is {'accepted' if accept else 'refused'}; they will be told.", "success")
+    flash(_("%(member)s's request is accepted; they will be told.", member=row.username) if accept else
+          _("%(member)s's request is refused; they will be told.", member=row.username), "success")
     return redirect(url_for("polls.exceptions_page", poll_id=poll.id), 303)
 
 
@@ -178,7 +200,7 @@ def certify_page(poll_id: int):
     ballots = len(service_ballots(db, poll))
     db.commit()
     return render_template("polls/certify.html", poll=poll, result=result, row=row, ballots=ballots,
-                           methods=METHOD_NAMES, candidates=result.get("candidates", []))
+                           methods=i18n.method_names(), candidates=result.get("candidates", []))
 
 
 def service_ballots(db, poll) -> list:
@@ -206,7 +228,7 @@ def certify(poll_id: int):
                   "Your certification is in the public audit log; the verifier checks it."])
     certification.certify(session=db, poll=poll, officer=current_user, now=now())
     db.commit()
-    flash("The count is certified and published.", "success")
+    flash(_("The count is certified and published."), "success")
     return redirect(url_for("polls.results", poll_id=poll.id), 303)
 
 
@@ -231,10 +253,10 @@ def void_count(poll_id: int):
                            now=now())
     except InvalidInput as exc:
         db.rollback()
-        flash("Nothing was voided: " + exc.message, "error")
+        flash(_("Nothing was voided: %(reason)s", reason=i18n.translate(exc.message)), "error")
         return redirect(url_for("polls.void_count", poll_id=poll.id), 303)
     db.commit()
-    flash("The count is voided; the poll is cancelled.", "info")
+    flash(_("The count is voided; the poll is cancelled."), "info")
     return redirect(url_for("polls.show", poll_id=poll.id), 303)
 
 
@@ -249,10 +271,10 @@ def reminder_settings():
     if request.method == "POST":
         choice = request.form.get("reminders")
         if choice not in ("on", "off"):
-            raise InvalidInput([("reminders", "choose on or off")])
+            raise InvalidInput([("reminders", _("choose on or off"))])
         reminders.set_reminders(session=db, member=current_user, wanted=choice == "on")
         db.commit()
-        flash("Reminders are on." if choice == "on" else "Reminders are off: you will get none.", "success")
+        flash(_("Reminders are on.") if choice == "on" else _("Reminders are off: you will get none."), "success")
         return redirect(url_for("polls.reminder_settings"), 303)
     wanted = not reminders.opted_out(db, current_user)
     db.commit()

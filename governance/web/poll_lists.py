@@ -11,12 +11,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from flask_babel import gettext as _
 from flask_login import current_user
 from sqlmodel import Session, func, select
 
 from .. import copy
 from ..models import Participation, Poll
 from ..polls import service
+from .filters import figure, percent, plural
+from .i18n import translate
 
 FAR_FUTURE = datetime.max.replace(tzinfo=UTC)
 
@@ -41,14 +44,15 @@ class Turnout:
     @property
     def percent(self) -> str:
         """The share of the electorate that voted ("" when the electorate is not known)."""
-        return copy.percent(self.voters, self.electorate)
+        return percent(self.voters, self.electorate)
 
     @property
     def text(self) -> str:
         """"12 voters of 40 eligible (30%)" or "12 voters"."""
-        words = copy.plural(self.voters, "voter")
+        words = plural(self.voters, "voter")
         if self.electorate:
-            words += f" of {self.electorate:,} eligible ({self.percent})"
+            words = _("%(voters)s of %(electorate)s eligible (%(percent)s)", voters=words,
+                      electorate=figure(self.electorate), percent=self.percent)
         return words
 
     @property
@@ -57,10 +61,16 @@ class Turnout:
         if not self.quorum:
             return ""
         if self.voters >= self.quorum:
-            return f"Quorum reached: {copy.plural(self.voters, 'ballot')} cast, {self.quorum:,} needed."
+            return _("Quorum reached: %(ballots)s cast, %(quorum)s needed.", ballots=plural(self.voters, "ballot"),
+                     quorum=figure(self.quorum))
         missing = self.quorum - self.voters
-        return (f"{copy.plural(self.voters, 'ballot')} of the {self.quorum:,} the quorum needs: "
-                f"{copy.plural(missing, 'more ballot')} needed (abstentions count).")
+        return _("%(ballots)s of the %(quorum)s the quorum needs: %(missing)s needed (abstentions count).",
+                 ballots=plural(self.voters, "ballot"), quorum=figure(self.quorum),
+                 missing=plural(missing, "more ballot"))
+
+
+def _reasons(verdict) -> str:
+    return copy.sentence("; ".join(translate(reason) for reason in verdict.reasons))
 
 
 def sort_for_lists(groups: dict[str, list[Poll]]) -> dict[str, list[Poll]]:
@@ -93,16 +103,16 @@ def marks(db: Session, polls: list[Poll], now: datetime) -> dict[int, Mark]:
     for poll in polls:
         if poll.status == "open":
             if poll.id in voted:
-                out[poll.id] = Mark("voted", "You voted", "You may replace your ballot until voting closes.")
+                out[poll.id] = Mark("voted", _("You voted"), _("You may replace your ballot until voting closes."))
                 continue
             verdict = service.eligibility(db, poll, current_user)
-            out[poll.id] = (Mark("can-vote", "You can vote") if verdict.ok else
-                            Mark("cannot-vote", "You cannot vote", copy.sentence("; ".join(verdict.reasons))))
+            out[poll.id] = (Mark("can-vote", _("You can vote")) if verdict.ok else
+                            Mark("cannot-vote", _("You cannot vote"), _reasons(verdict)))
         elif poll.status in ("scheduled", "nominations"):
             verdict = service.eligibility_now(poll, current_user, now)
-            out[poll.id] = (Mark("can-vote", "You will be able to vote") if verdict.ok else
-                            Mark("cannot-vote", "You cannot vote", copy.sentence("; ".join(verdict.reasons))))
+            out[poll.id] = (Mark("can-vote", _("You will be able to vote")) if verdict.ok else
+                            Mark("cannot-vote", _("You cannot vote"), _reasons(verdict)))
         elif poll.status in ("closed", "published"):
-            out[poll.id] = Mark("voted", "You voted") if poll.id in voted else Mark("did-not-vote", "You did not vote")
+            out[poll.id] = Mark("voted", _("You voted")) if poll.id in voted else Mark("did-not-vote", _("You did not vote"))
     return out
 

@@ -12,9 +12,10 @@ import re
 from datetime import UTC, datetime
 
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from ..copy import plural
+from ..copy import N_, Message, plural
 from ..db import get_session
 from ..errors import InvalidInput, NotAllowed, NotEligible
 from ..identity.eligibility import Rule
@@ -22,7 +23,8 @@ from ..models import Member
 from ..polls import ballots as ballot_forms
 from ..polls import chart, clock, counting, nominations, service, trustees, voting
 from ..polls import charter as charters
-from ..polls.methods import KIND_METHODS, METHOD_NAMES
+from ..polls.methods import KIND_METHODS
+from . import i18n
 from .filters import display_zone, local_time
 
 bp = Blueprint("polls", __name__, url_prefix="/polls")
@@ -71,7 +73,7 @@ def index():
     shown = [p for group in groups.values() for p in group]
     marks, turnouts = poll_lists.marks(db, shown, now()), poll_lists.turnouts(db, shown)
     db.commit()
-    return render_template("polls/index.html", groups=groups, can_create=bool(mine), methods=METHOD_NAMES,
+    return render_template("polls/index.html", groups=groups, can_create=bool(mine), methods=i18n.method_names(),
                            marks=marks, turnouts=turnouts)
 
 
@@ -97,7 +99,7 @@ def _poll_context(db, poll, charter) -> dict:
     body = charters.body(charter, poll.body)
     ctx = {
         "poll": poll, "body": body, "options": service.options(db, poll), "turnout": service.turnout(db, poll),
-        "rule": Rule.from_dict(poll.eligibility or {}), "methods": METHOD_NAMES,
+        "rule": Rule.from_dict(poll.eligibility or {}), "methods": i18n.method_names(),
         "may_manage": charters.may_manage(charter, poll.body, current_user),
         "nominations": nominations.nominations(db, poll) if poll.kind == "election" else [],
         "eligibility": None, "voted": False, "my_tracker": None, "my_nomination": None, "now": now(),
@@ -201,15 +203,15 @@ def _time_problems(data: service.PollInput) -> list[tuple[str, str]]:
     problems: list[tuple[str, str]] = []
     if data.opens_at and data.closes_at:
         if data.closes_at <= data.opens_at:
-            problems.append(("closes_at", "voting must close after it opens"))
+            problems.append(("closes_at", N_("voting must close after it opens")))
         elif (data.closes_at - data.opens_at).total_seconds() < MIN_VOTING * 3600:
-            problems.append(("closes_at", "voting must stay open for at least an hour"))
+            problems.append(("closes_at", N_("voting must stay open for at least an hour")))
     if data.kind == "election":
         start, end = data.nominations_open_at, data.nominations_close_at
         if start and end and end <= start:
-            problems.append(("nominations_close_at", "nominations must close after they open"))
+            problems.append(("nominations_close_at", N_("nominations must close after they open")))
         if end and data.opens_at and end > data.opens_at:
-            problems.append(("nominations_close_at", "nominations must close no later than voting opens"))
+            problems.append(("nominations_close_at", N_("nominations must close no later than voting opens")))
     return problems
 
 
@@ -217,7 +219,7 @@ def _form_page(template: str, *, charter, status: int = 200, errors=None, form=N
     field_errors: dict[str, list[str]] = {}
     for name, message in errors or []:
         field_errors.setdefault(name, []).append(message)
-    return render_template(template, bodies=_managed(charter), kind_methods=KIND_METHODS, methods=METHOD_NAMES,
+    return render_template(template, bodies=_managed(charter), kind_methods=KIND_METHODS, methods=i18n.method_names(),
                            errors=errors or [], field_errors=field_errors, form=form or {}, poll=poll,
                            source=source, zone=display_zone().key), status
 
@@ -230,7 +232,7 @@ def create():
     charter = charters.current(db)
     db.commit()
     if not _managed(charter):
-        raise NotAllowed("Only members of a body's managing groups (the charter names them) may create polls.")
+        raise NotAllowed(N_("Only members of a body's managing groups (the charter names them) may create polls."))
     if request.method == "GET":
         return _form_page("polls/form.html", charter=charter)
     try:
@@ -240,7 +242,7 @@ def create():
         db.rollback()
         return _form_page("polls/form.html", charter=charter, status=400, errors=exc.reasons, form=request.form)
     db.commit()
-    flash("Draft saved. Check it, then schedule it; a scheduled poll can no longer change.", "success")
+    flash(_("Draft saved. Check it, then schedule it; a scheduled poll can no longer change."), "success")
     return redirect(url_for("polls.show", poll_id=poll.id))
 
 
@@ -252,7 +254,7 @@ def edit(poll_id: int):
     poll = _poll(poll_id)
     charter = charters.current(db)
     if not charters.may_manage(charter, poll.body, current_user):
-        raise NotAllowed("You may not edit this poll.")
+        raise NotAllowed(N_("You may not edit this poll."))
     if request.method == "GET":
         form = _form_of(db, poll)
         db.commit()
@@ -264,7 +266,7 @@ def edit(poll_id: int):
         return _form_page("polls/form.html", charter=charter, status=400, errors=exc.reasons, form=request.form,
                           poll=poll)
     db.commit()
-    flash("Draft updated.", "success")
+    flash(_("Draft updated."), "success")
     return redirect(url_for("polls.show", poll_id=poll.id))
 
 
@@ -301,7 +303,7 @@ def clone(poll_id: int):
     poll = _poll(poll_id)
     charter = charters.current(db)
     if not charters.may_manage(charter, poll.body, current_user):
-        raise NotAllowed("Only the managers of this poll's body may copy it into a new draft.")
+        raise NotAllowed(N_("Only the managers of this poll's body may copy it into a new draft."))
     form = _form_of(db, poll, times=False)
     form["title"] = f"Copy of {poll.title}"[:service.MAX_TITLE]
     form["is_test"] = ""  # a rehearsal's copy is the real poll, unless ticked again
@@ -313,19 +315,18 @@ def clone(poll_id: int):
 @login_required
 def preview(poll_id: int):
     """The ballot as a voter will see it, for the poll's managers before it opens (nothing can be cast)."""
-    from ..polls.methods import UNRANKED_MEANING
 
     db = get_session()
     poll = _poll(poll_id)
     charter = charters.current(db)
     if not charters.may_manage(charter, poll.body, current_user):
-        raise NotAllowed("Only the managers of this poll's body may preview its ballot.")
+        raise NotAllowed(N_("Only the managers of this poll's body may preview its ballot."))
     options = service.options(db, poll)
     if poll.kind == "election":
         options = [n for n in nominations.nominations(db, poll, include_withdrawn=False)]
     db.commit()
-    return render_template("polls/preview.html", poll=poll, options=options, methods=METHOD_NAMES,
-                           unranked=UNRANKED_MEANING.get(poll.method, ""), rule=Rule.from_dict(poll.eligibility or {}))
+    return render_template("polls/preview.html", poll=poll, options=options, methods=i18n.method_names(),
+                           unranked=i18n.unranked_meaning(poll.method), rule=Rule.from_dict(poll.eligibility or {}))
 
 
 @bp.route("/<int:poll_id>/schedule", methods=["GET", "POST"])
@@ -342,7 +343,7 @@ def schedule(poll_id: int):
     poll = _poll(poll_id)
     charter = charters.current(db)
     if not charters.may_manage(charter, poll.body, current_user):
-        raise NotAllowed("You may not schedule this poll.")
+        raise NotAllowed(N_("You may not schedule this poll."))
     if request.method == "GET":
         problems = service.schedule_problems(db, poll, now()) if poll.status == "draft" else []
         body = charters.body(charter, poll.body)
@@ -362,10 +363,10 @@ def schedule(poll_id: int):
         change = approvals.request_schedule(session=db, actor=current_user, charter=charter, poll=poll, now=now())
     except InvalidInput as exc:
         db.rollback()
-        flash("Nothing was asked: " + exc.message, "error")
+        flash(_("Nothing was asked: %(reason)s", reason=i18n.translate(exc.message)), "error")
         return redirect(url_for("polls.schedule", poll_id=poll.id), 303)
     db.commit()
-    flash("Scheduling asked for: a second manager must approve it, and the forum is told first.", "success")
+    flash(_("Scheduling asked for: a second manager must approve it, and the forum is told first."), "success")
     return redirect(url_for("charter.change", change_id=change.id))
 
 
@@ -382,7 +383,7 @@ def cancel(poll_id: int):
     charter = charters.current(db)
     if request.method == "GET":
         if not charters.may_manage(charter, poll.body, current_user):
-            raise NotAllowed("You may not cancel this poll.")
+            raise NotAllowed(N_("You may not cancel this poll."))
         turnout = service.turnout(db, poll)
         db.commit()
         what = [f"Poll #{poll.id} is cancelled for good; it can never open or be counted."]
@@ -397,7 +398,7 @@ def cancel(poll_id: int):
     service.cancel(session=db, actor=current_user, charter=charter, poll=poll,
                    reason=request.form.get("reason", ""), committee_group=current_app.config["COMMITTEE_GROUP"])
     db.commit()
-    flash("Poll cancelled.", "info")
+    flash(_("Poll cancelled."), "info")
     return redirect(url_for("polls.show", poll_id=poll.id))
 
 
@@ -416,7 +417,8 @@ def nominate(poll_id: int):
     try:
         nominee = db.exec(select(Member).where(Member.username == username)).first()
         if nominee is None:
-            raise InvalidInput([("username", f"{username} has not logged in here yet; they must log in once first")])
+            raise InvalidInput([("username", Message('%(username)s has not logged in here yet; they must log in once first',
+                                                        username=username))])
         nominations.nominate(session=db, actor=current_user, poll=poll, nominee=nominee,
                              statement=request.form.get("statement", ""),
                              conflicts=request.form.get("conflicts", ""), now=now(),
@@ -424,8 +426,9 @@ def nominate(poll_id: int):
     except (InvalidInput, NotEligible) as exc:
         return _nomination_form_again(poll_id, "nom", exc)
     db.commit()
-    flash("Nomination recorded." if nominee.id == current_user.id else
-          f"{nominee.username} is nominated; they must accept before nominations close.", "success")
+    flash(_("Nomination recorded.") if nominee.id == current_user.id else
+          _("%(member)s is nominated; they must accept before nominations close.", member=nominee.username),
+          "success")
     return redirect(url_for("polls.show", poll_id=poll.id))
 
 
@@ -442,7 +445,7 @@ def accept(poll_id: int):
     except InvalidInput as exc:
         return _nomination_form_again(poll_id, "acc", exc)
     db.commit()
-    flash("You are standing in this election.", "success")
+    flash(_("You are standing in this election."), "success")
     return redirect(url_for("polls.show", poll_id=poll_id))
 
 
@@ -479,7 +482,7 @@ def withdraw(poll_id: int):
     db = get_session()
     nominations.withdraw_nomination(session=db, actor=current_user, poll=_poll(poll_id), now=now())
     db.commit()
-    flash("You have withdrawn.", "info")
+    flash(_("You have withdrawn."), "info")
     return redirect(url_for("polls.show", poll_id=poll_id))
 
 
@@ -492,7 +495,7 @@ def _published(poll_id: int):
     if poll.status != "published" or not poll.result:
         from ..errors import Conflict
 
-        raise Conflict("Results are published when the poll closes. Until then only turnout is shown.")
+        raise Conflict(N_("Results are published when the poll closes. Until then only turnout is shown."))
     return db, poll
 
 
@@ -516,7 +519,7 @@ def results(poll_id: int):
     if not pairwise and poll.kind == "election" and candidates:
         pairwise = explain.pairwise_of(candidates, [d["ranking"] for d in counting.counted_ballots(db, poll)])
     return render_template("polls/results.html", poll=poll, result=result, chart_svg=svg, voters=voters,
-                           ballots_count=ballots_count, invalid=invalid, methods=METHOD_NAMES,
+                           ballots_count=ballots_count, invalid=invalid, methods=i18n.method_names(),
                            candidates=candidates, display=display, pairwise=pairwise,
                            story=explain.explain(result, kind=poll.kind, method=poll.method, display=display,
                                                  bar={"threshold": poll.threshold, "quorum": poll.quorum,
@@ -565,7 +568,7 @@ def ballots(poll_id: int):
     if not poll.fingerprint:  # counted before ballots were encrypted: plaintext ballots with trackers
         query = ballot_forms.normalise_tracker(request.args.get("tracker", ""))
         if request.args.get("tracker") and len(query) < 8:
-            raise InvalidInput([("tracker", "a tracker has 16 letters and digits (0-9, a-f); dashes are optional")])
+            raise InvalidInput([("tracker", N_("a tracker has 16 letters and digits (0-9, a-f); dashes are optional"))])
         found = next((r for r in rows if r["tracker"] == query), None) if query else None
         return render_template("polls/legacy_ballots.html", poll=poll, rows=rows,
                                query=request.args.get("tracker", ""), found=found, searched=bool(query),

@@ -11,9 +11,11 @@ from __future__ import annotations
 import json
 
 from flask import Response, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from .. import crypto
+from ..copy import N_, Message
 from ..db import get_session
 from ..errors import InvalidInput
 from ..polls import charter as charters
@@ -121,16 +123,16 @@ def mix_file(poll_id: int, position: int):
 def _uploaded() -> dict:
     file = request.files.get("file")
     if file is None or not file.filename:
-        raise InvalidInput([("file", "choose the file governance-trustee wrote")])
+        raise InvalidInput([("file", N_("choose the file governance-trustee wrote"))])
     raw = file.read(MAX_UPLOAD + 1)
     if len(raw) > MAX_UPLOAD:
-        raise InvalidInput([("file", "the file is larger than an upload may be")])
+        raise InvalidInput([("file", N_("the file is larger than an upload may be"))])
     try:
         data = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError):
-        raise InvalidInput([("file", "the file is not the JSON governance-trustee writes")]) from None
+        raise InvalidInput([("file", N_("the file is not the JSON governance-trustee writes"))]) from None
     if not isinstance(data, dict):
-        raise InvalidInput([("file", "the file is not the JSON governance-trustee writes")])
+        raise InvalidInput([("file", N_("the file is not the JSON governance-trustee writes"))])
     return data
 
 
@@ -150,7 +152,7 @@ def trustee_upload(poll_id: int):
             message = f"Your {what} is accepted."
         elif kind == "governance-mix/1":
             if not isinstance(data.get("output"), list):
-                raise InvalidInput([("file", "upload the mix with its ciphertexts inside (written without --packed)")])
+                raise InvalidInput([("file", N_("upload the mix with its ciphertexts inside (written without --packed)"))])
             tuples = crypto.as_tuples(data["output"], width, "mix output")
             trustees.upload_mix(session=db, poll=poll, member=current_user,
                                 mix={"mixer": data.get("mixer"), "proof": data.get("proof")},
@@ -158,17 +160,16 @@ def trustee_upload(poll_id: int):
             message = "Your mix is uploaded; it counts once its proof has been verified."
         elif kind == "governance-decryption/1":
             if data.get("trustee") != row.position:
-                raise InvalidInput([("file", f"this decryption is trustee {data.get('trustee')!r}'s, not yours "
-                                             f"(trustee {row.position})")])
+                raise InvalidInput([("file", Message("this decryption is trustee %(value)s's, not yours (trustee %(position)s)", value=repr(data.get('trustee')), position=row.position))])
             count = data.get("count") if isinstance(data.get("count"), int) else -1
             factors = crypto.read_factors(data.get("factors"), count, width)
             trustees.upload_share(session=db, poll=poll, member=current_user, proof=data.get("proof"),
                                   factors=crypto.pack_factors(factors), now=now())
-            message = "Your decryption is uploaded; it counts once its proof has been verified."
+            message = _("Your decryption is uploaded; it counts once its proof has been verified.")
         else:
-            raise InvalidInput([("file", "this is not a file the current step takes")])
+            raise InvalidInput([("file", N_("this is not a file the current step takes"))])
     except crypto.CryptoError as exc:
-        raise InvalidInput([("file", f"the file was refused: {exc}")]) from None
+        raise InvalidInput([("file", Message('the file was refused: %(exc)s', exc=exc))]) from None
     db.commit()
     flash(message, "success")
     return redirect(url_for("polls.trustee", poll_id=poll.id))
@@ -183,8 +184,8 @@ def end_mixing(poll_id: int):
     if not charters.may_manage(charters.current(db), poll.body, current_user):
         from ..errors import NotAllowed
 
-        raise NotAllowed("Only the poll's managers may end the mixing.")
+        raise NotAllowed(N_("Only the poll's managers may end the mixing."))
     trustees.end_mixing(session=db, poll=poll, actor=current_user, now=now())
     db.commit()
-    flash("The mixing is over; the trustees are asked for their decryption shares.", "success")
+    flash(_("The mixing is over; the trustees are asked for their decryption shares."), "success")
     return redirect(url_for("polls.show", poll_id=poll.id))

@@ -17,17 +17,20 @@ import json
 import secrets
 
 from flask import Response, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from .. import crypto
 from ..audit import export
+from ..copy import N_
 from ..db import begin_writing, get_session, reads_first
 from ..errors import InvalidInput, NotEligible, NotFound
 from ..identity import freshness
 from ..polls import ballots as ballot_forms
 from ..polls import nominations, service, voting
 from ..polls.keys import vote_limit_key
-from ..polls.methods import EQUAL_RANKS, METHOD_NAMES, UNRANKED_MEANING
+from ..polls.methods import EQUAL_RANKS
+from . import i18n
 from .auth import forum as page_forum
 from .polls import bp, now
 from .ratelimit import limited, spend
@@ -63,11 +66,11 @@ def _ballot_page(db, box, *, status: int = 200, errors=None, submitted=None):
     credential = voting.credential(box, current_user, secret=_secret())
     return render_template(
         "polls/ballot.html", poll=poll, options=[by_id[r.id] for r in ordered], ranks=ranks, choice=choice,
-        errors=errors or [], unranked_meaning=UNRANKED_MEANING.get(poll.method, ""),
+        errors=errors or [], unranked_meaning=i18n.unranked_meaning(poll.method),
         equal_ranks=poll.method in EQUAL_RANKS, statements=statements,
         current_tracker=voting.my_tracker(db, box, current_user, secret=_secret()),
         params_json=json.dumps(box.params.to_dict(), sort_keys=True, separators=(",", ":")),
-        credential=credential, form_nonce=secrets.token_hex(16), methods=METHOD_NAMES,
+        credential=credential, form_nonce=secrets.token_hex(16), methods=i18n.method_names(),
         format_tracker=ballot_forms.format_tracker), status
 
 
@@ -78,11 +81,11 @@ def ballot(poll_id: int):
     db = get_session()
     box = voting.ballot_box(db, poll_id)
     if box.poll.status != "open" or box.params is None:
-        flash("Voting is not open for this poll.", "info")
+        flash(_("Voting is not open for this poll."), "info")
         return redirect(url_for("polls.show", poll_id=poll_id))
     verdict = service.eligibility(db, box.poll, current_user)
     if not verdict.ok:
-        raise NotEligible("You may not vote in this poll.", list(verdict.reasons))
+        raise NotEligible(N_("You may not vote in this poll."), list(verdict.reasons))
     page = _ballot_page(db, box)
     db.commit()
     return page
@@ -99,7 +102,7 @@ def _submitted(box):
     if request.is_json:
         data = request.get_json(silent=True)
         if not isinstance(data, dict):
-            raise InvalidInput([("ballot", "the request must be a JSON object")])
+            raise InvalidInput([("ballot", N_("the request must be a JSON object"))])
         wants = data.get("receipt") is True
         if "ballot" in data:
             return data["ballot"], None, wants, True
@@ -110,7 +113,7 @@ def _submitted(box):
         try:
             encrypted = json.loads(form["ballot"])
         except (ValueError, RecursionError):
-            raise InvalidInput([("ballot", "the encrypted ballot is not valid JSON; nothing was recorded")]) from None
+            raise InvalidInput([("ballot", N_("the encrypted ballot is not valid JSON; nothing was recorded"))]) from None
         return encrypted, None, wants, True
     ranking = ballot_forms.parse_form(method=poll.method, options=box.options, form=form.to_dict(flat=False))
     return None, ranking, wants, form.get("confirm") == "yes"
@@ -130,7 +133,7 @@ def cast(poll_id: int):
     box = voting.ballot_box(db, poll_id)
     poll = box.poll
     if request.form.get("poll") not in (None, str(poll.id)):
-        raise InvalidInput([("poll", "this ballot was filled in for another poll; nothing was recorded")])
+        raise InvalidInput([("poll", N_("this ballot was filled in for another poll; nothing was recorded"))])
     if poll.status != "open" or box.params is None:
         from ..errors import VotingClosed
 
@@ -171,9 +174,9 @@ def cast(poll_id: int):
         return {"tracker": receipt.tracker, "replaced": receipt.replaced, "already": receipt.already,
                 "seq": receipt.seq, "entry_hash": receipt.entry_hash, "signature": receipt.signature}, 201
     if receipt.already:
-        flash("This ballot was already recorded; nothing changed.", "info")
+        flash(_("This ballot was already recorded; nothing changed."), "info")
     elif receipt.replaced:
-        flash("Your new ballot replaces your earlier one.", "success")
+        flash(_("Your new ballot replaces your earlier one."), "success")
     return redirect(url_for("polls.receipt", poll_id=poll.id, tracker=receipt.tracker), code=303)
 
 
@@ -186,7 +189,7 @@ def _review_page(db, box, ranking):
                            unranked=[o.label for o in options if o.label not in ranked],
                            fields=[(k, v) for k, v in request.form.items(multi=True)
                                    if k.startswith("rank-") or k in ("choice", "receipt", "nonce", "poll")],
-                           methods=METHOD_NAMES)
+                           methods=i18n.method_names())
 
 
 # === Receipts and the bulletin board ============================================================
