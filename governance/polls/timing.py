@@ -286,14 +286,16 @@ def forum_reply(session: Session, change_id: int, base_url: str) -> dict[str, An
         return None
     when = _parse(change.applied["to"])
     was = _parse(change.applied["from"])
+    # A public post, marked for translation like the platform's other forum posts; it goes out in English.
     if change.kind == "extend":
-        head = (f"Voting in **{poll.title}** is extended: it now closes on {when:%d %B %Y %H:%M} UTC "
-                f"(it was to close on {was:%d %B %Y %H:%M} UTC).")
+        head = Message("Voting in **%(title)s** is extended: it now closes on %(when)s (it was to close on %(was)s).",
+                       title=poll.title, when=moment(when), was=moment(was))
     else:
-        head = (f"Voting in **{poll.title}** closed early, on {when:%d %B %Y %H:%M} UTC "
-                f"(it was to close on {was:%d %B %Y %H:%M} UTC).")
-    raw = "\n".join([head, "", f"Reason: {change.reason}", "",
-                     f"Approved by two managers; the change is in the audit log: {base_url.rstrip('/')}/polls/{poll.id}"])
+        head = Message("Voting in **%(title)s** closed early, on %(when)s (it was to close on %(was)s).",
+                       title=poll.title, when=moment(when), was=moment(was))
+    page = f"{base_url.rstrip('/')}/polls/{poll.id}"
+    raw = "\n".join([head, "", Message("Reason: %(reason)s", reason=change.reason), "",
+                     Message("Approved by two managers; the change is in the audit log: %(url)s", url=page)])
     return {"call": "reply", "kwargs": {"topic_id": poll.forum_topic_id, "raw": raw}}
 
 
