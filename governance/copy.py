@@ -59,6 +59,41 @@ class Day(str):
     moment: object
 
 
+class Capital(str):
+    """A message with its first letter made capital (``capital()``), keeping the message it was made from."""
+
+    inner: str
+
+
+def capital(text: str) -> Capital:
+    """``text`` with a capital first letter; a page capitalises it after translating ``text``.
+
+    >>> capital("give the new closing time")
+    'Give the new closing time'
+    """
+    made = Capital(text[:1].upper() + text[1:])
+    made.inner = text
+    return made
+
+
+class Moment(str):
+    """A time as messages write it ("05 December 2026 14:05 UTC"), with the moment it was made from."""
+
+    moment: object
+
+
+def moment(value) -> Moment:
+    """A time (UTC) in words, as messages write it.
+
+    >>> from datetime import datetime
+    >>> moment(datetime(2026, 12, 5, 14, 5))
+    '05 December 2026 14:05 UTC'
+    """
+    made = Moment(f"{value:%d %B %Y %H:%M} UTC")
+    made.moment = value
+    return made
+
+
 def day(value) -> Day:
     """A date in words, as messages write it.
 

@@ -30,14 +30,14 @@ from typing import Any
 from sqlmodel import Session, select
 
 from ..audit import log
-from ..copy import plural
+from ..copy import N_, Message, capital, moment, plural
 from ..errors import Conflict, InvalidInput, NotAllowed, NotFound
 from ..models import Member, Poll, TimingChange
 from ..models.base import MAX_ID
 from . import charter as charters
 from .service import _lock_poll
 
-KINDS = {"open_now": "open voting now", "close_early": "close voting early", "extend": "extend voting"}
+KINDS = {"open_now": N_("open voting now"), "close_early": N_("close voting early"), "extend": N_("extend voting")}
 #: Every poll stays open at least this long (the one-hour minimum the poll form states).
 MIN_OPEN = timedelta(hours=1)
 #: An extension may at most double the voting period as scheduled.
@@ -53,7 +53,7 @@ def get(session: Session, change_id: int) -> TimingChange:
     """A timing request, or NotFound."""
     change = session.get(TimingChange, change_id) if 1 <= change_id <= MAX_ID else None
     if change is None:
-        raise NotFound(f"There is no request {change_id} to change a poll's times.")
+        raise NotFound(Message("There is no request %(change_id)s to change a poll's times.", change_id=change_id))
     return change
 
 
@@ -97,9 +97,9 @@ def minimum_period(session: Session, poll: Poll) -> tuple[timedelta, str]:
         scheduled = scheduled_close(session, poll)
         period = max(MIN_OPEN, scheduled - poll.opens_at) if scheduled else MIN_OPEN
         days = round(period / timedelta(days=1))
-        return period, (f"a referendum on a document amendment stays open for the charter's full voting period "
-                        f"({plural(days, 'day')}); it cannot close early")
-    return MIN_OPEN, "every poll stays open for at least an hour"
+        return period, Message("a referendum on a document amendment stays open for the charter's full voting "
+                               "period (%(days)s); it cannot close early", days=plural(days, "day"))
+    return MIN_OPEN, N_("every poll stays open for at least an hour")
 
 
 def earliest_close(session: Session, poll: Poll) -> datetime | None:
@@ -120,13 +120,15 @@ def rules_text(session: Session, poll: Poll) -> dict[str, str]:
     """The rules in words, for the page beside each control."""
     latest = latest_close(session, poll)
     return {
-        "open_now": "A scheduled poll opens at once once a second manager approves; the clock then freezes the "
-                    "electorate and announces the poll as at any opening.",
-        "close_early": "Only with a reason, approved by a second manager, and not before " +
-                       minimum_period(session, poll)[1] + ".",
-        "extend": "Only while voting is open, with a reason, approved by a second manager: to a later closing time, "
-                  "at most doubling the voting period as scheduled"
-                  + (f" (no later than {latest:%d %B %Y %H:%M} UTC)." if latest else "."),
+        "open_now": N_("A scheduled poll opens at once once a second manager approves; the clock then freezes the "
+                       "electorate and announces the poll as at any opening."),
+        "close_early": Message("Only with a reason, approved by a second manager, and not before %(minimum)s.",
+                               minimum=minimum_period(session, poll)[1]),
+        "extend": (Message("Only while voting is open, with a reason, approved by a second manager: to a later "
+                           "closing time, at most doubling the voting period as scheduled (no later than "
+                           "%(latest)s).", latest=moment(latest)) if latest else
+                   N_("Only while voting is open, with a reason, approved by a second manager: to a later closing "
+                      "time, at most doubling the voting period as scheduled.")),
     }
 
 
@@ -137,23 +139,24 @@ def request(*, session: Session, actor: Member, charter, poll: Poll, kind: str, 
             closes_at: datetime | None = None) -> TimingChange:
     """A manager asks to open the poll now, close it early or extend it; a second manager decides."""
     if kind not in KINDS:
-        raise InvalidInput([("kind", "choose to open voting now, close it early or extend it")])
+        raise InvalidInput([("kind", N_("choose to open voting now, close it early or extend it"))])
     if not charters.may_manage(charter, poll.body, actor):
-        raise NotAllowed(f"Only the managers of this poll's body may {KINDS[kind]}.")
+        raise NotAllowed(Message("Only the managers of this poll's body may %(action)s.", action=KINDS[kind]))
     reason = (reason or "").strip()
     if kind != "open_now" and not reason:
-        raise InvalidInput([("reason", "say why; voters are told the reason")])
+        raise InvalidInput([("reason", N_("say why; voters are told the reason"))])
     if len(reason) > MAX_REASON:
-        raise InvalidInput([("reason", f"the reason is longer than {MAX_REASON} characters")])
+        raise InvalidInput([("reason", Message("the reason is longer than %(MAX_REASON)s characters",
+                                               MAX_REASON=MAX_REASON))])
     if kind == "extend" and closes_at is None:
-        raise InvalidInput([("closes_at", "give the new closing time")])
+        raise InvalidInput([("closes_at", N_("give the new closing time"))])
     poll = _lock_poll(session, poll, exclusive=True)
     problem = _problem(poll, kind, closes_at, now, session=session)
     if problem:
         raise (InvalidInput([problem]) if problem[0] == "closes_at" else Conflict(problem[1]))
     if waiting(session, poll, now) is not None:
-        raise Conflict("A request to change this poll's times is already waiting for a second manager: approve, "
-                       "refuse or withdraw it first.")
+        raise Conflict(N_("A request to change this poll's times is already waiting for a second manager: "
+                          "approve, refuse or withdraw it first."))
     change = TimingChange(poll_id=poll.id, kind=kind, reason=reason, requested_by=actor.id, created_at=now,
                           closes_at=closes_at if kind == "extend" else None)
     session.add(change)
@@ -169,31 +172,32 @@ def _problem(poll: Poll, kind: str, closes_at: datetime | None, now: datetime, *
     """Why ``kind`` cannot take effect now, as (field, message); None when it can."""
     if kind == "open_now":
         if poll.status != "scheduled":
-            return "", {"draft": "The poll is a draft: schedule it first.",
-                        "nominations": "Nominations are still open: voting can open only after they close.",
-                        }.get(poll.status, f"Only a scheduled poll can open early; this poll is {poll.status}.")
+            return "", {"draft": N_("The poll is a draft: schedule it first."),
+                        "nominations": N_("Nominations are still open: voting can open only after they close."),
+                        }.get(poll.status, Message("Only a scheduled poll can open early; this poll is %(status)s.",
+                                                   status=poll.status))
         if poll.opens_at is not None and poll.opens_at <= now:
-            return "", "Voting is due to open already; the clock opens it."
+            return "", N_("Voting is due to open already; the clock opens it.")
         return None
     if poll.status != "open" or (poll.closes_at is not None and poll.closes_at <= now):
-        return "", "Voting is not open: only an open poll's closing time can change."
+        return "", N_("Voting is not open: only an open poll's closing time can change.")
     if session is None:
         return None
     if kind == "close_early":
         earliest = earliest_close(session, poll)
         if earliest is not None and now < earliest:
-            return "", (f"Voting cannot close before {earliest:%d %B %Y %H:%M} UTC: "
-                        f"{minimum_period(session, poll)[1]}.")
+            return "", Message("Voting cannot close before %(earliest)s: %(rule)s.", earliest=moment(earliest),
+                               rule=minimum_period(session, poll)[1])
         return None
     latest = latest_close(session, poll)
     if closes_at is None or poll.closes_at is None:
-        return "closes_at", "give the new closing time"
+        return "closes_at", N_("give the new closing time")
     if closes_at <= poll.closes_at:
-        return "closes_at", (f"an extension must close later than now scheduled ({poll.closes_at:%d %B %Y %H:%M} "
-                             "UTC); to close earlier, close early")
+        return "closes_at", Message("an extension must close later than now scheduled (%(closes)s); to close "
+                                    "earlier, close early", closes=moment(poll.closes_at))
     if latest is not None and closes_at > latest:
-        return "closes_at", (f"an extension may at most double the voting period as scheduled: close no later "
-                             f"than {latest:%d %B %Y %H:%M} UTC")
+        return "closes_at", Message("an extension may at most double the voting period as scheduled: close no "
+                                    "later than %(latest)s", latest=moment(latest))
     return None
 
 
@@ -206,10 +210,10 @@ def approve(*, session: Session, actor: Member, charter, change: TimingChange, n
     poll = _lock_poll(session, session.get(Poll, change.poll_id), exclusive=True)
     _decidable(change, actor, charter, poll)
     if actor.id == change.requested_by:
-        raise NotAllowed("The two-person rule: a second manager must approve, not the one who asked.")
+        raise NotAllowed(N_("The two-person rule: a second manager must approve, not the one who asked."))
     problem = _problem(poll, change.kind, change.closes_at, now, session=session)
     if problem:
-        raise Conflict(f"This request can no longer take effect. {problem[1][0].upper()}{problem[1][1:]}")
+        raise Conflict(Message("This request can no longer take effect. %(problem)s", problem=capital(problem[1])))
     requester = session.get(Member, change.requested_by)
     field = "opens_at" if change.kind == "open_now" else "closes_at"
     before = getattr(poll, field)
@@ -241,9 +245,10 @@ def refuse(*, session: Session, actor: Member, charter, change: TimingChange, re
     _decidable(change, actor, charter, poll)
     reason = (reason or "").strip()
     if not reason:
-        raise InvalidInput([("decision_reason", "say why; the reason is recorded in the event log")])
+        raise InvalidInput([("decision_reason", N_("say why; the reason is recorded in the event log"))])
     if len(reason) > MAX_REASON:
-        raise InvalidInput([("decision_reason", f"the reason is longer than {MAX_REASON} characters")])
+        raise InvalidInput([("decision_reason", Message("the reason is longer than %(MAX_REASON)s characters",
+                                                        MAX_REASON=MAX_REASON))])
     change.status = "withdrawn" if actor.id == change.requested_by else "refused"
     change.decided_by, change.decided_at, change.decision_reason = actor.id, now, reason
     session.add(change)
@@ -255,9 +260,10 @@ def refuse(*, session: Session, actor: Member, charter, change: TimingChange, re
 
 def _decidable(change: TimingChange, actor: Member, charter, poll: Poll) -> None:
     if not charters.may_manage(charter, poll.body, actor):
-        raise NotAllowed("Only the managers of this poll's body may decide on its times.")
+        raise NotAllowed(N_("Only the managers of this poll's body may decide on its times."))
     if change.status != "pending":
-        raise Conflict(f"This request is {change.status} already; nothing more can be decided on it.")
+        raise Conflict(Message("This request is %(status)s already; nothing more can be decided on it.",
+                               status=change.status))
 
 
 def _locked(session: Session, change: TimingChange) -> TimingChange:
@@ -280,14 +286,16 @@ def forum_reply(session: Session, change_id: int, base_url: str) -> dict[str, An
         return None
     when = _parse(change.applied["to"])
     was = _parse(change.applied["from"])
+    # A public post, marked for translation like the platform's other forum posts; it goes out in English.
     if change.kind == "extend":
-        head = (f"Voting in **{poll.title}** is extended: it now closes on {when:%d %B %Y %H:%M} UTC "
-                f"(it was to close on {was:%d %B %Y %H:%M} UTC).")
+        head = Message("Voting in **%(title)s** is extended: it now closes on %(when)s (it was to close on %(was)s).",
+                       title=poll.title, when=moment(when), was=moment(was))
     else:
-        head = (f"Voting in **{poll.title}** closed early, on {when:%d %B %Y %H:%M} UTC "
-                f"(it was to close on {was:%d %B %Y %H:%M} UTC).")
-    raw = "\n".join([head, "", f"Reason: {change.reason}", "",
-                     f"Approved by two managers; the change is in the audit log: {base_url.rstrip('/')}/polls/{poll.id}"])
+        head = Message("Voting in **%(title)s** closed early, on %(when)s (it was to close on %(was)s).",
+                       title=poll.title, when=moment(when), was=moment(was))
+    page = f"{base_url.rstrip('/')}/polls/{poll.id}"
+    raw = "\n".join([head, "", Message("Reason: %(reason)s", reason=change.reason), "",
+                     Message("Approved by two managers; the change is in the audit log: %(url)s", url=page)])
     return {"call": "reply", "kwargs": {"topic_id": poll.forum_topic_id, "raw": raw}}
 
 

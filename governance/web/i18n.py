@@ -102,6 +102,19 @@ def translate(message: object) -> str:
         from babel.dates import format_date
 
         return format_date(message.moment, gettext("d MMMM y"), locale=current_language())
+    if isinstance(message, copy.Capital):
+        text = translate(message.inner)
+        return text[:1].upper() + text[1:]
+    if isinstance(message, copy.Moment):
+        if current_language() == "en":
+            return str(message)
+        from datetime import UTC
+
+        from babel.dates import format_datetime
+
+        value = message.moment
+        value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        return format_datetime(value, gettext("dd MMMM y HH:mm 'UTC'"), tzinfo=UTC, locale=current_language())
     if isinstance(message, copy.Message):
         params = {key: translate(value) if isinstance(value, str) else value for key, value in message.params.items()}
         return gettext(message.msgid, **params) if params else gettext(message.msgid)

@@ -453,7 +453,7 @@ def _nomination_form_again(poll_id: int, which: str, exc) -> tuple[str, int]:
     if isinstance(exc, InvalidInput):
         problems = exc.reasons
     else:  # NotEligible: the nominee cannot stand
-        problems = [("username", exc.message + " " + "; ".join(exc.reasons))]
+        problems = [("username", i18n.translate(exc.message) + " " + "; ".join(i18n.translate(r) for r in exc.reasons))]
     field_errors: dict[str, list[str]] = {}
     for name, message in problems:
         field_errors.setdefault(name or "username", []).append(message)

@@ -12,21 +12,24 @@ from __future__ import annotations
 from typing import Any
 
 from flask import flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
+from ..copy import N_, Message
 from ..db import get_session
 from ..errors import Conflict, InvalidInput, NotAllowed
 from ..models import Member
 from ..polls import charter as charters
 from ..polls import service, timing
+from . import i18n
 from .filters import display_zone
 from .polls import _parse_time, bp, now
 
 #: Fields the page shows their problems beside; any other problem is listed at the top.
 FIELDS = ("reason", "closes_at", "decision_reason")
-DONE = {"open_now": "Voting opens now: the clock freezes the electorate and announces the poll.",
-        "close_early": "Voting closed early; the count follows as at any close.",
-        "extend": "Voting is extended; voters see the new closing time and the reason on the poll's page."}
+DONE = {"open_now": N_("Voting opens now: the clock freezes the electorate and announces the poll."),
+        "close_early": N_("Voting closed early; the count follows as at any close."),
+        "extend": N_("Voting is extended; voters see the new closing time and the reason on the poll's page.")}
 
 
 def history(db, poll) -> list[dict[str, Any]]:
@@ -73,7 +76,7 @@ def _managed_poll(poll_id: int):
     poll = service.get(db, poll_id)
     charter = charters.current(db)
     if not charters.may_manage(charter, poll.body, current_user):
-        raise NotAllowed("Only the managers of this poll's body may change its times.")
+        raise NotAllowed(N_("Only the managers of this poll's body may change its times."))
     return db, poll, charter
 
 
@@ -98,8 +101,8 @@ def timing_page(poll_id: int):
         return _page(db, service.get(db, poll_id), charter, status=400 if isinstance(exc, InvalidInput) else 409,
                      errors=reasons, form=request.form, kind=kind)
     db.commit()
-    flash(f"Asked to {timing.KINDS[kind]}: a second manager of the body must approve it before anything "
-          "changes.", "success")
+    flash(_("Asked to %(action)s: a second manager of the body must approve it before anything changes.",
+            action=i18n.translate(timing.KINDS[kind])), "success")
     return redirect(url_for("polls.timing_page", poll_id=poll_id), 303)
 
 
@@ -113,10 +116,10 @@ def timing_approve(poll_id: int, change_id: int):
         timing.approve(session=db, actor=current_user, charter=charter, change=change, now=now())
     except Conflict as exc:
         db.rollback()
-        flash("Nothing changed: " + exc.message, "error")
+        flash(_("Nothing changed: %(reason)s", reason=i18n.translate(exc.message)), "error")
         return redirect(url_for("polls.timing_page", poll_id=poll_id), 303)
     db.commit()
-    flash(DONE[change.kind], "success")
+    flash(_(DONE[change.kind]), "success")
     return redirect(url_for("polls.show", poll_id=poll_id), 303)
 
 
@@ -135,7 +138,7 @@ def timing_refuse(poll_id: int, change_id: int):
         return _page(db, service.get(db, poll_id), charter, status=400 if isinstance(exc, InvalidInput) else 409,
                      errors=reasons, form=request.form, kind="decision")
     db.commit()
-    flash("Request withdrawn." if change.status == "withdrawn" else "Request refused; nothing changed.", "info")
+    flash(_("Request withdrawn.") if change.status == "withdrawn" else _("Request refused; nothing changed."), "info")
     return redirect(url_for("polls.timing_page", poll_id=poll_id), 303)
 
 
@@ -144,5 +147,5 @@ def _change(db, poll, change_id: int):
     if change.poll_id != poll.id:
         from ..errors import NotFound
 
-        raise NotFound(f"Poll {poll.id} has no request {change_id}.")
+        raise NotFound(Message("Poll %(poll_id)s has no request %(change_id)s.", poll_id=poll.id, change_id=change_id))
     return change

@@ -156,7 +156,10 @@ def test_the_forum_is_told_of_an_extension_on_the_polls_topic(app, forum, sessio
 
     plan = outbox.prepare(session, job.id, "https://vote.example", None)
     assert plan["call"] == "reply" and plan["kwargs"]["topic_id"] == 4242
-    assert "extended" in plan["kwargs"]["raw"] and "Holidays." in plan["kwargs"]["raw"]
+    raw = plan["kwargs"]["raw"]
+    assert "extended" in raw and "Holidays." in raw
+    assert f"it now closes on {later:%d %B %Y %H:%M} UTC" in raw and "\n\nReason: Holidays.\n\n" in raw  # in English
+    assert raw.endswith(f"the change is in the audit log: https://vote.example/polls/{poll.id}")
 
 
 def test_races_two_approvals_approval_after_the_close_extending_a_closed_poll(app, forum, session, people):

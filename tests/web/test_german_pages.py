@@ -15,8 +15,8 @@ from sqlmodel import select
 
 from governance.models import AuditEntry, Member, Poll, PollOption
 from governance.polls import charter, service
-from tests.conftest import cast_ranking, login, sync_member
-from tests.polls.test_lifecycle import CLOSE, OPEN, committee  # noqa: F401  (a fixture)
+from tests.conftest import cast_ranking, csrf_token, login, sync_member
+from tests.polls.test_lifecycle import CLOSE, OPEN, committee, make_scheduled  # noqa: F401  (a fixture)
 from tests.proposals.test_service import import_roadmap
 from tests.web.test_polls_web import at, open_poll, web  # noqa: F401  (a fixture)
 
@@ -250,3 +250,60 @@ def test_the_clock_writes_in_english_without_a_language():
 
     assert texts(None).gettext("Your ballot receipt: %(title)s", title="T") == "Your ballot receipt: T"
     assert texts("fr").gettext("Reminders") == "Reminders" and texts("de-AT").gettext("Reminders") == "Erinnerungen"
+
+
+def test_the_chairs_controls_hold_no_english_for_a_german_manager(german, session, forum_app, forum, committee):  # noqa: F811
+    """A German manager sees the times page of a scheduled poll and of an open one (with a request
+    of a second manager waiting), a test poll's page, and the times page refusing a request."""
+    from governance.polls import timing
+
+    _voter, current, _published = german
+    now = CLOSE + timedelta(hours=2)  # the fixture's clock
+    later = CLOSE + timedelta(days=2)
+    scheduled = make_scheduled(session, committee, title="Rename the channel", opens_at=later,
+                               closes_at=later + timedelta(days=2))
+    rehearsal = make_scheduled(session, committee, title="Ceremony rehearsal", opens_at=later,
+                               closes_at=later + timedelta(days=2), is_test=True)
+    manager = forum_app.test_client()
+    login(forum_app, manager, committee)
+    manager.environ_base["HTTP_ACCEPT_LANGUAGE"] = "de"
+    data = site_data(session) | {"The forum was down."}
+    left = {}
+
+    def scan(path, german_text):
+        response = manager.get(path)
+        html = response.get_data(as_text=True)
+        assert response.status_code == 200 and '<html lang="de">' in html and german_text in html, path
+        if found := english_left(html, data):
+            left.setdefault(path, []).extend(found)
+
+    scan(f"/polls/{scheduled.id}/timing", "Abstimmung jetzt öffnen")
+    scan(f"/polls/{current.id}/timing", "Vorzeitiges Ende beantragen")  # the forms to extend and close early
+    second = sync_member(session, forum, "halvard")
+    timing.request(session=session, actor=second, charter=charter.current(session), poll=session.get(Poll, current.id),
+                   kind="extend", reason="The forum was down.", closes_at=current.closes_at + timedelta(days=1),
+                   now=now)
+    session.commit()
+    scan(f"/polls/{current.id}/timing", "Zustimmen: Abstimmung verlängern")  # the request waiting
+    scan(f"/polls/{current.id}", "Vorzeitig beenden oder verlängern…")
+    scan(f"/polls/{rehearsal.id}", "Testabstimmung – nicht Teil der öffentlichen Aufzeichnungen.")
+    scan("/polls/", "Deine Testabstimmungen (nicht öffentlich)")
+    token = csrf_token(manager, f"/polls/{scheduled.id}/timing")
+    too_long = manager.post(f"/polls/{scheduled.id}/timing", data={"csrf_token": token, "kind": "open_now",
+                                                                  "reason": "x" * 1001})
+    too_soon = manager.post(f"/polls/{current.id}/timing", data={"csrf_token": token, "kind": "close_early",
+                                                                "reason": "Enough."})
+    closes = (current.closes_at + timedelta(hours=12)).strftime("%Y-%m-%dT%H:%M")
+    waiting = manager.post(f"/polls/{current.id}/timing", data={"csrf_token": token, "kind": "extend",
+                                                               "reason": "Enough.", "closes_at": closes})
+    for response, german_text in ((too_long, "Die Begründung ist länger als 1000 Zeichen."),
+                                  (too_soon, "Die Abstimmung kann nicht vor "),
+                                  (waiting, "wartet bereits auf eine zweite verwaltende Person")):
+        html = response.get_data(as_text=True)
+        assert response.status_code in (400, 409) and german_text in html, html
+        if found := english_left(html, data):
+            left.setdefault(response.request.path, []).extend(found)
+    assert left == {}, "\n".join(f"{p}: {t}" for p, ts in left.items() for t in ts)
+    rules = manager.get(f"/polls/{current.id}/timing").get_data(as_text=True)
+    latest = timing.latest_close(session, session.get(Poll, current.id))
+    assert f"{latest:%d %B %Y %H:%M} UTC" not in rules  # the rule's time is written the German way
