@@ -404,9 +404,10 @@ class TrackerLookup:
 def find_tracker(session: Session, poll_id: int, tracker: str) -> TrackerLookup:
     """Find ``tracker`` in the published ballot list of a closed poll (encrypted polls: "board")."""
     from ..polls import counting
+    from .withheld import unscheduled
 
     poll = session.get(Poll, poll_id)
-    if poll is None:
+    if poll is None or unscheduled(session, [poll_id]):  # a draft's title is no public record
         raise NotFound(f"There is no poll {poll_id}.")
     if poll.fingerprint:
         return TrackerLookup(state="board", poll=poll, tracker=tracker)
@@ -442,12 +443,14 @@ class Page:
     number: int
     pages: int
     total: int
+    #: Sequence numbers of the entries whose payload is withheld (``audit.withheld``: draft polls').
+    withheld: frozenset[int] = frozenset()
 
 
 def list_entries(session: Session, *, poll_id: int | None = None, document: str | None = None, page: int = 1,
                  per_page: int = 50) -> Page:
     """A page of log entries, newest first, optionally only one poll's or one document's (test polls'
-    entries only when asked for by their poll)."""
+    entries only when asked for by their poll); draft polls' entries are marked ``withheld``."""
     from sqlalchemy import func
 
     count = select(func.count()).select_from(AuditEntry)
@@ -468,7 +471,10 @@ def list_entries(session: Session, *, poll_id: int | None = None, document: str 
     pages = max(1, -(-total // per_page))
     number = min(max(1, page), pages)
     rows = session.exec(query.order_by(AuditEntry.seq.desc()).offset((number - 1) * per_page).limit(per_page)).all()
-    return Page(entries=list(rows), number=number, pages=pages, total=total)
+    from .withheld import withheld_seqs
+
+    return Page(entries=list(rows), number=number, pages=pages, total=total,
+                withheld=frozenset(withheld_seqs(session, rows)))
 
 
 def get_entry(session: Session, seq: int) -> AuditEntry:

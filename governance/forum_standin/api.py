@@ -126,6 +126,7 @@ def authenticate():
     """
     state = _state()
     data = state.data
+    data.log_arrival(request.method, request.path)
     if data.delay_seconds:
         time.sleep(data.delay_seconds)
     user = api_user()

@@ -81,6 +81,16 @@ class RateLimits:
             self._requests.append((method, path, api_username))
             self.queries.append(query)
 
+    def log_arrival(self, method: str, path: str) -> None:
+        """Record one API request as it arrives, before any delay or check (for tests of a hanging forum)."""
+        with self.lock:
+            self._arrivals.append((method, path))
+
+    def api_arrivals(self) -> list[tuple[str, str]]:
+        """Every API request that reached the forum, answered or not yet (still delayed), as (method, path)."""
+        with self.lock:
+            return list(self._arrivals)
+
     def api_requests(self) -> list[tuple[str, str, str]]:
         """The API requests answered so far, as (method, path, Api-Username) in order."""
         with self.lock:

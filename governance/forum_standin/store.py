@@ -51,7 +51,7 @@ class ForumData(RateLimits):
     `add_user`, `create_group`, `add_to_group`, `remove_from_group`, `suspend`, `unsuspend`,
     `silence`, `set_trust_level`, `create_topic`, `create_post`, `messages_sent`,
     `topics_created`, `posts_created`, `force_rate_limit`, `set_rate_limit`, `set_delay`,
-    `api_requests`.
+    `api_requests`, `api_arrivals`.
     """
 
     def __init__(self) -> None:
@@ -73,6 +73,7 @@ class ForumData(RateLimits):
         self._forced_wait_seconds = 1
         self._hits: dict[str, deque[float]] = {}
         self._requests: list[tuple[str, str, str]] = []
+        self._arrivals: list[tuple[str, str]] = []
         self.queries: list[str] = []  # the query string of each logged request, in order
         # Discourse's global per-IP limits (None: off) and the forum-wide admin API limit.
         self.ip_limits: tuple[int, int] | None = None  # (per 10 seconds, per minute)

@@ -31,6 +31,10 @@ def nominate(*, session: Session, actor: Member, poll: Poll, nominee: Member, st
              now: datetime, affiliation: str | None = None) -> Nomination:
     """Nominate a member (oneself: accepted at once; someone else: they must accept).
 
+    Only a member who may vote in the election may nominate (themselves or another), and only a
+    member who may vote in it may be nominated: both judged by the poll's rule on the forum
+    record as last refreshed (login, sync, webhook), as of the opening (``eligibility_now``).
+
     ``affiliation`` is what a member standing themselves declares ("" for none; None: not
     declared, refused when the election caps seats per affiliation). A nominee declares theirs
     when they accept.
@@ -43,6 +47,10 @@ def nominate(*, session: Session, actor: Member, poll: Poll, nominee: Member, st
     _check_statements(statement, conflicts, required=own)
     if own:
         affiliation = _check_affiliation(poll, affiliation)
+    mine = eligibility_now(poll, actor, now)
+    if not mine.ok:
+        raise NotEligible(N_("Only members who may vote in this election may nominate, and you may not:"),
+                          list(mine.reasons))
     verdict = eligibility_now(poll, nominee, now)
     if not verdict.ok:
         raise NotEligible(Message('%(username)s cannot stand in this election.', username=nominee.username),

@@ -2,6 +2,7 @@
 
 Everything here is public and read-only. Ballot entries never name a voter (the log stores none),
 and no page puts a username next to a tracker: the tracker page shows a ballot, never who cast it.
+The entries of a poll never scheduled (a draft) show without their payload (``audit.withheld``).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import re
 
 from flask import Blueprint, Response, jsonify, redirect, render_template, request, url_for
 
-from ..audit import export, log
+from ..audit import export, log, withheld
 from ..copy import N_, Message
 from ..db import get_session
 from ..errors import InvalidInput, NotFound
@@ -63,7 +64,9 @@ def entry(seq: int):
     session = get_session()
     row = export.get_entry(session, _in_range(seq, "entry"))
     head = export.latest_head(session)
-    return render_template("audit/entry.html", entry=row, canonical=export.entry_json(row),
+    hidden = withheld.is_withheld(session, row)  # a draft poll's: where it is in the chain, not what it says
+    return render_template("audit/entry.html", entry=row, withheld=hidden, withheld_message=withheld.MESSAGE,
+                           canonical=withheld.public_json(row) if hidden else export.entry_json(row),
                            proof=export.inclusion(session, row, head), head=head)
 
 

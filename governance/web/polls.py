@@ -15,6 +15,7 @@ from flask import Blueprint, Response, abort, current_app, flash, redirect, rend
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
+from ..audit import withheld
 from ..copy import N_, Message
 from ..db import get_session
 from ..errors import InvalidInput, NotAllowed, NotEligible
@@ -70,6 +71,8 @@ def index():
     slugs = {b["slug"] for b in mine}
     groups["draft"] = [p for p in groups["draft"] if p.body in slugs]  # as show() would let them see
     groups["test"] = [p for p in groups["test"] if p.body in slugs]  # never in the public lists
+    drafts_cancelled = withheld.unscheduled(db, [p.id for p in groups["cancelled"]])  # never public either
+    groups["cancelled"] = [p for p in groups["cancelled"] if p.id not in drafts_cancelled or p.body in slugs]
     shown = [p for group in groups.values() for p in group]
     marks, turnouts = poll_lists.marks(db, shown, now()), poll_lists.turnouts(db, shown)
     db.commit()
@@ -88,8 +91,9 @@ def show(poll_id: int):
     db = get_session()
     poll = _poll(poll_id)
     charter = charters.current(db)
-    if poll.status == "draft" and not charters.may_manage(charter, poll.body, current_user):
-        abort(404)
+    never_scheduled = poll.status == "draft" or (poll.status == "cancelled" and withheld.unscheduled(db, [poll.id]))
+    if never_scheduled and not charters.may_manage(charter, poll.body, current_user):
+        abort(404)  # a draft, or a draft cancelled before it was scheduled: the managers' working copy
     ctx = _poll_context(db, poll, charter)
     db.commit()
     return render_template("polls/show.html", **ctx)
