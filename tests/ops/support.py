@@ -116,10 +116,24 @@ class Voting:
     cookies: list[tuple[str, str]]
     cookie_name: str
 
+    def refresh_options(self, engine) -> None:
+        """Read the poll's options (an election's exist once it has opened)."""
+        from sqlmodel import Session
+
+        from governance.models import Poll
+        from governance.polls import service
+
+        with Session(engine) as s:
+            self.option_ids.update({o.label: o.id for o in service.options(s, s.get(Poll, self.poll_id))})
+
 
 def open_poll(app, *, voters: int, opens_in: float = 1.5, closes_in: timedelta = timedelta(days=1),
               kind: str = "decision", title: str = "Ops test") -> Voting:
-    """A community poll opening in ``opens_in`` seconds and ``voters`` members with signed cookies."""
+    """A community poll opening in ``opens_in`` seconds and ``voters`` members with signed cookies.
+
+    An ``election`` takes nominations until half-way to the opening (three candidates, Ash, Birch
+    and Cedar, stand themselves); its options, and so ``option_ids``, exist only once it opens
+    (``Voting.refresh_options``)."""
     from bench.common import voter_cookies
     from governance.db import get_session
     from governance.identity import sessions
@@ -134,11 +148,27 @@ def open_poll(app, *, voters: int, opens_in: float = 1.5, closes_in: timedelta =
         db.add(committee)
         db.flush()
         current = charter.current(db)
-        data = service.PollInput(body="community", kind=kind, method="irv", title=title,
-                                 options=["Ash", "Birch", "Cedar"], opens_at=now + timedelta(seconds=opens_in),
-                                 closes_at=now + closes_in)
+        opens = now + timedelta(seconds=opens_in)
+        if kind == "election":  # one seat; the candidates Ash, Birch and Cedar stand themselves
+            data = service.PollInput(body="community", kind="election", method="meek", seats=1, title=title,
+                                     options=[], opens_at=opens, closes_at=now + closes_in,
+                                     nominations_open_at=now - timedelta(minutes=1),
+                                     nominations_close_at=now + timedelta(seconds=opens_in / 2))
+        else:
+            data = service.PollInput(body="community", kind=kind, method="irv", title=title,
+                                     options=["Ash", "Birch", "Cedar"], opens_at=opens, closes_at=now + closes_in)
         poll = service.create(session=db, actor=committee, charter=current, data=data)
         service.schedule(session=db, actor=committee, charter=current, poll=poll, now=now)
+        if kind == "election":
+            from governance.polls import nominations
+
+            for n, name in enumerate(["Ash", "Birch", "Cedar"]):
+                candidate = Member(forum_user_id=50 + n, username=name, trust_level=2, refreshed_at=now,
+                                   forum_created_at=now - timedelta(days=400))
+                db.add(candidate)
+                db.flush()
+                nominations.nominate(session=db, actor=candidate, poll=poll, nominee=candidate,
+                                     statement=f"I am {name}.", conflicts="", now=now)
         members = [Member(forum_user_id=100 + i, username=f"voter{i}", trust_level=1,
                           forum_created_at=now - timedelta(days=100), refreshed_at=now) for i in range(voters)]
         db.add_all(members)

@@ -1,6 +1,7 @@
-"""Two hosts on one PostgreSQL, each a gunicorn master with its own clock, through a poll's
-whole life: it opens once and closes once, every forum post and receipt goes out exactly once
-(an amendment's discussion topic too), and killing one host mid-vote loses no acknowledged ballot.
+"""Two hosts on one PostgreSQL, each a gunicorn master with its own clock, through an election's
+whole life: its nominations close once, it opens once and closes once, every forum post and
+receipt goes out exactly once (an amendment's discussion topic too), and killing one host mid-vote
+loses no acknowledged ballot.
 """
 
 from __future__ import annotations
@@ -42,14 +43,14 @@ def _wait(predicate, timeout: float, what: str) -> None:
         time.sleep(0.2)
 
 
-def test_two_hosts_through_a_poll_and_an_amendment_discussion(database_url, forum, tmp_path, new_app):
+def test_two_hosts_through_an_election_and_an_amendment_discussion(database_url, forum, tmp_path, new_app):
     if not database_url.startswith("postgresql"):
         pytest.skip("several hosts share one PostgreSQL")
     started = time.monotonic()
     values = settings(database_url, DISCOURSE_URL=forum.url, DISCOURSE_CONNECT_SECRET=forum.sso_secret,
                       DISCOURSE_API_KEY=forum.api_key, DISCOURSE_API_USERNAME=forum.api_username)
     app = new_app(database_url, **values)
-    voting = open_poll(app, voters=VOTERS, opens_in=4, title="Two hosts")
+    voting = open_poll(app, voters=VOTERS, opens_in=4, kind="election", title="Two hosts")
     for i in range(VOTERS):  # receipts go to forum accounts of the same names
         forum.data.add_user(f"voter{i}", created_at=datetime.now(UTC) - timedelta(days=100))
     # An amendment whose discussion topic both clocks will want to post.
@@ -82,6 +83,7 @@ def test_two_hosts_through_a_poll_and_an_amendment_discussion(database_url, foru
                     return s.get(Poll, voting.poll_id).status
 
             _wait(lambda: status() == "open", 15, "the poll to open")
+            voting.refresh_options(engine)  # the candidates, frozen as options at the opening
 
             def vote(voter: int, port: int, receipt: bool) -> None:
                 try:
@@ -154,6 +156,7 @@ def test_two_hosts_through_a_poll_and_an_amendment_discussion(database_url, foru
         stored = set(s.execute(select(Ballot.tracker).where(Ballot.poll_id == voting.poll_id,
                                                             Ballot.superseded.is_(False))).scalars())
     assert kinds.count("poll.opened") == 1 and kinds.count("poll.closed") == 1, kinds
+    assert kinds.count("nominations.closed") == 1, kinds
     assert kinds.count("mix.added") == 1 and kinds.count("poll.decrypted") == 1, kinds  # counted once
 
     topics = [t["title"] for t in forum.data.topics_created()]
