@@ -12,16 +12,16 @@ import io
 import re
 import zipfile
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from . import merkle
-from .canonical import AuditError
+from .canonical import AuditError, sha256_hex
 from .chain import ChainError, Entry, verify_segment
 from .report import OK, SKIP, WARN, _error, _fail
 from .signing import SignatureError, is_signed, key_id, load_public_key, validate_head, verify_head
 
-__all__ = ["read_zip", "check_chain", "check_inclusion", "check_published_head", "check_signature", "read_head_and_proofs"]
+__all__ = ["read_zip", "check_file_hashes", "check_chain", "check_inclusion", "check_published_head", "check_signature", "read_head_and_proofs"]
 
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 #: A bundle is read into memory: refuse archives that claim to unpack to absurd sizes (before reading them).
@@ -49,6 +49,17 @@ def read_zip(data: bytes, *, max_file: int = MAX_FILE, max_total: int = MAX_TOTA
     if "manifest.json" not in files:
         raise _error("manifest.json is missing: this is not an audit bundle")
     return files
+
+
+def check_file_hashes(files: Mapping[str, bytes], listed: Mapping[str, Mapping[str, Any]],
+                      allowed: Callable[[str], bool]) -> None:
+    """Every file the manifest lists is one the format has and matches its SHA-256 and size."""
+    for name in sorted(listed):
+        if not allowed(name):
+            raise _fail(f"{name} is not a file of the bundle format (extra file)")
+        data = files[name]
+        if len(data) != listed[name]["size"] or sha256_hex(data) != listed[name]["sha256"]:
+            raise _fail(f"{name} does not match its SHA-256 and size in the manifest: it was changed")
 
 
 def check_chain(entries: Sequence[Entry]) -> str:

@@ -34,6 +34,7 @@ from typing import Any
 
 from .bundlechecks import (
     check_chain,
+    check_file_hashes,
     check_inclusion,
     check_published_head,
     check_signature,
@@ -180,12 +181,8 @@ class _Verifier:
                 raise _error(f"{name} is missing from the bundle")
         for name in sorted(present ^ set(listed)):
             raise _fail(f"{name} is {'in the bundle but not in the manifest' if name in present else 'listed but missing'}")
-        for name in sorted(listed):
-            if name not in FIXED_FILES and name not in _OPTIONAL and not _TEXT_FILE.fullmatch(name):
-                raise _fail(f"{name} is not a file of the bundle format (extra file)")
-            data = self.files[name]
-            if len(data) != listed[name]["size"] or sha256_hex(data) != listed[name]["sha256"]:
-                raise _fail(f"{name} does not match its SHA-256 and size in the manifest: it was changed")
+        check_file_hashes(self.files, listed, lambda name: name in FIXED_FILES or name in _OPTIONAL
+                          or bool(_TEXT_FILE.fullmatch(name)))
         return OK, f"{len(listed)} files match"
 
     def _check_chain(self) -> tuple[str, str]:

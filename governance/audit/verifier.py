@@ -42,6 +42,7 @@ from .bundle import (
 from .bundlechecks import (
     MAX_FILE,
     check_chain,
+    check_file_hashes,
     check_inclusion,
     check_published_head,
     check_signature,
@@ -266,12 +267,7 @@ class _Verifier:
         for name in sorted(present):
             if name not in listed:
                 raise _fail(f"{name} is in the bundle but not in the manifest (extra file)")
-        for name in sorted(listed):
-            if not self._allowed(name):
-                raise _fail(f"{name} is not a file of the bundle format (extra file)")
-            data = self.files[name]
-            if len(data) != listed[name]["size"] or sha256_hex(data) != listed[name]["sha256"]:
-                raise _fail(f"{name} does not match its SHA-256 and size in the manifest: it was changed")
+        check_file_hashes(self.files, listed, self._allowed)
         return OK, f"{len(listed)} files match"
 
     def _check_election(self) -> tuple[str, str]:

@@ -96,10 +96,7 @@ def timing_page(poll_id: int):
         timing.request(session=db, actor=current_user, charter=charter, poll=poll, kind=kind,
                        reason=request.form.get("reason", ""), closes_at=closes_at, now=now())
     except (InvalidInput, Conflict) as exc:
-        db.rollback()
-        reasons = exc.reasons if isinstance(exc, InvalidInput) else [("", exc.message)]
-        return _page(db, service.get(db, poll_id), charter, status=400 if isinstance(exc, InvalidInput) else 409,
-                     errors=reasons, form=request.form, kind=kind)
+        return _page_again(db, poll_id, charter, exc, kind)
     db.commit()
     flash(_("Asked to %(action)s: a second manager of the body must approve it before anything changes.",
             action=i18n.translate(timing.KINDS[kind])), "success")
@@ -133,13 +130,18 @@ def timing_refuse(poll_id: int, change_id: int):
         timing.refuse(session=db, actor=current_user, charter=charter, change=change,
                       reason=request.form.get("decision_reason", ""), now=now())
     except (InvalidInput, Conflict) as exc:
-        db.rollback()
-        reasons = exc.reasons if isinstance(exc, InvalidInput) else [("", exc.message)]
-        return _page(db, service.get(db, poll_id), charter, status=400 if isinstance(exc, InvalidInput) else 409,
-                     errors=reasons, form=request.form, kind="decision")
+        return _page_again(db, poll_id, charter, exc, "decision")
     db.commit()
     flash(_("Request withdrawn.") if change.status == "withdrawn" else _("Request refused; nothing changed."), "info")
     return redirect(url_for("polls.timing_page", poll_id=poll_id), 303)
+
+
+def _page_again(db, poll_id: int, charter, exc: InvalidInput | Conflict, kind: str):
+    """The times page again after a refused step: nothing was saved, the problems beside the form."""
+    db.rollback()
+    reasons = exc.reasons if isinstance(exc, InvalidInput) else [("", exc.message)]
+    return _page(db, service.get(db, poll_id), charter, status=400 if isinstance(exc, InvalidInput) else 409,
+                 errors=reasons, form=request.form, kind=kind)
 
 
 def _change(db, poll, change_id: int):
