@@ -8,6 +8,7 @@
  * is then never cast) and encrypts a fresh one.
  */
 import * as lib from "./vendor/governance-crypto.js";
+import { pageText } from "./page-text.js";
 
 (function () {
   "use strict";
@@ -17,14 +18,7 @@ import * as lib from "./vendor/governance-crypto.js";
   var params = JSON.parse(form.getAttribute("data-params"));
   var credential = form.getAttribute("data-credential");
   var kind = form.getAttribute("data-kind");
-  // The page's words for what this script writes (data-text, in the page's language).
-  var words = {};
-  try { words = JSON.parse(form.getAttribute("data-text") || "{}"); } catch (e) { words = {}; }
-  function t(key, fallback, vars) {
-    var text = words[key] || fallback;
-    Object.keys(vars || {}).forEach(function (k) { text = text.split("{" + k + "}").join(vars[k]); });
-    return text;
-  }
+  var t = pageText(form);  // the page's words for what this script writes
   var fields = document.getElementById("ballot-fields");
   var review = document.getElementById("ballot-review");
   var summary = document.getElementById("review-summary");

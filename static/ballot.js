@@ -5,6 +5,8 @@
  * a focused option), and every move is announced to screen readers. The rank selects stay the
  * single source of truth that is submitted.
  */
+import { pageText } from "./page-text.js";
+
 (function () {
   "use strict";
   var form = document.getElementById("ballot-form");
@@ -14,14 +16,7 @@
   if (!list) { return; }
   var live = document.getElementById("ballot-live");
   var dragged = null;
-  // The page's words for what this script writes (data-text, in the page's language).
-  var words = {};
-  try { words = JSON.parse(form.getAttribute("data-text") || "{}"); } catch (e) { words = {}; }
-  function t(key, fallback, vars) {
-    var text = words[key] || fallback;
-    Object.keys(vars || {}).forEach(function (k) { text = text.split("{" + k + "}").join(vars[k]); });
-    return text;
-  }
+  var t = pageText(form);  // the page's words for what this script writes
 
   function items() { return Array.prototype.slice.call(list.querySelectorAll(".ballot-item")); }
   function select(li) { return li.querySelector("select.rank-input"); }
