@@ -55,8 +55,8 @@ import { pageText } from "./page-text.js";
   function describe(vals) {
     var groups = ranking(vals);
     if (kind === "referendum") {
-      return t("chose", "You chose: {choice}", {choice: groups.length ? (words["choice_" + groups[0][0]] || groups[0][0])
-                                                                      : (words.choice_abstain || "abstain")});
+      return t("chose", "You chose: {choice}", {choice: groups.length ? t("choice_" + groups[0][0], groups[0][0])
+                                                                      : t("choice_abstain", "abstain")});
     }
     if (!groups.length) { return t("blank", "This ballot is blank: you ranked no option. It counts towards turnout and for no one."); }
     var ranked = {};
